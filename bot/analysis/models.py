@@ -1,0 +1,116 @@
+"""The analysis engine's data: answers in, an `Analysis` out.
+
+These models are the contract between the core (which gathers answers from the
+store), the `analyse` command (which reads CSV/JSONL exports) and the engines
+(offline and LLM). `Analysis.model_dump()` is exactly the JSON that
+`run_bot.py analyse --json` prints: keys may be added, never renamed.
+
+Anonymity: an answer carries no person. `role`, `team` and `round` are the only
+grouping facts, and the engine never outputs a quote, mean or count for a
+question × role group with fewer answers than `min_group_size`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Role = Literal["executive", "frontline"]
+ROLES: tuple[Role, Role] = ("executive", "frontline")
+
+
+class AnswerRecord(BaseModel):
+    """One answer as the engine sees it: no person, only aggregate facts."""
+
+    id: str
+    question_id: str
+    question: str
+    role: Role
+    rating: int | None = Field(default=None, ge=1, le=5)
+    text: str = ""
+    team: str | None = None
+    round: str | None = None
+
+
+class QuestionInfo(BaseModel):
+    """What the engine may know about a question beyond its text: the labelled ends
+    of its 1-5 scale (used to infer a stance from text-only answers) and its theme."""
+
+    id: str
+    text: str
+    low_label: str | None = None
+    high_label: str | None = None
+    theme: str | None = None
+
+
+class SideFigures(BaseModel):
+    n: int
+    mean_rating: float | None = None
+    # Optional detail; absent or None when the side is under the floor.
+    n_rated: int | None = None
+    spread: float | None = None
+    stance: float | None = None  # inferred -1..1 from text, when there are no ratings
+
+
+class QuestionResult(BaseModel):
+    question_id: str
+    question: str
+    suppressed: bool
+    diverges: bool
+    gap: float | None = None  # executive minus frontline, on the 1-5 scale
+    executive: SideFigures
+    frontline: SideFigures
+    p_value: float | None = None
+    basis: Literal["ratings", "text", "none"] = "none"
+    note: str = ""
+
+
+class Quote(BaseModel):
+    answer_id: str
+    text: str
+
+
+class Theme(BaseModel):
+    title: str
+    keywords: list[str]
+    answer_ids: list[str]
+    executive: int
+    frontline: int
+    question_id: str | None = None  # None: a theme across the whole round
+    quotes: list[Quote] = []
+    #: "both", or the one side that raised it: a blind spot of the other side.
+    raised_by: Literal["both", "executive", "frontline"] = "both"
+
+
+class Contradiction(BaseModel):
+    question_id: str
+    summary: str
+    executive_quotes: list[Quote]
+    frontline_quotes: list[Quote]
+
+
+class Flag(BaseModel):
+    answer_id: str
+    reason: str
+
+
+class HiddenGroup(BaseModel):
+    """A group kept out of the output by the anonymity floor. No count is given
+    beyond 'fewer than the floor', so even its size stays private."""
+
+    question_id: str
+    role: Role
+    reason: str
+
+
+class Analysis(BaseModel):
+    engine: str  # "offline" or "llm:<model>"
+    min_group_size: int
+    questions: list[QuestionResult]
+    themes: list[Theme]
+    contradictions: list[Contradiction]
+    flagged: list[Flag]
+    hidden: list[HiddenGroup] = []
+    notes: list[str] = []  # e.g. "LLM output failed verification; offline result shown"
+    answers_analysed: int = 0

@@ -1,0 +1,107 @@
+"""Platform-neutral replies: what the core says, before an adapter draws it.
+
+The core never formats for Slack, Teams or a terminal. It returns a `Reply` made of
+a few block kinds (heading, text, table, quote, note, file); each adapter turns
+those into its own UI (Rich in the terminal, Block Kit in Slack, Adaptive Cards in
+Teams). `Reply.as_text()` is the plain fallback every adapter can use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Note:
+    """A muted aside: why something is hidden, what to do next."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A verbatim answer, with who said it in aggregate terms only (never a person)."""
+
+    text: str
+    attribution: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class File:
+    """An attachment: an export or a chart."""
+
+    name: str
+    content: bytes
+    mime: str
+    title: str = ""
+
+
+Block = Heading | Text | Note | Quote | Table | File
+
+
+@dataclass
+class Reply:
+    blocks: list[Block] = field(default_factory=list)
+    #: True when only the asker should see it (Slack ephemeral, Teams 1:1).
+    private: bool = True
+
+    def add(self, block: Block) -> Reply:
+        self.blocks.append(block)
+        return self
+
+    def extend(self, other: Reply) -> Reply:
+        self.blocks.extend(other.blocks)
+        return self
+
+    @classmethod
+    def text(cls, text: str, *, private: bool = True) -> Reply:
+        return cls([Text(text)], private=private)
+
+    @property
+    def files(self) -> list[File]:
+        return [b for b in self.blocks if isinstance(b, File)]
+
+    def as_text(self) -> str:
+        """Plain text, for logs, tests and platforms without rich layout."""
+        parts: list[str] = []
+        for block in self.blocks:
+            if isinstance(block, Heading):
+                parts.append(f"== {block.text} ==")
+            elif isinstance(block, Text):
+                parts.append(block.text)
+            elif isinstance(block, Note):
+                parts.append(f"({block.text})")
+            elif isinstance(block, Quote):
+                suffix = f" — {block.attribution}" if block.attribution else ""
+                parts.append(f"> “{block.text}”{suffix}")
+            elif isinstance(block, Table):
+                widths = [
+                    max([len(c)] + [len(r[i]) for r in block.rows])
+                    for i, c in enumerate(block.columns)
+                ]
+                lines = [" | ".join(c.ljust(w) for c, w in zip(block.columns, widths))]
+                lines.append("-+-".join("-" * w for w in widths))
+                lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in block.rows]
+                if block.caption:
+                    lines.insert(0, block.caption)
+                parts.append("\n".join(lines))
+            elif isinstance(block, File):
+                parts.append(f"[file: {block.name}]")
+        return "\n\n".join(parts)
