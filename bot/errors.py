@@ -15,7 +15,7 @@ class NotAllowed(IntegrityError):
 
 
 class InvalidAnswer(IntegrityError):
-    """An answer was refused (rating out of range, text too long, round closed); nothing was stored."""
+    """An answer was refused (bad rating, text too long, round closed); nothing was stored."""
 
 
 class NotFound(IntegrityError):
@@ -27,4 +27,4 @@ class ConfigError(IntegrityError):
 
 
 class InputFileError(IntegrityError):
-    """A file given to `analyse` (or an import) is unreadable or has a bad line; the message names the line."""
+    """A file given to `analyse` is unreadable or has a bad line; the message names the line."""

@@ -96,9 +96,12 @@ class Reply:
                     max([len(c)] + [len(r[i]) for r in block.rows])
                     for i, c in enumerate(block.columns)
                 ]
-                lines = [" | ".join(c.ljust(w) for c, w in zip(block.columns, widths))]
+                lines = [" | ".join(c.ljust(w) for c, w in zip(block.columns, widths, strict=True))]
                 lines.append("-+-".join("-" * w for w in widths))
-                lines += [" | ".join(v.ljust(w) for v, w in zip(r, widths)) for r in block.rows]
+                lines += [
+                    " | ".join(v.ljust(w) for v, w in zip(r, widths, strict=True))
+                    for r in block.rows
+                ]
                 if block.caption:
                     lines.insert(0, block.caption)
                 parts.append("\n".join(lines))

@@ -1,0 +1,91 @@
+"""The core's nouns: person, question, round, answer, proposal.
+
+Plain frozen dataclasses. The store turns rows into these; the service and
+adapters pass them around. Nothing here touches SQLite or a chat platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+Role = Literal["executive", "frontline"]
+ROLES: tuple[Role, Role] = ("executive", "frontline")
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    platform: str
+    workspace: str
+    user_id: str
+    display_name: str
+    role: Role
+    is_admin: bool = False
+    team: str | None = None
+    tz: str | None = None
+
+    @property
+    def key(self) -> str:
+        """Platform-wide identity; the input of every pseudonym."""
+        return f"{self.platform}:{self.workspace}:{self.user_id}"
+
+    @property
+    def is_executive(self) -> bool:
+        return self.role == "executive"
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    theme: str
+    low_label: str
+    high_label: str
+    why_prompt: str
+    roles: tuple[Role, ...] = ROLES
+    anchor: bool = False  # asked in every round, so it has a trend
+    source: str = "bank"  # "bank" or "proposal"
+
+    def asked_of(self, role: Role) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
+class Round:
+    id: int
+    number: int
+    opened_at: datetime
+    closes_at: datetime
+    status: Literal["open", "closed"]
+    question_ids: tuple[str, ...] = field(default=())
+    closed_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+
+@dataclass(frozen=True)
+class Answer:
+    id: int
+    round_id: int
+    question_id: str
+    role: Role
+    team: str | None
+    rating: int | None
+    text: str
+    answered_on: date
+    on_record: bool = False
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: int
+    text: str
+    from_role: Role
+    for_role: Role
+    status: Literal["pending", "approved", "rejected"]
+    created_on: date
+    question_id: str | None = None

@@ -1,0 +1,763 @@
+"""The SQLite store: the only module that touches the database.
+
+Schema changes are numbered migrations (sqlite-utils `Migrations`), applied on
+open. The database runs in WAL mode with foreign keys on. Writes that belong
+together run in one `db.atomic()` block, and a write that meets a locked
+database is retried with back-off rather than dropped.
+
+Anonymity lives in the schema: `answers` has no person column, only a keyed
+pseudonym (see `bot.anonymity`), the role and team at the time of answering,
+and the day (never the time) it was given. `deliveries` knows who was asked and
+whether they answered, but not what.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+from sqlite_utils import Migrations
+from tenacity import (
+    Retrying,
+    before_sleep_log,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
+
+from bot.domain import Answer, Person, Proposal, Question, Role, Round
+from bot.errors import IntegrityError, NotFound
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+migrations = Migrations("integrity")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.table("people").create(
+        {
+            "id": int,
+            "platform": str,
+            "workspace": str,
+            "user_id": str,
+            "display_name": str,
+            "role": str,
+            "is_admin": int,
+            "team": str,
+            "tz": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"platform", "workspace", "user_id", "role"},
+        defaults={"role": "frontline", "is_admin": 0},
+    )
+    db.table("people").create_index(["platform", "workspace", "user_id"], unique=True)
+    db.table("questions").create(
+        {
+            "id": str,
+            "text": str,
+            "theme": str,
+            "low_label": str,
+            "high_label": str,
+            "why_prompt": str,
+            "roles": str,  # JSON list of roles
+            "anchor": int,
+            "position": int,
+            "source": str,
+            "active": int,
+        },
+        pk="id",
+        not_null={"text"},
+        defaults={"anchor": 0, "active": 1, "source": "bank"},
+    )
+    db.table("rounds").create(
+        {
+            "id": int,
+            "number": int,
+            "opened_at": str,
+            "closes_at": str,
+            "closed_at": str,
+            "status": str,
+        },
+        pk="id",
+        not_null={"number", "opened_at", "closes_at", "status"},
+    )
+    db.table("rounds").create_index(["number"], unique=True)
+    db.table("round_questions").create(
+        {"round_id": int, "question_id": str, "position": int},
+        pk=("round_id", "question_id"),
+        foreign_keys=[("round_id", "rounds", "id"), ("question_id", "questions", "id")],
+    )
+    db.table("deliveries").create(
+        {
+            "id": int,
+            "round_id": int,
+            "person_id": int,
+            "role": str,
+            "status": str,  # claimed -> sent | failed
+            "claimed_at": str,
+            "sent_at": str,
+            "message_ref": str,
+            "answered": int,
+            "reminders": int,
+            "last_reminder_at": str,
+        },
+        pk="id",
+        foreign_keys=[("round_id", "rounds", "id"), ("person_id", "people", "id")],
+        defaults={"answered": 0, "reminders": 0, "status": "claimed"},
+    )
+    db.table("deliveries").create_index(["round_id", "person_id"], unique=True)
+    db.table("answers").create(
+        {
+            "id": int,
+            "round_id": int,
+            "question_id": str,
+            "pseudonym": str,
+            "role": str,
+            "team": str,
+            "rating": int,
+            "text": str,
+            "answered_on": str,  # the day only: times could be matched to deliveries
+            "on_record": int,
+            "source": str,
+        },
+        pk="id",
+        foreign_keys=[("round_id", "rounds", "id"), ("question_id", "questions", "id")],
+        not_null={"round_id", "question_id", "pseudonym", "role", "answered_on"},
+        defaults={"on_record": 0, "text": ""},
+    )
+    db.table("answers").create_index(["round_id", "question_id", "pseudonym"], unique=True)
+    db.table("answers").create_index(["pseudonym"])
+    db.table("proposals").create(
+        {
+            "id": int,
+            "text": str,
+            "from_role": str,
+            "for_role": str,
+            "pseudonym": str,
+            "status": str,
+            "created_on": str,
+            "decided_on": str,
+            "question_id": str,
+        },
+        pk="id",
+        defaults={"status": "pending"},
+    )
+    db.table("seen_events").create({"key": str, "seen_at": str}, pk="key")
+
+
+def _is_lock_error(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.OperationalError) and (
+        "locked" in str(error) or "busy" in str(error)
+    )
+
+
+class DatabaseBusy(IntegrityError):
+    """The database stayed locked past the retry window; nothing was written."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class Store:
+    """All reads and writes of the Integrity Check database."""
+
+    #: How long a write keeps retrying a locked database before giving up.
+    lock_retry_seconds = 30.0
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # One connection shared by the bot's threads (adapters, scheduler); the
+        # lock serialises them, SQLite's busy timeout handles other processes.
+        conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self._lock = threading.RLock()
+        if self.path != ":memory:":
+            self.db.enable_wal()
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.write(lambda: migrations.apply(self.db))
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def write(self, fn: Callable[[], T]) -> T:
+        """Run `fn` in one transaction, retrying while another process holds the lock."""
+        retrying = Retrying(
+            retry=retry_if_exception(_is_lock_error),
+            wait=wait_exponential(multiplier=0.05, max=2),
+            stop=stop_after_delay(self.lock_retry_seconds),
+            before_sleep=before_sleep_log(logger, logging.WARNING),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt, self._lock, self.db.atomic():
+                    return fn()
+        except sqlite3.OperationalError as error:
+            if _is_lock_error(error):
+                raise DatabaseBusy(
+                    "The database is busy and stayed locked for "
+                    f"{self.lock_retry_seconds:.0f} seconds; nothing was saved. "
+                    "Please send the same thing again in a minute."
+                ) from error
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
+        with self._lock:
+            return [dict(r) for r in self.db.query(sql, params)]
+
+    def schema_version(self) -> list[str]:
+        """Names of the applied migrations, oldest first."""
+        return [m.name for m in migrations.applied(self.db)]
+
+    # -- people -----------------------------------------------------------------
+
+    def person(self, platform: str, workspace: str, user_id: str) -> Person | None:
+        rows = self._rows(
+            "select * from people where platform = ? and workspace = ? and user_id = ?",
+            [platform, workspace, user_id],
+        )
+        return _person(rows[0]) if rows else None
+
+    def person_by_id(self, person_id: int) -> Person:
+        rows = self._rows("select * from people where id = ?", [person_id])
+        if not rows:
+            raise NotFound(f"No person with id {person_id}.")
+        return _person(rows[0])
+
+    def add_person(
+        self,
+        platform: str,
+        workspace: str,
+        user_id: str,
+        display_name: str,
+        role: Role = "frontline",
+        *,
+        is_admin: bool = False,
+        team: str | None = None,
+        tz: str | None = None,
+    ) -> Person:
+        """Insert a person, or update the platform facts (name, team, tz) of a known one.
+
+        The role and admin flag of a known person are kept: they are set with
+        `set_role`, not by whatever the platform says on the next event.
+        """
+
+        def run() -> Person:
+            existing = self.person(platform, workspace, user_id)
+            table = self.db.table("people")
+            if existing is None:
+                table.insert(
+                    {
+                        "platform": platform,
+                        "workspace": workspace,
+                        "user_id": user_id,
+                        "display_name": display_name,
+                        "role": role,
+                        "is_admin": int(is_admin),
+                        "team": team,
+                        "tz": tz,
+                        "created_at": _now(),
+                    }
+                )
+            else:
+                changes = {"display_name": display_name or existing.display_name}
+                if team is not None:
+                    changes["team"] = team
+                if tz is not None:
+                    changes["tz"] = tz
+                table.update(existing.id, changes)
+            person = self.person(platform, workspace, user_id)
+            assert person is not None
+            return person
+
+        return self.write(run)
+
+    def people(self, platform: str | None = None, workspace: str | None = None) -> list[Person]:
+        where, params = [], []
+        if platform is not None:
+            where.append("platform = ?")
+            params.append(platform)
+        if workspace is not None:
+            where.append("workspace = ?")
+            params.append(workspace)
+        clause = f"where {' and '.join(where)}" if where else ""
+        return [
+            _person(r) for r in self._rows(f"select * from people {clause} order by id", params)
+        ]
+
+    def set_role(self, person_id: int, role: Role, *, is_admin: bool | None = None) -> Person:
+        changes: dict[str, Any] = {"role": role}
+        if is_admin is not None:
+            changes["is_admin"] = int(is_admin)
+        self.write(lambda: self.db.table("people").update(person_id, changes))
+        return self.person_by_id(person_id)
+
+    # -- questions --------------------------------------------------------------
+
+    def sync_questions(self, questions: Sequence[Question]) -> None:
+        """Make the bank in the database match the question file; retired questions stay
+        (old answers point at them) but are no longer asked."""
+
+        def run() -> None:
+            table = self.db.table("questions")
+            bank_ids = [q.id for q in questions]
+            for position, q in enumerate(questions):
+                table.upsert(
+                    {
+                        "id": q.id,
+                        "text": q.text,
+                        "theme": q.theme,
+                        "low_label": q.low_label,
+                        "high_label": q.high_label,
+                        "why_prompt": q.why_prompt,
+                        "roles": json.dumps(list(q.roles)),
+                        "anchor": int(q.anchor),
+                        "position": position,
+                        "source": "bank",
+                        "active": 1,
+                    },
+                    pk="id",
+                )
+            marks = ",".join("?" for _ in bank_ids) or "''"
+            self.db.execute(
+                f"update questions set active = 0 where source = 'bank' and id not in ({marks})",
+                bank_ids,
+            )
+
+        self.write(run)
+
+    def add_question(self, question: Question, *, active: bool = True) -> None:
+        """Add a question that did not come from the bank (an approved proposal)."""
+
+        def run() -> None:
+            count = self._rows("select count(*) as n from questions")[0]["n"]
+            self.db.table("questions").upsert(
+                {
+                    "id": question.id,
+                    "text": question.text,
+                    "theme": question.theme,
+                    "low_label": question.low_label,
+                    "high_label": question.high_label,
+                    "why_prompt": question.why_prompt,
+                    "roles": json.dumps(list(question.roles)),
+                    "anchor": int(question.anchor),
+                    "position": 1000 + count,
+                    "source": question.source,
+                    "active": int(active),
+                },
+                pk="id",
+            )
+
+        self.write(run)
+
+    def question(self, question_id: str) -> Question:
+        rows = self._rows("select * from questions where id = ?", [question_id])
+        if not rows:
+            raise NotFound(f"There is no question {question_id!r}.")
+        return _question(rows[0])
+
+    def questions(self, *, active_only: bool = True, source: str | None = None) -> list[Question]:
+        where = ["1 = 1"]
+        params: list[Any] = []
+        if active_only:
+            where.append("active = 1")
+        if source:
+            where.append("source = ?")
+            params.append(source)
+        rows = self._rows(
+            f"select * from questions where {' and '.join(where)} order by position, id", params
+        )
+        return [_question(r) for r in rows]
+
+    def set_question_active(self, question_id: str, active: bool) -> None:
+        self.write(lambda: self.db.table("questions").update(question_id, {"active": int(active)}))
+
+    # -- rounds -----------------------------------------------------------------
+
+    def create_round(
+        self, question_ids: Sequence[str], opened_at: datetime, closes_at: datetime
+    ) -> Round:
+        """Open the next round with these questions, in this order."""
+
+        def run() -> int:
+            number = self._rows("select coalesce(max(number), 0) + 1 as n from rounds")[0]["n"]
+            round_id = (
+                self.db.table("rounds")
+                .insert(
+                    {
+                        "number": number,
+                        "opened_at": opened_at.isoformat(timespec="seconds"),
+                        "closes_at": closes_at.isoformat(timespec="seconds"),
+                        "status": "open",
+                    }
+                )
+                .last_pk
+            )
+            self.db.table("round_questions").insert_all(
+                {"round_id": round_id, "question_id": qid, "position": i}
+                for i, qid in enumerate(question_ids)
+            )
+            return int(round_id)
+
+        return self.round(self.write(run))
+
+    def round(self, round_id: int) -> Round:
+        rows = self._rows("select * from rounds where id = ?", [round_id])
+        if not rows:
+            raise NotFound(f"There is no round with id {round_id}.")
+        return self._round(rows[0])
+
+    def round_by_number(self, number: int) -> Round:
+        rows = self._rows("select * from rounds where number = ?", [number])
+        if not rows:
+            raise NotFound(f"There is no round {number}. `/integrity status` lists the rounds.")
+        return self._round(rows[0])
+
+    def rounds(self, *, status: str | None = None, since: datetime | None = None) -> list[Round]:
+        where, params = ["1 = 1"], []
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if since:
+            where.append("opened_at >= ?")
+            params.append(since.isoformat(timespec="seconds"))
+        rows = self._rows(
+            f"select * from rounds where {' and '.join(where)} order by number", params
+        )
+        return [self._round(r) for r in rows]
+
+    def close_round(self, round_id: int, closed_at: datetime) -> Round:
+        self.write(
+            lambda: self.db.table("rounds").update(
+                round_id, {"status": "closed", "closed_at": closed_at.isoformat(timespec="seconds")}
+            )
+        )
+        return self.round(round_id)
+
+    def _round(self, row: dict) -> Round:
+        qids = self._rows(
+            "select question_id from round_questions where round_id = ? order by position",
+            [row["id"]],
+        )
+        return Round(
+            id=row["id"],
+            number=row["number"],
+            opened_at=datetime.fromisoformat(row["opened_at"]),
+            closes_at=datetime.fromisoformat(row["closes_at"]),
+            status=row["status"],
+            question_ids=tuple(r["question_id"] for r in qids),
+            closed_at=_dt(row["closed_at"]),
+        )
+
+    # -- deliveries -------------------------------------------------------------
+
+    def claim_delivery(self, round_id: int, person: Person) -> int | None:
+        """Claim the right to send this round to this person: the delivery id, or None
+        if it was already claimed (by this process before a crash, or another one)."""
+
+        def run() -> int | None:
+            cursor = self.db.execute(
+                "insert or ignore into deliveries (round_id, person_id, role, status, claimed_at) "
+                "values (?, ?, ?, 'claimed', ?)",
+                [round_id, person.id, person.role, _now()],
+            )
+            return int(cursor.lastrowid) if cursor.rowcount == 1 else None
+
+        return self.write(run)
+
+    def complete_delivery(self, delivery_id: int, message_ref: str | None) -> None:
+        self.write(
+            lambda: self.db.table("deliveries").update(
+                delivery_id, {"status": "sent", "sent_at": _now(), "message_ref": message_ref}
+            )
+        )
+
+    def fail_delivery(self, delivery_id: int) -> None:
+        self.write(lambda: self.db.table("deliveries").update(delivery_id, {"status": "failed"}))
+
+    def deliveries(self, round_id: int) -> list[dict]:
+        return self._rows("select * from deliveries where round_id = ? order by id", [round_id])
+
+    def delivery_for(self, round_id: int, person_id: int) -> dict | None:
+        rows = self._rows(
+            "select * from deliveries where round_id = ? and person_id = ?", [round_id, person_id]
+        )
+        return rows[0] if rows else None
+
+    def response_counts(self, round_id: int) -> dict[str, dict[str, int]]:
+        """Asked and answered per role, from deliveries (who), never from answers (what)."""
+        rows = self._rows(
+            "select role, count(*) as asked, sum(answered) as answered from deliveries "
+            "where round_id = ? group by role",
+            [round_id],
+        )
+        counts = {r: {"asked": 0, "answered": 0} for r in ("executive", "frontline")}
+        for row in rows:
+            counts[row["role"]] = {"asked": row["asked"], "answered": row["answered"] or 0}
+        return counts
+
+    # -- answers ----------------------------------------------------------------
+
+    def upsert_answer(
+        self,
+        *,
+        round_id: int,
+        question_id: str,
+        pseudonym: str,
+        person: Person,
+        day: date,
+        rating: int | None | object,
+        text: str | None,
+        on_record: bool,
+        source: str,
+        keep: object,
+    ) -> Answer:
+        """Insert or edit one person's answer to one question of one round.
+
+        `rating` or `text` equal to `keep` leave the stored value as it is, so a
+        rating click and a later "why" each edit their own half of the answer.
+        """
+
+        def run() -> int:
+            table = self.db.table("answers")
+            rows = self._rows(
+                "select * from answers where round_id = ? and question_id = ? and pseudonym = ?",
+                [round_id, question_id, pseudonym],
+            )
+            record: dict[str, Any] = {
+                "round_id": round_id,
+                "question_id": question_id,
+                "pseudonym": pseudonym,
+                "role": person.role,
+                "team": person.team,
+                "answered_on": day.isoformat(),
+                "on_record": int(on_record),
+                "source": source,
+            }
+            if rows:
+                record["id"] = rows[0]["id"]
+            if rating is not keep:
+                record["rating"] = rating
+            if text is not keep:
+                record["text"] = text or ""
+            table.upsert(record, pk="id")
+            delivered = self.delivery_for(round_id, person.id)
+            if delivered is None:
+                # Answered without a delivery (a channel thread, or the terminal):
+                # record that they were reached, so the response rate stays true.
+                self.db.execute(
+                    "insert or ignore into deliveries "
+                    "(round_id, person_id, role, status, claimed_at, sent_at, answered) "
+                    "values (?, ?, ?, 'sent', ?, ?, 1)",
+                    [round_id, person.id, person.role, _now(), _now()],
+                )
+            else:
+                self.db.execute(
+                    "update deliveries set answered = 1 where id = ?", [delivered["id"]]
+                )
+            return int(record.get("id") or table.last_pk)
+
+        answer_id = self.write(run)
+        return self.answer(answer_id)
+
+    def answer(self, answer_id: int) -> Answer:
+        rows = self._rows("select * from answers where id = ?", [answer_id])
+        if not rows:
+            raise NotFound(f"There is no answer {answer_id}.")
+        return _answer(rows[0])
+
+    def answer_by_pseudonym(self, round_id: int, question_id: str, pseudonym: str) -> Answer | None:
+        rows = self._rows(
+            "select * from answers where round_id = ? and question_id = ? and pseudonym = ?",
+            [round_id, question_id, pseudonym],
+        )
+        return _answer(rows[0]) if rows else None
+
+    def answers(self, round_ids: Iterable[int], *, team: str | None = None) -> list[Answer]:
+        ids = list(round_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" for _ in ids)
+        sql = f"select * from answers where round_id in ({marks})"
+        params: list[Any] = list(ids)
+        if team is not None:
+            sql += " and lower(team) = lower(?)"
+            params.append(team)
+        return [_answer(r) for r in self._rows(sql + " order by id", params)]
+
+    def count_answers(self, pseudonyms: Sequence[str]) -> int:
+        if not pseudonyms:
+            return 0
+        marks = ",".join("?" for _ in pseudonyms)
+        return self._rows(
+            f"select count(*) as n from answers where pseudonym in ({marks})", list(pseudonyms)
+        )[0]["n"]
+
+    def teams(self) -> list[str]:
+        rows = self._rows("select distinct team from people where team is not null order by team")
+        return [r["team"] for r in rows]
+
+    # -- proposals --------------------------------------------------------------
+
+    def add_proposal(self, text: str, from_role: Role, for_role: Role, pseudonym: str) -> Proposal:
+        def run() -> int:
+            return int(
+                self.db.table("proposals")
+                .insert(
+                    {
+                        "text": text,
+                        "from_role": from_role,
+                        "for_role": for_role,
+                        "pseudonym": pseudonym,
+                        "status": "pending",
+                        "created_on": date.today().isoformat(),
+                    }
+                )
+                .last_pk
+            )
+
+        return self.proposal(self.write(run))
+
+    def proposal(self, proposal_id: int) -> Proposal:
+        rows = self._rows("select * from proposals where id = ?", [proposal_id])
+        if not rows:
+            raise NotFound(
+                f"There is no proposal {proposal_id}. `/integrity propose list` shows them."
+            )
+        return _proposal(rows[0])
+
+    def proposals(self, status: str | None = None) -> list[Proposal]:
+        if status:
+            rows = self._rows("select * from proposals where status = ? order by id", [status])
+        else:
+            rows = self._rows("select * from proposals order by id")
+        return [_proposal(r) for r in rows]
+
+    def decide_proposal(self, proposal_id: int, status: str, question_id: str | None) -> Proposal:
+        self.write(
+            lambda: self.db.table("proposals").update(
+                proposal_id,
+                {
+                    "status": status,
+                    "decided_on": date.today().isoformat(),
+                    "question_id": question_id,
+                },
+            )
+        )
+        return self.proposal(proposal_id)
+
+    # -- events -----------------------------------------------------------------
+
+    def first_sighting(self, key: str) -> bool:
+        """True the first time an event key (e.g. a Slack event_id) is seen, False on redelivery."""
+
+        def run() -> bool:
+            cursor = self.db.execute(
+                "insert or ignore into seen_events (key, seen_at) values (?, ?)", [key, _now()]
+            )
+            return cursor.rowcount == 1
+
+        return self.write(run)
+
+    # -- forgetting -------------------------------------------------------------
+
+    def forget(self, person_id: int, pseudonyms: Sequence[str]) -> dict[str, int]:
+        """Delete a person's answers, proposals, deliveries and identity, in one transaction."""
+
+        def run() -> dict[str, int]:
+            marks = ",".join("?" for _ in pseudonyms) or "''"
+            removed = {
+                "answers": self.db.execute(
+                    f"delete from answers where pseudonym in ({marks})", list(pseudonyms)
+                ).rowcount,
+                "proposals": self.db.execute(
+                    f"delete from proposals where pseudonym in ({marks}) and status = 'pending'",
+                    list(pseudonyms),
+                ).rowcount,
+                # An approved proposal is a question now; only the link to its author goes.
+                "proposal_links": self.db.execute(
+                    f"update proposals set pseudonym = null where pseudonym in ({marks})",
+                    list(pseudonyms),
+                ).rowcount,
+                "deliveries": self.db.execute(
+                    "delete from deliveries where person_id = ?", [person_id]
+                ).rowcount,
+                "people": self.db.execute("delete from people where id = ?", [person_id]).rowcount,
+            }
+            return removed
+
+        return self.write(run)
+
+
+def _person(row: dict) -> Person:
+    return Person(
+        id=row["id"],
+        platform=row["platform"],
+        workspace=row["workspace"],
+        user_id=row["user_id"],
+        display_name=row["display_name"] or row["user_id"],
+        role=row["role"],
+        is_admin=bool(row["is_admin"]),
+        team=row["team"],
+        tz=row["tz"],
+    )
+
+
+def _question(row: dict) -> Question:
+    return Question(
+        id=row["id"],
+        text=row["text"],
+        theme=row["theme"] or "",
+        low_label=row["low_label"] or "",
+        high_label=row["high_label"] or "",
+        why_prompt=row["why_prompt"] or "",
+        roles=tuple(json.loads(row["roles"] or '["executive", "frontline"]')),
+        anchor=bool(row["anchor"]),
+        source=row["source"] or "bank",
+    )
+
+
+def _answer(row: dict) -> Answer:
+    return Answer(
+        id=row["id"],
+        round_id=row["round_id"],
+        question_id=row["question_id"],
+        role=row["role"],
+        team=row["team"],
+        rating=row["rating"],
+        text=row["text"] or "",
+        answered_on=date.fromisoformat(row["answered_on"]),
+        on_record=bool(row["on_record"]),
+    )
+
+
+def _proposal(row: dict) -> Proposal:
+    return Proposal(
+        id=row["id"],
+        text=row["text"],
+        from_role=row["from_role"],
+        for_role=row["for_role"],
+        status=row["status"],
+        created_on=date.fromisoformat(row["created_on"]),
+        question_id=row["question_id"],
+    )
