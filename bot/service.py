@@ -1,0 +1,484 @@
+"""The core service: rounds, questions, answers, anonymity and summaries.
+
+`IntegrityCheck` is the one API every adapter (terminal, Slack, Teams) and the
+scheduler call. It knows nothing of any chat platform: people arrive as
+(platform, workspace, user id), replies leave as `bot.replies.Reply`.
+
+Permissions live here, not in the adapters, so every platform enforces the same
+rules: executives read summaries and exports and start rounds; admins set roles
+and approve proposed questions; everyone answers, proposes and can be forgotten.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot import anonymity
+from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
+from bot.domain import Answer, Person, Proposal, Question, Role, Round
+from bot.errors import InvalidAnswer, NotAllowed, NotFound, UsageError
+from bot.questions import choose_round_questions, load_bank
+from bot.settings import Settings
+from bot.store import Store
+
+logger = logging.getLogger(__name__)
+
+MAX_ANSWER_CHARS = 3000
+MAX_PROPOSAL_CHARS = 300
+
+
+class _Keep:
+    """Marker: leave this half of an answer as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP = _Keep()
+
+#: Sends one round's questions to one person; returns the platform's message id.
+Sender = Callable[[Person, Round, list[Question]], str | None]
+#: Runs the analysis engine (see bot.analysis.engine.analyse).
+Analyser = Callable[..., Analysis]
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    already: int = 0
+    failed: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SummaryScope:
+    """Which answers a summary or export covers."""
+
+    rounds: list[Round]
+    team: str | None = None
+    label: str = ""
+
+
+class IntegrityCheck:
+    """The platform-neutral core."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        analyser: Analyser | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._analyser = analyser
+        self.now = clock or (lambda: datetime.now(UTC))
+        self.store.sync_questions(load_bank(settings.questions_file))
+
+    # -- people -----------------------------------------------------------------
+
+    def meet(
+        self,
+        platform: str,
+        workspace: str,
+        user_id: str,
+        display_name: str = "",
+        *,
+        team: str | None = None,
+        tz: str | None = None,
+    ) -> tuple[Person, bool]:
+        """The person behind an event, onboarded as frontline if unknown; True if new."""
+        known = self.store.person(platform, workspace, user_id)
+        person = self.store.add_person(
+            platform, workspace, user_id, display_name or user_id, team=team, tz=tz
+        )
+        return person, known is None
+
+    def find_person(self, requester: Person, ref: str) -> Person:
+        """A person in the requester's workspace by mention, user id or display name."""
+        ref = ref.strip()
+        mention = re.fullmatch(r"<@([A-Za-z0-9._-]+)(?:\|[^>]*)?>", ref)
+        key = mention.group(1) if mention else ref.lstrip("@")
+        people = self.store.people(requester.platform, requester.workspace)
+        for person in people:
+            if person.user_id == key:
+                return person
+        named = [p for p in people if p.display_name.lower() == key.lower()]
+        if len(named) == 1:
+            return named[0]
+        if len(named) > 1:
+            raise UsageError(f"More than one person is called {key!r}: use their user id.")
+        raise NotFound(
+            f"I don't know {ref!r} in this workspace yet. They are added when they first "
+            "talk to the bot or receive a check-in."
+        )
+
+    def set_role(
+        self, requester: Person, target: Person, role: Role, *, admin: bool | None = None
+    ) -> Person:
+        """Make `target` an executive or frontline (admins only)."""
+        if not requester.is_admin:
+            raise NotAllowed("Only admins can set roles. Ask an admin of Integrity Check.")
+        if target.id == requester.id and admin is False:
+            raise UsageError("You can't remove your own admin rights; ask another admin.")
+        return self.store.set_role(target.id, role, is_admin=admin)
+
+    # -- rounds -----------------------------------------------------------------
+
+    def open_round(self) -> Round | None:
+        """The round being answered now, if any."""
+        rounds = self.store.rounds(status="open")
+        return rounds[-1] if rounds else None
+
+    def start_round(self, requester: Person | None = None) -> Round:
+        """Open the next round (executives and admins, or the scheduler with no requester)."""
+        if requester is not None and not (requester.is_executive or requester.is_admin):
+            raise NotAllowed("Only executives and admins can start a round.")
+        current = self.open_round()
+        if current is not None:
+            raise UsageError(
+                f"Round {current.number} is still open until {_day(current.closes_at)}. "
+                "Close it first with `/integrity close`, or let it close on its own."
+            )
+        bank = self.store.questions(source="bank")
+        asked_ids = {qid for r in self.store.rounds() for qid in r.question_ids}
+        # Approved proposals not asked yet go first, two at most so the bank still rotates.
+        waiting = [q for q in self.store.questions(source="proposal") if q.id not in asked_ids][:2]
+        previous = [r.question_ids for r in self.store.rounds()]
+        chosen = choose_round_questions(bank, waiting, previous, self.settings.questions_per_round)
+        opened = self.now()
+        closes = opened + timedelta(days=self.settings.round_days)
+        return self.store.create_round(chosen, opened, closes)
+
+    def close_round(self, requester: Person | None = None, round_: Round | None = None) -> Round:
+        """Close the open round now; its answers can no longer change."""
+        if requester is not None and not (requester.is_executive or requester.is_admin):
+            raise NotAllowed("Only executives and admins can close a round.")
+        round_ = round_ or self.open_round()
+        if round_ is None or not round_.is_open:
+            raise UsageError("No round is open. Start one with `/integrity ask`.")
+        return self.store.close_round(round_.id, self.now())
+
+    def close_due_rounds(self) -> list[Round]:
+        """Close every open round whose closing time has passed (scheduler, and on start)."""
+        now = self.now()
+        return [
+            self.store.close_round(r.id, now)
+            for r in self.store.rounds(status="open")
+            if r.closes_at <= now
+        ]
+
+    def round_questions(self, round_: Round) -> list[Question]:
+        return [self.store.question(qid) for qid in round_.question_ids]
+
+    def questions_for(self, person: Person, round_: Round) -> list[Question]:
+        """The questions of this round that go to this person's role."""
+        return [q for q in self.round_questions(round_) if q.asked_of(person.role)]
+
+    def deliver(self, round_: Round, people: Sequence[Person], send: Sender) -> DeliveryReport:
+        """Send the round to each person once: claim, send, then record the message id.
+
+        A person whose delivery is already claimed is skipped, so a second call (a
+        retry, another process) never sends twice; a failed send is marked and
+        retried by the next call.
+        """
+        report = DeliveryReport()
+        for person in people:
+            delivery_id = self.store.claim_delivery(round_.id, person)
+            if delivery_id is None:
+                previous = self.store.delivery_for(round_.id, person.id)
+                if previous is None or previous["status"] != "failed":
+                    report.already += 1
+                    continue
+                delivery_id = previous["id"]
+            questions = self.questions_for(person, round_)
+            try:
+                message_ref = send(person, round_, questions)
+            except Exception:
+                logger.exception(
+                    "Could not deliver round %s to person %s", round_.number, person.id
+                )
+                self.store.fail_delivery(delivery_id)
+                report.failed.append(person.display_name)
+                continue
+            self.store.complete_delivery(delivery_id, message_ref)
+            report.sent += 1
+        return report
+
+    # -- answers ----------------------------------------------------------------
+
+    def record_answer(
+        self,
+        person: Person,
+        question_id: str,
+        *,
+        rating: int | None | _Keep = KEEP,
+        text: str | None | _Keep = KEEP,
+        round_: Round | None = None,
+        on_record: bool = False,
+        source: str = "chat",
+    ) -> Answer:
+        """Store or edit the person's answer; until the round closes the latest one counts."""
+        round_ = round_ or self.open_round()
+        if round_ is None:
+            raise InvalidAnswer("No round is open right now, so there is nothing to answer.")
+        round_ = self.store.round(round_.id)  # it may have closed since the message was sent
+        if not round_.is_open:
+            raise InvalidAnswer(
+                f"Round {round_.number} closed on {_day(round_.closed_at or round_.closes_at)}; "
+                "answers can no longer be changed. The next round will ask again."
+            )
+        if question_id not in round_.question_ids:
+            raise InvalidAnswer(f"Question {question_id!r} is not part of round {round_.number}.")
+        question = self.store.question(question_id)
+        if not question.asked_of(person.role):
+            raise InvalidAnswer(f"That question is for {' and '.join(question.roles)} only.")
+        if rating is not KEEP and rating is not None and not _is_rating(rating):
+            raise InvalidAnswer(f"A rating is a whole number from 1 to 5, not {rating!r}.")
+        if isinstance(text, str):
+            text = text.strip()
+            if len(text) > MAX_ANSWER_CHARS:
+                raise InvalidAnswer(
+                    f"That answer is {len(text):,} characters; the limit is "
+                    f"{MAX_ANSWER_CHARS:,}. Please shorten it and send it again."
+                )
+        answer = self.store.upsert_answer(
+            round_id=round_.id,
+            question_id=question_id,
+            pseudonym=anonymity.pseudonym(self.settings.secret, person, round_.id),
+            person=person,
+            day=self.now().date(),
+            rating=rating,
+            text=text,
+            on_record=on_record,
+            source=source,
+            keep=KEEP,
+        )
+        return answer
+
+    def my_answers(self, person: Person, round_: Round) -> dict[str, Answer]:
+        """The person's own answers in a round, found again through their pseudonym."""
+        pseudonym = anonymity.pseudonym(self.settings.secret, person, round_.id)
+        found = {}
+        for qid in round_.question_ids:
+            answer = self.store.answer_by_pseudonym(round_.id, qid, pseudonym)
+            if answer is not None:
+                found[qid] = answer
+        return found
+
+    # -- response rate ----------------------------------------------------------
+
+    def response_rate(self, round_: Round) -> dict[str, dict[str, int]]:
+        """Asked and answered, per role and in total."""
+        counts = self.store.response_counts(round_.id)
+        counts["all"] = {
+            "asked": sum(c["asked"] for c in counts.values()),
+            "answered": sum(c["answered"] for c in counts.values()),
+        }
+        return counts
+
+    # -- summaries and exports --------------------------------------------------
+
+    def scope(self, requester: Person, spec: str = "") -> SummaryScope:
+        """Parse `last | round N | weeks N | all` and an optional team name."""
+        words = spec.split()
+        teams = {t.lower(): t for t in self.store.teams()}
+        team = None
+        if words and words[-1].lower() in teams:
+            team = teams[words.pop().lower()]
+        usage = "Usage: `/integrity summary [last | round N | weeks N | all] [team]`"
+        rounds = self.store.rounds()
+        if not rounds:
+            raise NotFound("No round has been run yet. Start one with `/integrity ask`.")
+        if not words or words == ["last"]:
+            closed = [r for r in rounds if not r.is_open]
+            chosen = [closed[-1]] if closed else [rounds[-1]]
+            label = f"round {chosen[0].number}"
+        elif words[0] == "round" and len(words) == 2 and words[1].isdigit():
+            chosen = [self.store.round_by_number(int(words[1]))]
+            label = f"round {chosen[0].number}"
+        elif words[0] == "weeks" and len(words) == 2 and words[1].isdigit() and int(words[1]) > 0:
+            since = self.now() - timedelta(weeks=int(words[1]))
+            chosen = [r for r in rounds if r.opened_at >= since]
+            if not chosen:
+                raise NotFound(f"No round was opened in the last {words[1]} weeks.")
+            label = f"the last {words[1]} weeks (rounds {chosen[0].number}-{chosen[-1].number})"
+        elif words == ["all"]:
+            chosen = rounds
+            label = "all rounds"
+        else:
+            unknown = " ".join(words)
+            hint = f" Teams: {', '.join(teams.values())}." if teams else ""
+            raise UsageError(f"I don't understand {unknown!r}. {usage}{hint}")
+        if team:
+            label += f", team {team}"
+        return SummaryScope(rounds=chosen, team=team, label=label)
+
+    def answers_in_scope(self, scope: SummaryScope) -> tuple[list[Answer], int]:
+        """The answers a summary or export may use, and how many groups the floor hid.
+
+        A group is question × role × round, and × team when the scope is one team,
+        so no figure ever rests on fewer answers than the floor.
+        """
+        answers = self.store.answers([r.id for r in scope.rounds], team=scope.team)
+        kept, hidden = anonymity.apply_floor(
+            answers, lambda a: (a.round_id, a.question_id, a.role), self.settings.min_group
+        )
+        return kept, len(hidden)
+
+    def analysis(self, scope: SummaryScope) -> tuple[Analysis, int]:
+        """Run the analysis engine on the answers of a scope (the floor already applied)."""
+        answers, hidden_groups = self.answers_in_scope(scope)
+        numbers = {r.id: r.number for r in scope.rounds}
+        questions = {qid: self.store.question(qid) for r in scope.rounds for qid in r.question_ids}
+        records = [
+            AnswerRecord(
+                id=str(a.id),
+                question_id=a.question_id,
+                question=questions[a.question_id].text,
+                role=a.role,
+                rating=a.rating,
+                text=a.text,
+                round=str(numbers[a.round_id]),
+            )
+            for a in answers
+        ]
+        infos = [
+            QuestionInfo(
+                id=q.id, text=q.text, low_label=q.low_label, high_label=q.high_label, theme=q.theme
+            )
+            for q in questions.values()
+        ]
+        return self.analyser(
+            records, min_group=self.settings.min_group, questions=infos
+        ), hidden_groups
+
+    @property
+    def analyser(self) -> Analyser:
+        if self._analyser is None:
+            from bot.analysis.engine import analyse  # heavy imports: load on first summary
+
+            self._analyser = analyse
+        return self._analyser
+
+    def require_executive(self, person: Person, what: str) -> None:
+        if not person.is_executive:
+            raise NotAllowed(
+                f"Only executives can {what}. If you should be one, ask an admin to run "
+                "`/integrity role @you executive`."
+            )
+
+    def export_rows(self, requester: Person, scope: SummaryScope) -> list[dict]:
+        """Answers as rows for CSV/JSONL, floor applied, no identities (executives only)."""
+        self.require_executive(requester, "export answers")
+        answers, _ = self.answers_in_scope(scope)
+        # Team is a finer split than the floor's groups: only keep it where that
+        # smaller group is itself at or above the floor.
+        _, small_teams = anonymity.apply_floor(
+            answers, lambda a: (a.round_id, a.question_id, a.role, a.team), self.settings.min_group
+        )
+        numbers = {r.id: r.number for r in scope.rounds}
+        texts = {qid: self.store.question(qid).text for r in scope.rounds for qid in r.question_ids}
+        return [
+            {
+                "id": str(a.id),
+                "round": numbers[a.round_id],
+                "question_id": a.question_id,
+                "question": texts[a.question_id],
+                "role": a.role,
+                "team": ""
+                if (a.round_id, a.question_id, a.role, a.team) in small_teams
+                else (a.team or ""),
+                "rating": a.rating if a.rating is not None else "",
+                "text": a.text,
+                "answered_on": a.answered_on.isoformat(),
+                "on_record": int(a.on_record),
+            }
+            for a in answers
+        ]
+
+    def export_csv(self, requester: Person, scope: SummaryScope) -> bytes:
+        rows = self.export_rows(requester, scope)
+        buffer = io.StringIO()
+        columns = [
+            "id", "round", "question_id", "question", "role", "team",
+            "rating", "text", "answered_on", "on_record",
+        ]  # fmt: skip
+        writer = csv.DictWriter(buffer, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue().encode("utf-8")
+
+    # -- proposals ---------------------------------------------------------------
+
+    def propose(self, person: Person, text: str) -> Proposal:
+        """Propose a question for the other side, anonymously; an admin approves it."""
+        text = " ".join(text.split())
+        if len(text) < 10:
+            raise UsageError(
+                "Usage: `/integrity propose <your question>`: a full question, e.g. "
+                "`/integrity propose When did you last talk to a customer yourself?`"
+            )
+        if len(text) > MAX_PROPOSAL_CHARS:
+            raise UsageError(
+                f"That question is {len(text)} characters; keep it under {MAX_PROPOSAL_CHARS}."
+            )
+        for_role: Role = "frontline" if person.is_executive else "executive"
+        return self.store.add_proposal(
+            text, person.role, for_role, anonymity.proposal_pseudonym(self.settings.secret, person)
+        )
+
+    def proposals(self, requester: Person) -> list[Proposal]:
+        self.require_admin(requester, "review proposed questions")
+        return self.store.proposals("pending")
+
+    def decide(self, requester: Person, proposal_id: int, approve: bool) -> Proposal:
+        """Approve a proposal into a later round, or reject it (admins only)."""
+        self.require_admin(requester, "approve or reject proposed questions")
+        proposal = self.store.proposal(proposal_id)
+        if proposal.status != "pending":
+            raise UsageError(f"Proposal {proposal_id} was already {proposal.status}.")
+        question_id = None
+        if approve:
+            question_id = f"proposed-{proposal.id}"
+            self.store.add_question(
+                Question(
+                    id=question_id,
+                    text=proposal.text,
+                    theme="proposed",
+                    low_label="Not at all",
+                    high_label="Completely",
+                    why_prompt="Why? Tell us more.",
+                    roles=(proposal.for_role,),
+                    source="proposal",
+                )
+            )
+        return self.store.decide_proposal(
+            proposal_id, "approved" if approve else "rejected", question_id
+        )
+
+    def require_admin(self, person: Person, what: str) -> None:
+        if not person.is_admin:
+            raise NotAllowed(f"Only admins can {what}.")
+
+    # -- forgetting -------------------------------------------------------------
+
+    def forget_me(self, person: Person) -> dict[str, int]:
+        """Delete the person's answers, proposals and identity; return what was removed."""
+        secret = self.settings.secret
+        pseudonyms = [anonymity.pseudonym(secret, person, r.id) for r in self.store.rounds()]
+        pseudonyms.append(anonymity.proposal_pseudonym(secret, person))
+        return self.store.forget(person.id, pseudonyms)
+
+
+def _is_rating(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 5
+
+
+def _day(moment: datetime) -> str:
+    return moment.strftime("%a %d %b %Y")
