@@ -554,13 +554,15 @@ class Store:
                 "on_record": int(on_record),
                 "source": source,
             }
-            if rows:
-                record["id"] = rows[0]["id"]
             if rating is not keep:
                 record["rating"] = rating
             if text is not keep:
                 record["text"] = text or ""
-            table.upsert(record, pk="id")
+            if rows:
+                record["id"] = rows[0]["id"]
+                table.upsert(record, pk="id")
+            else:
+                record["id"] = table.insert(record).last_pk
             delivered = self.delivery_for(round_id, person.id)
             if delivered is None:
                 # Answered without a delivery (a channel thread, or the terminal):
@@ -575,7 +577,7 @@ class Store:
                 self.db.execute(
                     "update deliveries set answered = 1 where id = ?", [delivered["id"]]
                 )
-            return int(record.get("id") or table.last_pk)
+            return int(record["id"])
 
         answer_id = self.write(run)
         return self.answer(answer_id)

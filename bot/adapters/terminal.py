@@ -1,0 +1,192 @@
+"""The terminal chat: the embedded default adapter, like a chat platform on stdin/stdout.
+
+Lines are the same command words as the Slack slash command (`/integrity summary`,
+or just `summary`), plus a few terminal-only ones: `/as NAME` to become another
+person of the workspace, `/people` to list them, `/quit`. It reads standard
+input line by line, so it can be scripted:
+`printf '/integrity summary\\n' | python run_bot.py`.
+Replies are drawn with Rich.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table as RichTable
+
+from bot.commands import Commands
+from bot.domain import Person, Round
+from bot.replies import File, Heading, Note, Quote, Reply, Table, Text
+from bot.service import IntegrityCheck
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "terminal"
+
+
+def print_reply(console: Console, reply: Reply, files_dir: Path | None = None) -> None:
+    """Draw a core reply in the terminal; files are saved and their path printed."""
+    for block in reply.blocks:
+        if isinstance(block, Heading):
+            console.rule(f"[bold]{block.text}")
+        elif isinstance(block, Text):
+            console.print(_markup(block.text))
+        elif isinstance(block, Note):
+            console.print(_markup(block.text), style="dim")
+        elif isinstance(block, Quote):
+            attribution = f"\n— {escape(block.attribution)}" if block.attribution else ""
+            console.print(
+                Panel(f"“{escape(block.text)}”{attribution}", border_style="cyan", expand=False)
+            )
+        elif isinstance(block, Table):
+            table = RichTable(title=escape(block.caption) or None, show_lines=False)
+            for column in block.columns:
+                table.add_column(escape(column), overflow="fold")
+            for row in block.rows:
+                table.add_row(*(escape(cell) for cell in row))
+            console.print(table)
+        elif isinstance(block, File):
+            folder = files_dir or Path.cwd()
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / block.name
+            path.write_bytes(block.content)
+            console.print(f"Saved {block.title or block.name} to [bold]{path}[/bold]")
+
+
+def _markup(text: str) -> str:
+    """Core text as Rich markup: everything literal, `code` in bold."""
+    return re.sub(r"`([^`]+)`", r"[bold]\1[/bold]", escape(text))
+
+
+class TerminalChat:
+    """A chat session in the terminal for the people of one workspace."""
+
+    def __init__(
+        self,
+        service: IntegrityCheck,
+        console: Console,
+        *,
+        workspace: str = "demo",
+        user: str | None = None,
+        files_dir: Path | None = None,
+    ) -> None:
+        self.service = service
+        self.console = console
+        self.workspace = workspace
+        self.files_dir = files_dir
+        self.commands = Commands(service, on_round_started=self.deliver_round)
+        self.person = self._first_person(user)
+
+    def _first_person(self, user: str | None) -> Person:
+        people = self.service.store.people(PLATFORM, self.workspace)
+        if user:
+            found = self._match(user, people)
+            if found:
+                return found
+        admins = [p for p in people if p.is_admin]
+        if admins:
+            return admins[0]
+        if people:
+            return people[0]
+        # An empty workspace: whoever runs the bot here is its first admin.
+        name = user or getpass.getuser()
+        person, _ = self.service.meet(PLATFORM, self.workspace, name.lower(), name)
+        return self.service.store.set_role(person.id, "executive", is_admin=True)
+
+    @staticmethod
+    def _match(name: str, people: list[Person]) -> Person | None:
+        name = name.strip().lstrip("@").lower()
+        exact = [p for p in people if name in (p.user_id.lower(), p.display_name.lower())]
+        if exact:
+            return exact[0]
+        starts = [p for p in people if p.display_name.lower().startswith(name)]
+        return starts[0] if len(starts) == 1 else None
+
+    def deliver_round(self, round_: Round) -> str:
+        """In the terminal a round is 'delivered' to everyone's inbox: `answer` shows it."""
+        people = self.service.store.people(PLATFORM, self.workspace)
+        report = self.service.deliver(round_, people, lambda *_: "terminal")
+        return f"Sent to {report.sent} people; each sees their questions with `/integrity answer`."
+
+    def greet(self, *, seeded: bool) -> None:
+        if seeded:
+            self.console.print(
+                "[bold]Welcome to Integrity Check.[/bold] This is a demo organisation: "
+                "19 people, one finished round and one open round."
+            )
+        self.console.print(
+            f"You are [bold]{escape(self.person.display_name)}[/bold] ({_role(self.person)}). "
+            "Switch with `/as NAME` (see `/people`), type `/integrity help` for commands, "
+            "`/quit` to leave."
+        )
+
+    def run(self, lines: Iterable[str], *, echo: bool = False) -> int:
+        """Handle lines until they end or `/quit`; returns the exit code."""
+        prompt_shown = not echo and self.console.is_terminal
+        if prompt_shown:
+            self.console.print(f"[bold green]{self.person.display_name}>[/] ", end="")
+        for raw in lines:
+            line = raw.strip()
+            if echo and line:
+                self.console.print(f"[bold green]{self.person.display_name}>[/] {line}")
+            if line in ("/quit", "/exit", "quit", "exit"):
+                break
+            if line:
+                self.handle(line)
+            if prompt_shown:
+                self.console.print(f"[bold green]{self.person.display_name}>[/] ", end="")
+        return 0
+
+    def handle(self, line: str) -> None:
+        """One line of input: a terminal command or a core command."""
+        word = line.split(maxsplit=1)[0].lower()
+        try:
+            if word == "/as":
+                self._switch(line.split(maxsplit=1)[1] if " " in line else "")
+            elif word == "/people":
+                self._people()
+            else:
+                reply = self.commands.handle(self.person, line)
+                print_reply(self.console, reply, self.files_dir)
+        except Exception:
+            logger.exception("Command failed: %s", line)
+            self.console.print(
+                "[red]Something went wrong on our side and it was logged. Nothing you "
+                f"typed is lost; you can send it again:[/red] {line}"
+            )
+
+    def _switch(self, name: str) -> None:
+        people = self.service.store.people(PLATFORM, self.workspace)
+        if not name:
+            self.console.print("Usage: `/as NAME`, e.g. `/as Jordan`. `/people` lists everyone.")
+            return
+        found = self._match(name, people)
+        if found is None:
+            person, _ = self.service.meet(PLATFORM, self.workspace, name.lower(), name)
+            self.person = person
+            self.console.print(
+                f"{name} is new here and joins as frontline. An admin can change that with "
+                f"`/integrity role @{person.user_id} executive`."
+            )
+            return
+        self.person = found
+        self.console.print(f"You are now {found.display_name} ({_role(found)}).")
+
+    def _people(self) -> None:
+        table = RichTable(title="People in this workspace")
+        for column in ("name", "user", "role", "team"):
+            table.add_column(column)
+        for p in self.service.store.people(PLATFORM, self.workspace):
+            table.add_row(escape(p.display_name), escape(p.user_id), _role(p), escape(p.team or ""))
+        self.console.print(table)
+
+
+def _role(person: Person) -> str:
+    return person.role + (", admin" if person.is_admin else "")

@@ -1,0 +1,384 @@
+"""The `/integrity` command words, shared by every adapter.
+
+`Commands.handle(person, text)` parses what followed `/integrity` (in a Slack
+slash command, a Teams message or a terminal line) and returns a `Reply`. The
+usage lines in `COMMANDS` are the single source of the help text, the error
+messages and the README's command table (a test checks the README lists them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.analysis.render import to_reply
+from bot.anonymity import hidden_message
+from bot.domain import Person, Round
+from bot.errors import IntegrityError, UsageError
+from bot.replies import File, Heading, Note, Reply, Table, Text
+from bot.service import KEEP, IntegrityCheck
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Command:
+    usage: str
+    what: str
+    who: str
+
+
+COMMANDS: dict[str, Command] = {
+    "help": Command("/integrity help", "what the bot does and these commands", "everyone"),
+    "answer": Command(
+        "/integrity answer [N RATING|- [why...]]",
+        "see your open questions; answer question N with a 1-5 rating (or - to keep it) and why",
+        "everyone",
+    ),
+    "status": Command(
+        "/integrity status", "the open round, response rates, and your open questions", "everyone"
+    ),
+    "propose": Command(
+        "/integrity propose <question> | list | approve N | reject N",
+        "anonymously propose a question for the other side; admins approve it into a later round",
+        "everyone; list/approve/reject: admins",
+    ),
+    "forget-me": Command(
+        "/integrity forget-me [confirm]", "delete all your answers and your record", "everyone"
+    ),
+    "summary": Command(
+        "/integrity summary [last|round N|weeks N|all] [team]",
+        "themes and executive-vs-frontline contradictions, with verbatim answers",
+        "executives",
+    ),
+    "ask": Command("/integrity ask", "start a new round now", "executives and admins"),
+    "close": Command("/integrity close", "close the open round now", "executives and admins"),
+    "export": Command(
+        "/integrity export [last|round N|weeks N|all] [team]",
+        "the answers as CSV, anonymity floor applied, no identities",
+        "executives",
+    ),
+    "role": Command(
+        "/integrity role @person executive|frontline [admin|not-admin]",
+        "set someone's role",
+        "admins",
+    ),
+}
+
+#: Called after a round opens, so the adapter can deliver it.
+RoundStarted = Callable[[Round], str | None]
+
+
+class Commands:
+    """Parses `/integrity …` and calls the core."""
+
+    def __init__(self, service: IntegrityCheck, on_round_started: RoundStarted | None = None):
+        self.service = service
+        self.on_round_started = on_round_started
+
+    def handle(self, person: Person, text: str) -> Reply:
+        """Run one command for this person; domain errors become a reply, never a crash."""
+        words = text.strip().split(maxsplit=1)
+        if words and words[0].lower() in {"/integrity", "integrity"}:
+            words = words[1].split(maxsplit=1) if len(words) > 1 else []
+        name = words[0].lower() if words else "help"
+        rest = words[1] if len(words) > 1 else ""
+        handler = getattr(self, "_" + name.replace("-", "_"), None)
+        if name not in COMMANDS or handler is None:
+            return Reply.text(
+                f"I don't know the command {name!r}. Try `/integrity help` for the list."
+            )
+        try:
+            return handler(person, rest)
+        except IntegrityError as error:
+            return Reply.text(str(error))
+
+    # -- everyone ---------------------------------------------------------------
+
+    def _help(self, person: Person, rest: str) -> Reply:
+        reply = Reply([Heading("Integrity Check")])
+        reply.add(
+            Text(
+                "Every week the same questions go to executives and frontline staff: would our "
+                "customers come back if we handed them to our best competitor? Do we serve them "
+                "or process them? Leadership then sees where the two views agree and where they "
+                "contradict each other, backed by your own words."
+            )
+        )
+        reply.add(
+            Note(
+                "Your answers are anonymous: they are stored under a pseudonym, only with the "
+                f"day, and nothing is shown for fewer than {self.service.settings.min_group} "
+                "answers."
+            )
+        )
+        rows = [[c.usage, c.what, c.who] for c in COMMANDS.values()]
+        reply.add(Table(["command", "what it does", "who"], rows))
+        reply.add(Text(f"You are {person.display_name}, {_role(person)}."))
+        return reply
+
+    def _status(self, person: Person, rest: str) -> Reply:
+        service = self.service
+        reply = Reply([Heading("Status")])
+        current = service.open_round()
+        rounds = service.store.rounds()
+        if current is None:
+            reply.add(Text("No round is open."))
+            if rounds:
+                reply.add(Text(f"The last round was round {rounds[-1].number}."))
+        else:
+            reply.add(
+                Text(
+                    f"Round {current.number} is open until {_when(current.closes_at)}, "
+                    f"with {len(current.question_ids)} questions."
+                )
+            )
+            rates = service.response_rate(current)
+            reply.add(
+                Table(
+                    ["who", "asked", "answered", "rate"],
+                    [
+                        [label, str(c["asked"]), str(c["answered"]), _percent(c)]
+                        for label, c in (
+                            ("executives", rates["executive"]),
+                            ("frontline", rates["frontline"]),
+                            ("everyone", rates["all"]),
+                        )
+                    ],
+                    caption="Response rate",
+                )
+            )
+            mine = service.questions_for(person, current)
+            done = service.my_answers(person, current)
+            left = [q for q in mine if q.id not in done]
+            reply.add(
+                Text(
+                    f"You have answered {len(mine) - len(left)} of your {len(mine)} questions."
+                    + (" See them with `/integrity answer`." if left else "")
+                )
+            )
+        if person.is_admin:
+            pending = service.store.proposals("pending")
+            if pending:
+                reply.add(
+                    Note(f"{len(pending)} proposed question(s) wait: `/integrity propose list`.")
+                )
+        return reply
+
+    def _answer(self, person: Person, rest: str) -> Reply:
+        service = self.service
+        current = service.open_round()
+        if current is None:
+            return Reply.text("No round is open right now. The next check-in will ask you.")
+        questions = service.questions_for(person, current)
+        words = rest.split(maxsplit=2)
+        if not words:
+            return self.questions_reply(person, current)
+        usage = f"Usage: `{COMMANDS['answer'].usage}`, e.g. `/integrity answer 1 4 because…`"
+        if len(words) < 2:
+            raise UsageError(usage)
+        ref, rating_word = words[0], words[1]
+        by_number = {str(i): q for i, q in enumerate(questions, start=1)}
+        by_id = {q.id: q for q in questions}
+        question = by_number.get(ref) or by_id.get(ref)
+        if question is None:
+            raise UsageError(
+                f"There is no question {ref!r} for you in round {current.number}: "
+                f"use a number from 1 to {len(questions)}. {usage}"
+            )
+        if rating_word == "-":
+            rating = KEEP
+        elif rating_word.isdigit() and 1 <= int(rating_word) <= 5:
+            rating = int(rating_word)
+        else:
+            raise UsageError(
+                f"{rating_word!r} is not a rating: use a whole number from 1 to 5, or - to "
+                f"keep your rating and only add why. Nothing was stored. {usage}"
+            )
+        text = words[2] if len(words) > 2 else KEEP
+        if rating is KEEP and text is KEEP:
+            raise UsageError(usage)
+        answer = service.record_answer(
+            person, question.id, rating=rating, text=text, round_=current, source="chat"
+        )
+        shown = f"{answer.rating}/5" if answer.rating is not None else "no rating"
+        why = "with your why" if answer.text else "no why yet"
+        reply = Reply.text(
+            f"Thanks — {shown}, {why}, recorded for “{question.text}” "
+            f"You can change it until {_when(current.closes_at)}."
+        )
+        left = [q for q in questions if q.id not in service.my_answers(person, current)]
+        if not answer.text:
+            reply.add(Note(f"{question.why_prompt} Add it: `/integrity answer {ref} - <why>`"))
+        elif left:
+            reply.add(Note(f"{len(left)} question(s) left: `/integrity answer` shows them."))
+        else:
+            reply.add(Note("That was your last question this round. Thank you!"))
+        return reply
+
+    def questions_reply(self, person: Person, current: Round) -> Reply:
+        """The person's questions in this round, with what they answered so far."""
+        questions = self.service.questions_for(person, current)
+        done = self.service.my_answers(person, current)
+        reply = Reply([Heading(f"Round {current.number}: your questions")])
+        rows = []
+        for i, q in enumerate(questions, start=1):
+            mine = done.get(q.id)
+            answered = "-"
+            if mine:
+                answered = f"{mine.rating}/5" if mine.rating is not None else "text only"
+            rows.append([str(i), q.text, f"1 = {q.low_label} … 5 = {q.high_label}", answered])
+        reply.add(Table(["#", "question", "scale", "you said"], rows))
+        reply.add(
+            Note(
+                "Answer with `/integrity answer N RATING why…`, e.g. "
+                "`/integrity answer 1 2 they would miss nothing about us`. "
+                f"You can change answers until {_when(current.closes_at)}."
+            )
+        )
+        return reply
+
+    def _propose(self, person: Person, rest: str) -> Reply:
+        service = self.service
+        words = rest.split()
+        if words[:1] == ["list"]:
+            pending = service.proposals(person)
+            if not pending:
+                return Reply.text("No proposed questions are waiting.")
+            rows = [[str(p.id), p.text, f"{p.from_role} → {p.for_role}"] for p in pending]
+            return Reply(
+                [
+                    Table(["#", "question", "from → for"], rows, caption="Proposed questions"),
+                    Note("`/integrity propose approve N` or `/integrity propose reject N`."),
+                ]
+            )
+        if words[:1] in (["approve"], ["reject"]):
+            if len(words) != 2 or not words[1].isdigit():
+                raise UsageError(f"Usage: `/integrity propose {words[0]} N`")
+            decided = service.decide(person, int(words[1]), approve=words[0] == "approve")
+            if decided.status == "approved":
+                return Reply.text(
+                    f"Approved: “{decided.text}” goes to the {_plural(decided.for_role)} "
+                    "in the next round."
+                )
+            return Reply.text(f"Rejected proposal {decided.id}.")
+        proposal = service.propose(person, rest)
+        return Reply.text(
+            f"Thanks. Your question for the {_plural(proposal.for_role)} is waiting for an admin's "
+            "approval. It is stored without your name."
+        )
+
+    def _forget_me(self, person: Person, rest: str) -> Reply:
+        if rest.strip().lower() != "confirm":
+            return Reply(
+                [
+                    Text(
+                        "This deletes every answer you gave, your pending proposals and your "
+                        "record with the bot. It cannot be undone."
+                    ),
+                    Note("To go ahead, send `/integrity forget-me confirm`."),
+                ]
+            )
+        removed = self.service.forget_me(person)
+        return Reply.text(
+            f"Done. Removed {removed['answers']} answer(s), "
+            f"{removed['proposals']} pending proposal(s), {removed['deliveries']} check-in "
+            f"record(s) and your profile. If you talk to the bot again you start afresh."
+        )
+
+    # -- executives -------------------------------------------------------------
+
+    def _summary(self, person: Person, rest: str) -> Reply:
+        service = self.service
+        service.require_executive(person, "read summaries")
+        scope = service.scope(person, rest)
+        analysis, hidden_groups = service.analysis(scope)
+        reply = Reply([Heading(f"Integrity check: {scope.label}")])
+        if len(scope.rounds) == 1:
+            rates = service.response_rate(scope.rounds[0])
+            state = "still open" if scope.rounds[0].is_open else "closed"
+            reply.add(
+                Text(
+                    f"Round {scope.rounds[0].number} ({state}): "
+                    f"{rates['executive']['answered']} of {rates['executive']['asked']} "
+                    f"executives and {rates['frontline']['answered']} of "
+                    f"{rates['frontline']['asked']} frontline staff answered."
+                )
+            )
+        reply.extend(to_reply(analysis))
+        if hidden_groups:
+            floor = service.settings.min_group
+            reply.add(Note(f"{hidden_groups} question group(s) had {hidden_message(floor)}."))
+        return reply
+
+    def _export(self, person: Person, rest: str) -> Reply:
+        service = self.service
+        service.require_executive(person, "export answers")
+        scope = service.scope(person, rest)
+        content = service.export_csv(person, scope)
+        rows = content.count(b"\n") - 1
+        name = "integrity-" + "-".join(scope.label.replace(",", "").split()) + ".csv"
+        return Reply(
+            [
+                Text(f"{rows} answer(s) from {scope.label}, anonymity floor applied."),
+                File(name, content, "text/csv", title=f"Integrity check answers, {scope.label}"),
+            ]
+        )
+
+    def _ask(self, person: Person, rest: str) -> Reply:
+        started = self.service.start_round(person)
+        delivered = self.on_round_started(started) if self.on_round_started else None
+        questions = [self.service.store.question(q).text for q in started.question_ids]
+        reply = Reply(
+            [
+                Text(
+                    f"Round {started.number} is open until {_when(started.closes_at)} with "
+                    f"{len(questions)} questions:"
+                ),
+                Text("\n".join(f"• {q}" for q in questions)),
+            ]
+        )
+        if delivered:
+            reply.add(Note(delivered))
+        return reply
+
+    def _close(self, person: Person, rest: str) -> Reply:
+        closed = self.service.close_round(person)
+        return Reply.text(
+            f"Round {closed.number} is closed. `/integrity summary` shows what it found."
+        )
+
+    # -- admins -----------------------------------------------------------------
+
+    def _role(self, person: Person, rest: str) -> Reply:
+        words = rest.split()
+        usage = f"Usage: `{COMMANDS['role'].usage}`"
+        if len(words) not in (2, 3) or words[1].lower() not in ("executive", "frontline"):
+            raise UsageError(usage)
+        admin = None
+        if len(words) == 3:
+            if words[2].lower() not in ("admin", "not-admin"):
+                raise UsageError(usage)
+            admin = words[2].lower() == "admin"
+        target = self.service.find_person(person, words[0])
+        updated = self.service.set_role(person, target, words[1].lower(), admin=admin)
+        return Reply.text(f"{updated.display_name} is now {_role(updated)}.")
+
+
+def _role(person: Person) -> str:
+    role = "an executive" if person.is_executive else "frontline"
+    return role + (" and an admin" if person.is_admin else "")
+
+
+def _percent(counts: dict[str, int]) -> str:
+    return f"{100 * counts['answered'] / counts['asked']:.0f}%" if counts["asked"] else "-"
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%a %d %b %H:%M UTC")
+
+
+def _plural(role: str) -> str:
+    return "executives" if role == "executive" else "frontline"
