@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.analysis.render import to_reply
 from bot.anonymity import hidden_message
 from bot.domain import Person, Round
 from bot.errors import IntegrityError, UsageError
@@ -292,6 +291,8 @@ class Commands:
 
     def _summary(self, person: Person, rest: str) -> Reply:
         service = self.service
+        from bot.analysis.render import to_reply  # with the engine, loaded on first summary
+
         service.require_executive(person, "read summaries")
         scope = service.scope(person, rest)
         analysis, hidden_groups = service.analysis(scope)

@@ -1,0 +1,69 @@
+"""The anonymity floor, property-based: no output ever reveals a group under the floor."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot import anonymity
+from bot.domain import Person
+from bot.service import IntegrityCheck
+from bot.settings import Settings
+from bot.store import Store
+
+
+def test_pseudonym_is_keyed_per_round_and_per_person():
+    ann = Person(1, "slack", "T", "U1", "Ann", "frontline")
+    bob = Person(2, "slack", "T", "U2", "Bob", "frontline")
+    key = b"k" * 32
+    assert anonymity.pseudonym(key, ann, 1) == anonymity.pseudonym(key, ann, 1)
+    assert anonymity.pseudonym(key, ann, 1) != anonymity.pseudonym(key, ann, 2)
+    assert anonymity.pseudonym(key, ann, 1) != anonymity.pseudonym(key, bob, 1)
+    assert anonymity.pseudonym(key, ann, 1) != anonymity.pseudonym(b"j" * 32, ann, 1)
+
+
+# For each (role, team) a number of people who answer, and the floor in force.
+group_sizes = st.dictionaries(
+    st.tuples(st.sampled_from(["executive", "frontline"]), st.sampled_from(["A", "B"])),
+    st.integers(min_value=0, max_value=8),
+    min_size=1,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=group_sizes, floor=st.integers(min_value=3, max_value=7))
+def test_export_never_shows_a_group_under_the_floor(tmp_path_factory, sizes, floor):
+    path = tmp_path_factory.mktemp("floor") / "f.db"
+    settings_ = Settings(db_path=path, secret=b"s" * 32, min_group=floor, questions_per_round=2)
+    store = Store(path)
+    service = IntegrityCheck(store, settings_)
+    boss = store.add_person("t", "W", "boss", "Boss", "executive", is_admin=True, team="X")
+    round_ = service.start_round(boss)
+    texts: dict[tuple[str, str | None], list[str]] = {}
+    for (role, team), size in sizes.items():
+        for i in range(size):
+            person = store.add_person("t", "W", f"{role}{team}{i}", "p", role, team=team)
+            text = f"secret-{role}-{team}-{i}"
+            service.record_answer(person, "give-away", rating=1 + i % 5, text=text)
+            texts.setdefault((role, team), []).append(text)
+    for team in [None, *(t for t in ("A", "B") if t in store.teams())]:
+        scope = service.scope(boss, "last" + (f" {team}" if team else ""))
+        rows = service.export_rows(boss, scope)
+        per_role = Counter(r["role"] for r in rows)
+        per_team = Counter((r["role"], r["team"]) for r in rows if r["team"])
+        # Every group that is shown, in any split, has at least `floor` answers.
+        assert all(n >= floor for n in per_role.values())
+        assert all(n >= floor for n in per_team.values())
+        shown = {r["text"] for r in rows}
+        for role in ("executive", "frontline"):
+            in_scope = [
+                t for (r, tm), ts in texts.items() if r == role and team in (None, tm) for t in ts
+            ]
+            if len(in_scope) < floor:
+                assert not shown & set(in_scope)
+            else:
+                assert set(in_scope) <= shown
+    store.close()
+    assert round_.number == 1

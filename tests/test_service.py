@@ -1,0 +1,152 @@
+"""The core service: rounds, delivery, answers and their validation, proposals, forget-me."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.errors import InvalidAnswer, NotAllowed, UsageError
+from bot.service import MAX_ANSWER_CHARS
+from tests.conftest import make_people
+
+
+def test_start_round_asks_the_anchor_and_refuses_a_second_open_round(service, admin):
+    round_ = service.start_round(admin)
+    assert round_.number == 1 and round_.question_ids[0] == "give-away"
+    assert len(round_.question_ids) == service.settings.questions_per_round
+    with pytest.raises(UsageError, match="Round 1 is still open"):
+        service.start_round(admin)
+
+
+def test_frontline_cannot_start_or_close_a_round(service):
+    (worker,) = make_people(service, "frontline", 1)
+    with pytest.raises(NotAllowed, match="executives and admins"):
+        service.start_round(worker)
+    service.start_round()
+    with pytest.raises(NotAllowed):
+        service.close_round(worker)
+
+
+def test_deliver_sends_each_person_once_and_retries_failures(service):
+    people = make_people(service, "frontline", 3)
+    round_ = service.start_round()
+    sent = []
+
+    def flaky(person, _round, questions):
+        if person.user_id.endswith("1") and not any(p == person.id for p, _ in sent):
+            sent.append((person.id, "boom"))
+            raise ConnectionError("platform down")
+        sent.append((person.id, len(questions)))
+        return f"msg-{person.id}"
+
+    report = service.deliver(round_, people, flaky)
+    assert (report.sent, report.already, len(report.failed)) == (2, 0, 1)
+    again = service.deliver(round_, people, flaky)
+    assert (again.sent, again.already, again.failed) == (1, 2, [])
+    delivered = [(p, n) for p, n in sent if n != "boom"]
+    assert sorted(p for p, _ in delivered) == sorted(p.id for p in people)  # nobody twice
+    assert {d["status"] for d in service.store.deliveries(round_.id)} == {"sent"}
+
+
+def test_an_answer_is_edited_until_the_round_closes(service, clock):
+    (worker,) = make_people(service, "frontline", 1)
+    round_ = service.start_round()
+    service.record_answer(worker, "give-away", rating=2)
+    service.record_answer(worker, "give-away", text="They would miss nothing.")
+    edited = service.record_answer(worker, "give-away", rating=1)
+    assert (edited.rating, edited.text) == (1, "They would miss nothing.")
+    assert service.store.db.table("answers").count == 1
+    clock.now += timedelta(days=6)
+    assert [r.number for r in service.close_due_rounds()] == [round_.number]
+    with pytest.raises(InvalidAnswer, match="can no longer be changed"):
+        service.record_answer(worker, "give-away", rating=5, round_=round_)  # an old message
+    with pytest.raises(InvalidAnswer, match="No round is open"):
+        service.record_answer(worker, "give-away", rating=5)
+    assert service.store.answer(edited.id).rating == 1
+
+
+@pytest.mark.parametrize("rating", [0, 6, -1, True, "4", 2.5])
+def test_a_bad_rating_is_refused_and_nothing_is_stored(service, rating):
+    (worker,) = make_people(service, "frontline", 1)
+    service.start_round()
+    with pytest.raises(InvalidAnswer, match="1 to 5"):
+        service.record_answer(worker, "give-away", rating=rating)
+    assert service.store.db.table("answers").count == 0
+
+
+def test_an_answer_over_the_limit_is_refused_with_the_limit_named(service):
+    (worker,) = make_people(service, "frontline", 1)
+    service.start_round()
+    with pytest.raises(InvalidAnswer, match="3,000"):
+        service.record_answer(worker, "give-away", text="x" * (MAX_ANSWER_CHARS + 1))
+    assert service.store.db.table("answers").count == 0
+    ok = service.record_answer(worker, "give-away", text="y" * MAX_ANSWER_CHARS)
+    assert len(ok.text) == MAX_ANSWER_CHARS
+
+
+def test_answers_carry_the_day_and_a_pseudonym_never_the_person(service, clock):
+    (worker,) = make_people(service, "frontline", 1, team="Support")
+    service.start_round()
+    service.record_answer(worker, "give-away", rating=2, text="Hold times are awful.")
+    row = next(service.store.db.table("answers").rows)
+    assert row["answered_on"] == clock.now.date().isoformat()
+    flat = " ".join(str(v) for v in row.values())
+    assert worker.user_id not in flat and worker.display_name not in flat
+    assert str(worker.id) != row["pseudonym"] and len(row["pseudonym"]) == 64
+
+
+def test_pseudonyms_differ_between_rounds_so_answers_cannot_be_linked(service, admin, clock):
+    (worker,) = make_people(service, "frontline", 1)
+    first = service.start_round()
+    service.record_answer(worker, "give-away", rating=2)
+    service.close_round(admin)
+    clock.now += timedelta(days=7)
+    service.start_round()
+    service.record_answer(worker, "give-away", rating=3)
+    pseudonyms = {r["pseudonym"] for r in service.store.db.table("answers").rows}
+    assert len(pseudonyms) == 2
+    assert service.my_answers(worker, first)["give-away"].rating == 2
+
+
+def test_forget_me_removes_answers_proposals_and_identity(service, admin, clock):
+    worker, other = make_people(service, "frontline", 2)
+    service.start_round()
+    service.record_answer(worker, "give-away", rating=2, text="no")
+    service.record_answer(worker, "best-experience", rating=3)
+    service.record_answer(other, "give-away", rating=4)
+    service.propose(worker, "Do you read customer complaints yourself?")
+    removed = service.forget_me(worker)
+    assert removed["answers"] == 2 and removed["proposals"] == 1 and removed["people"] == 1
+    assert removed["deliveries"] == 1
+    assert service.store.db.table("answers").count == 1  # the other person's answer stays
+    assert service.store.person("test", "W", worker.user_id) is None
+
+
+def test_a_proposal_goes_to_the_other_side_once_an_admin_approves_it(service, admin, clock):
+    (worker,) = make_people(service, "frontline", 1)
+    proposal = service.propose(worker, "When did you last talk to a customer yourself?")
+    assert proposal.for_role == "executive" and proposal.status == "pending"
+    with pytest.raises(NotAllowed, match="admins"):
+        service.decide(worker, proposal.id, approve=True)
+    approved = service.decide(admin, proposal.id, approve=True)
+    round_ = service.start_round(admin)
+    assert approved.question_id in round_.question_ids
+    assert approved.question_id not in [q.id for q in service.questions_for(worker, round_)]
+    assert approved.question_id in [q.id for q in service.questions_for(admin, round_)]
+    with pytest.raises(UsageError, match="already approved"):
+        service.decide(admin, proposal.id, approve=False)
+
+
+def test_only_admins_set_roles(service, admin):
+    (worker,) = make_people(service, "frontline", 1)
+    with pytest.raises(NotAllowed, match="Only admins"):
+        service.set_role(worker, worker, "executive")
+    assert service.set_role(admin, worker, "executive").role == "executive"
+
+
+def test_find_person_understands_slack_mentions_ids_and_names(service, admin):
+    (worker,) = make_people(service, "frontline", 1)
+    assert service.find_person(admin, f"<@{worker.user_id}|someone>").id == worker.id
+    assert service.find_person(admin, f"@{worker.user_id}").id == worker.id
+    assert service.find_person(admin, worker.display_name.upper()).id == worker.id
