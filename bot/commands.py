@@ -291,8 +291,6 @@ class Commands:
 
     def _summary(self, person: Person, rest: str) -> Reply:
         service = self.service
-        from bot.analysis.render import to_reply  # with the engine, loaded on first summary
-
         service.require_executive(person, "read summaries")
         scope = service.scope(person, rest)
         analysis, hidden_groups = service.analysis(scope)
@@ -308,6 +306,8 @@ class Commands:
                     f"{rates['frontline']['asked']} frontline staff answered."
                 )
             )
+        from bot.analysis.render import to_reply  # loaded with the engine, on first summary
+
         reply.extend(to_reply(analysis))
         if hidden_groups:
             floor = service.settings.min_group
@@ -354,6 +354,7 @@ class Commands:
     # -- admins -----------------------------------------------------------------
 
     def _role(self, person: Person, rest: str) -> Reply:
+        self.service.require_admin(person, "set roles")
         words = rest.split()
         usage = f"Usage: `{COMMANDS['role'].usage}`"
         if len(words) not in (2, 3) or words[1].lower() not in ("executive", "frontline"):
