@@ -61,6 +61,7 @@ class Round:
     status: Literal["open", "closed"]
     question_ids: tuple[str, ...] = field(default=())
     closed_at: datetime | None = None
+    week: str | None = None  # the ISO week of a scheduled round, e.g. "2026-W48"
 
     @property
     def is_open(self) -> bool:

@@ -18,7 +18,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -153,6 +153,34 @@ def m001_initial(db: sqlite_utils.Database) -> None:
         defaults={"status": "pending"},
     )
     db.table("seen_events").create({"key": str, "seen_at": str}, pk="key")
+
+
+@migrations()
+def m002_schedules(db: sqlite_utils.Database) -> None:
+    """Weekly check-in schedules, and the ISO week a scheduled round belongs to."""
+    db.table("schedules").create(
+        {
+            "id": int,
+            "platform": str,
+            "workspace": str,
+            "team": str,  # "" is the workspace's default; a team name overrides it
+            "weekday": int,  # 0 = Monday
+            "local_time": str,  # "HH:MM" in each person's own time zone
+            "tz": str,  # the fallback time zone for people whose own is unknown
+            "round_days": int,
+            "reminders": int,
+            "catch_up_hours": int,
+            "summary_to": str,  # "executives" (direct messages) or a channel id
+            "active": int,
+            "updated_at": str,
+        },
+        pk="id",
+        not_null={"platform", "workspace", "weekday", "local_time", "tz"},
+        defaults={"team": "", "active": 1},
+    )
+    db.table("schedules").create_index(["platform", "workspace", "team"], unique=True)
+    db.table("rounds").add_column("week", str)
+    db.table("rounds").create_index(["week"], unique=True)
 
 
 def _is_lock_error(error: BaseException) -> bool:
@@ -395,9 +423,15 @@ class Store:
     # -- rounds -----------------------------------------------------------------
 
     def create_round(
-        self, question_ids: Sequence[str], opened_at: datetime, closes_at: datetime
+        self,
+        question_ids: Sequence[str],
+        opened_at: datetime,
+        closes_at: datetime,
+        *,
+        week: str | None = None,
     ) -> Round:
-        """Open the next round with these questions, in this order."""
+        """Open the next round with these questions, in this order (a scheduled one names its
+        ISO week, which is unique: two schedulers can never open the same week twice)."""
 
         def run() -> int:
             number = self._rows("select coalesce(max(number), 0) + 1 as n from rounds")[0]["n"]
@@ -409,6 +443,7 @@ class Store:
                         "opened_at": opened_at.isoformat(timespec="seconds"),
                         "closes_at": closes_at.isoformat(timespec="seconds"),
                         "status": "open",
+                        "week": week,
                     }
                 )
                 .last_pk
@@ -467,7 +502,12 @@ class Store:
             status=row["status"],
             question_ids=tuple(r["question_id"] for r in qids),
             closed_at=_dt(row["closed_at"]),
+            week=row.get("week"),
         )
+
+    def round_for_week(self, week: str) -> Round | None:
+        rows = self._rows("select * from rounds where week = ?", [week])
+        return self._round(rows[0]) if rows else None
 
     # -- deliveries -------------------------------------------------------------
 
@@ -492,6 +532,38 @@ class Store:
             )
         )
 
+    def reclaim_stale_delivery(self, delivery_id: int, older_than: datetime) -> bool:
+        """Take over a claim left unfinished (its process died between claim and send);
+        only one process can win it."""
+
+        def run() -> bool:
+            cursor = self.db.execute(
+                "update deliveries set claimed_at = ? where id = ? and status = 'claimed' "
+                "and claimed_at < ?",
+                [_now(), delivery_id, older_than.isoformat(timespec="seconds")],
+            )
+            return cursor.rowcount == 1
+
+        return self.write(run)
+
+    def mark_reminded(self, delivery_id: int, at: datetime) -> bool:
+        """Count a reminder, unless one was already sent in the last 20 hours (so a person
+        never gets more than one a day, whichever process sends it)."""
+
+        def run() -> bool:
+            cursor = self.db.execute(
+                "update deliveries set reminders = reminders + 1, last_reminder_at = ? "
+                "where id = ? and (last_reminder_at is null or last_reminder_at < ?)",
+                [
+                    at.isoformat(timespec="seconds"),
+                    delivery_id,
+                    (at - timedelta(hours=20)).isoformat(timespec="seconds"),
+                ],
+            )
+            return cursor.rowcount == 1
+
+        return self.write(run)
+
     def fail_delivery(self, delivery_id: int) -> None:
         self.write(lambda: self.db.table("deliveries").update(delivery_id, {"status": "failed"}))
 
@@ -515,6 +587,29 @@ class Store:
         for row in rows:
             counts[row["role"]] = {"asked": row["asked"], "answered": row["answered"] or 0}
         return counts
+
+    # -- schedules --------------------------------------------------------------
+
+    def save_schedule(self, schedule: dict[str, Any]) -> None:
+        """Insert or replace the schedule of a workspace (team "" ) or one of its teams."""
+
+        def run() -> None:
+            row = {**schedule, "team": schedule.get("team") or "", "updated_at": _now()}
+            existing = self._rows(
+                "select id from schedules where platform = ? and workspace = ? and team = ?",
+                [row["platform"], row["workspace"], row["team"]],
+            )
+            table = self.db.table("schedules")
+            if existing:
+                table.update(existing[0]["id"], row)
+            else:
+                table.insert(row)
+
+        self.write(run)
+
+    def schedules(self, *, active_only: bool = True) -> list[dict]:
+        where = "where active = 1" if active_only else ""
+        return self._rows(f"select * from schedules {where} order by platform, workspace, team")
 
     # -- answers ----------------------------------------------------------------
 
