@@ -17,7 +17,7 @@ from bot.anonymity import hidden_message
 from bot.domain import Person, Round
 from bot.errors import IntegrityError, UsageError
 from bot.replies import File, Heading, Note, Reply, Table, Text
-from bot.service import KEEP, IntegrityCheck
+from bot.service import KEEP, IntegrityCheck, SummaryScope
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,11 @@ COMMANDS: dict[str, Command] = {
         "/integrity export [last|round N|weeks N|all] [team]",
         "the answers as CSV, anonymity floor applied, no identities",
         "executives",
+    ),
+    "schedule": Command(
+        "/integrity schedule [DAY HH:MM [tz ZONE] [days N] [reminders N] [team NAME]|off]",
+        "show or set the weekly check-in (each person's local time)",
+        "admins",
     ),
     "role": Command(
         "/integrity role @person executive|frontline [admin|not-admin]",
@@ -158,6 +163,15 @@ class Commands:
                     + (" See them with `/integrity answer`." if left else "")
                 )
             )
+        schedules = [
+            r for r in service.store.schedules()
+            if (r["platform"], r["workspace"]) == (person.platform, person.workspace)
+        ]  # fmt: skip
+        if schedules:
+            from bot.scheduler import WeeklySchedule
+
+            described = "; ".join(WeeklySchedule.from_row(r).describe() for r in schedules)
+            reply.add(Note(f"Weekly check-in: {described}."))
         if person.is_admin:
             pending = service.store.proposals("pending")
             if pending:
@@ -290,29 +304,8 @@ class Commands:
     # -- executives -------------------------------------------------------------
 
     def _summary(self, person: Person, rest: str) -> Reply:
-        service = self.service
-        service.require_executive(person, "read summaries")
-        scope = service.scope(person, rest)
-        analysis, hidden_groups = service.analysis(scope)
-        reply = Reply([Heading(f"Integrity check: {scope.label}")])
-        if len(scope.rounds) == 1:
-            rates = service.response_rate(scope.rounds[0])
-            state = "still open" if scope.rounds[0].is_open else "closed"
-            reply.add(
-                Text(
-                    f"Round {scope.rounds[0].number} ({state}): "
-                    f"{rates['executive']['answered']} of {rates['executive']['asked']} "
-                    f"executives and {rates['frontline']['answered']} of "
-                    f"{rates['frontline']['asked']} frontline staff answered."
-                )
-            )
-        from bot.analysis.render import to_reply  # loaded with the engine, on first summary
-
-        reply.extend(to_reply(analysis))
-        if hidden_groups:
-            floor = service.settings.min_group
-            reply.add(Note(f"{hidden_groups} question group(s) had {hidden_message(floor)}."))
-        return reply
+        self.service.require_executive(person, "read summaries")
+        return summary_reply(self.service, self.service.scope(person, rest))
 
     def _export(self, person: Person, rest: str) -> Reply:
         service = self.service
@@ -353,6 +346,35 @@ class Commands:
 
     # -- admins -----------------------------------------------------------------
 
+    def _schedule(self, person: Person, rest: str) -> Reply:
+        from bot.scheduler import WeeklySchedule, parse_schedule
+
+        store = self.service.store
+        mine = [
+            WeeklySchedule.from_row(r)
+            for r in store.schedules()
+            if (r["platform"], r["workspace"]) == (person.platform, person.workspace)
+        ]
+        words = rest.split()
+        if not words:
+            if not mine:
+                return Reply.text(
+                    "No weekly check-in is set. An admin sets one with "
+                    "`/integrity schedule monday 10:00 tz Europe/London`."
+                )
+            return Reply(
+                [Text("Weekly check-ins:"), Text("\n".join(f"• {s.describe()}" for s in mine))]
+            )
+        self.service.require_admin(person, "set the weekly check-in")
+        if words[0].lower() == "off":
+            team = words[2] if len(words) == 3 and words[1].lower() == "team" else ""
+            store.disable_schedule(person.platform, person.workspace, team)
+            return Reply.text("Weekly check-ins are off" + (f" for team {team}." if team else "."))
+        base = next((s for s in mine if not s.team), None)
+        schedule = parse_schedule(person.platform, person.workspace, words, base)
+        store.save_schedule(schedule.to_row())
+        return Reply.text(f"Weekly check-in set for {schedule.describe()}.")
+
     def _role(self, person: Person, rest: str) -> Reply:
         self.service.require_admin(person, "set roles")
         words = rest.split()
@@ -367,6 +389,30 @@ class Commands:
         target = self.service.find_person(person, words[0])
         updated = self.service.set_role(person, target, words[1].lower(), admin=admin)
         return Reply.text(f"{updated.display_name} is now {_role(updated)}.")
+
+
+def summary_reply(service: IntegrityCheck, scope: SummaryScope) -> Reply:
+    """The summary of a scope, as executives read it (in chat or posted when a round closes)."""
+    from bot.analysis.render import to_reply  # loaded with the engine, on first summary
+
+    analysis, hidden_groups = service.analysis(scope)
+    reply = Reply([Heading(f"Integrity check: {scope.label}")])
+    if len(scope.rounds) == 1:
+        rates = service.response_rate(scope.rounds[0])
+        state = "still open" if scope.rounds[0].is_open else "closed"
+        reply.add(
+            Text(
+                f"Round {scope.rounds[0].number} ({state}): "
+                f"{rates['executive']['answered']} of {rates['executive']['asked']} "
+                f"executives and {rates['frontline']['answered']} of "
+                f"{rates['frontline']['asked']} frontline staff answered."
+            )
+        )
+    reply.extend(to_reply(analysis))
+    if hidden_groups:
+        floor = service.settings.min_group
+        reply.add(Note(f"{hidden_groups} question group(s) had {hidden_message(floor)}."))
+    return reply
 
 
 def _role(person: Person) -> str:

@@ -135,7 +135,13 @@ class IntegrityCheck:
         rounds = self.store.rounds(status="open")
         return rounds[-1] if rounds else None
 
-    def start_round(self, requester: Person | None = None) -> Round:
+    def start_round(
+        self,
+        requester: Person | None = None,
+        *,
+        week: str | None = None,
+        closes_at: datetime | None = None,
+    ) -> Round:
         """Open the next round (executives and admins, or the scheduler with no requester)."""
         if requester is not None and not (requester.is_executive or requester.is_admin):
             raise NotAllowed("Only executives and admins can start a round.")
@@ -152,8 +158,8 @@ class IntegrityCheck:
         previous = [r.question_ids for r in self.store.rounds()]
         chosen = choose_round_questions(bank, waiting, previous, self.settings.questions_per_round)
         opened = self.now()
-        closes = opened + timedelta(days=self.settings.round_days)
-        return self.store.create_round(chosen, opened, closes)
+        closes = closes_at or opened + timedelta(days=self.settings.round_days)
+        return self.store.create_round(chosen, opened, closes, week=week)
 
     def close_round(self, requester: Person | None = None, round_: Round | None = None) -> Round:
         """Close the open round now; its answers can no longer change."""

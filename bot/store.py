@@ -454,7 +454,13 @@ class Store:
             )
             return int(round_id)
 
-        return self.round(self.write(run))
+        try:
+            return self.round(self.write(run))
+        except sqlite3.IntegrityError:
+            existing = self.round_for_week(week) if week else None
+            if existing is None:
+                raise
+            return existing  # another process opened this week's round a moment ago
 
     def round(self, round_id: int) -> Round:
         rows = self._rows("select * from rounds where id = ?", [round_id])
@@ -606,6 +612,14 @@ class Store:
                 table.insert(row)
 
         self.write(run)
+
+    def disable_schedule(self, platform: str, workspace: str, team: str = "") -> None:
+        self.write(
+            lambda: self.db.execute(
+                "update schedules set active = 0 where platform = ? and workspace = ? and team = ?",
+                [platform, workspace, team],
+            )
+        )
 
     def schedules(self, *, active_only: bool = True) -> list[dict]:
         where = "where active = 1" if active_only else ""

@@ -1,0 +1,406 @@
+"""The weekly check-in scheduler: one reconcile tick, with the truth in SQLite.
+
+`schedule` runs `Scheduler.tick` every minute. `schedule` itself keeps nothing
+across restarts and silently skips a slot that passed while the process was
+down, so the tick never relies on having run before: each time it works out
+from the database and the clock
+
+1. which open rounds are due to close (closed, and their summary posted);
+2. for every person with a schedule, when their most recent local check-in slot
+   was (their own time zone, falling back to the schedule's; `zoneinfo` handles
+   daylight-saving changes), whether that slot is still inside the catch-up
+   window, and whether that week's round was already delivered to them;
+3. who is owed a reminder (delivered, not answered, at most one a day).
+
+Sends go claim → send → record, through the core's delivery claims: a person
+is claimed in SQLite before the message is posted, so two ticks or two
+processes never send the same round twice; a claim left by a process that died
+before recording its send is taken over after `stale_claim` and checked with the
+platform (`Messenger.find_sent`) before anything is sent again.
+
+The platform side is a `Messenger` (Slack, Teams): it knows the people of a
+workspace, posts, and paces its own posts to its platform's rate limits.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import schedule as schedule_lib
+
+from bot.domain import Person, Question, Round
+from bot.errors import UsageError
+from bot.replies import Reply
+from bot.service import IntegrityCheck, SummaryScope
+
+logger = logging.getLogger(__name__)
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class Messenger(Protocol):
+    """What the scheduler needs from a chat platform."""
+
+    platform: str
+
+    def people(self, workspace: str) -> list[Person]:
+        """Everyone to ask in this workspace, refreshed from the platform (time zones too)."""
+        ...
+
+    def send_round(self, person: Person, round_: Round, questions: list[Question]) -> str:
+        """Post the round's questions to the person; return the platform's message id."""
+        ...
+
+    def find_sent(self, person: Person, round_: Round) -> str | None:
+        """The message id if this round was already posted to the person (crash recovery)."""
+        ...
+
+    def remind(self, person: Person, round_: Round, unanswered: list[Question]) -> None:
+        """Nudge a person who has not answered yet."""
+        ...
+
+    def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
+        """Post a closed round's summary to the executives (DMs) or to a channel."""
+        ...
+
+
+@dataclass(frozen=True)
+class WeeklySchedule:
+    """When a workspace (or one of its teams) is asked, and how a round runs."""
+
+    platform: str
+    workspace: str
+    weekday: int = 0  # Monday
+    local_time: time = time(10, 0)
+    tz: str = "UTC"
+    team: str = ""  # "" = the whole workspace; a team name overrides it for that team
+    round_days: int = 5
+    reminders: int = 1
+    catch_up_hours: int = 12
+    summary_to: str = "executives"
+
+    @classmethod
+    def from_row(cls, row: dict) -> WeeklySchedule:
+        hour, minute = (int(x) for x in row["local_time"].split(":"))
+        return cls(
+            platform=row["platform"],
+            workspace=row["workspace"],
+            weekday=row["weekday"],
+            local_time=time(hour, minute),
+            tz=row["tz"],
+            team=row["team"] or "",
+            round_days=row["round_days"],
+            reminders=row["reminders"],
+            catch_up_hours=row["catch_up_hours"],
+            summary_to=row["summary_to"] or "executives",
+        )
+
+    def to_row(self) -> dict:
+        return {
+            "platform": self.platform,
+            "workspace": self.workspace,
+            "team": self.team,
+            "weekday": self.weekday,
+            "local_time": self.local_time.strftime("%H:%M"),
+            "tz": self.tz,
+            "round_days": self.round_days,
+            "reminders": self.reminders,
+            "catch_up_hours": self.catch_up_hours,
+            "summary_to": self.summary_to,
+            "active": 1,
+        }
+
+    def describe(self) -> str:
+        who = f"team {self.team}" if self.team else "everyone"
+        return (
+            f"{who}: {WEEKDAYS[self.weekday].title()}s at {self.local_time:%H:%M} local time "
+            f"(fallback {self.tz}), open {self.round_days} days, {self.reminders} reminder(s), "
+            f"catch-up {self.catch_up_hours} h, summary to {self.summary_to}"
+        )
+
+    def last_slot(self, now: datetime, tz_name: str | None) -> datetime:
+        """The most recent check-in slot at or before `now`, in the person's time zone."""
+        zone = _zone(tz_name) or _zone(self.tz) or ZoneInfo("UTC")
+        local_now = now.astimezone(zone)
+        days_back = (local_now.weekday() - self.weekday) % 7
+        day = local_now.date() - timedelta(days=days_back)
+        slot = datetime.combine(day, self.local_time, tzinfo=zone)
+        if slot > local_now:
+            slot = datetime.combine(day - timedelta(days=7), self.local_time, tzinfo=zone)
+        return slot
+
+
+def week_of(slot: datetime) -> str:
+    """The ISO week a slot belongs to, the key of its scheduled round."""
+    year, week, _ = slot.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("Unknown time zone %r; using the schedule's", name)
+        return None
+
+
+@dataclass
+class TickReport:
+    opened: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+    sent: int = 0
+    recovered: int = 0
+    skipped_stale: int = 0
+    reminded: int = 0
+    failed: int = 0
+
+
+class Scheduler:
+    """Reconciles the database with the clock: opens, delivers, reminds, closes."""
+
+    def __init__(
+        self,
+        service: IntegrityCheck,
+        messengers: dict[str, Messenger],
+        *,
+        stale_claim: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.service = service
+        self.messengers = messengers
+        self.stale_claim = stale_claim
+        self._tick_lock = threading.Lock()
+
+    @property
+    def store(self):
+        return self.service.store
+
+    def schedules(self) -> list[WeeklySchedule]:
+        return [
+            WeeklySchedule.from_row(r)
+            for r in self.store.schedules()
+            if r["platform"] in self.messengers
+        ]
+
+    def tick(self) -> TickReport:
+        """One reconcile pass; safe to run at any time, any number of times."""
+        with self._tick_lock:
+            report = TickReport()
+            self._close_due(report)
+            for workspace_schedules in self._by_workspace().values():
+                self._deliver_workspace(workspace_schedules, report)
+            self._remind(report)
+            return report
+
+    def _by_workspace(self) -> dict[tuple[str, str], list[WeeklySchedule]]:
+        grouped: dict[tuple[str, str], list[WeeklySchedule]] = {}
+        for item in self.schedules():
+            grouped.setdefault((item.platform, item.workspace), []).append(item)
+        return grouped
+
+    # -- closing ----------------------------------------------------------------
+
+    def _close_due(self, report: TickReport) -> None:
+        from bot.commands import summary_reply
+
+        for closed in self.service.close_due_rounds():
+            report.closed.append(closed.number)
+            reply = summary_reply(
+                self.service, SummaryScope(rounds=[closed], label=f"round {closed.number}")
+            )
+            for item in self.schedules():
+                if item.team:
+                    continue
+                try:
+                    self.messengers[item.platform].post_summary(
+                        item.workspace, item.summary_to, reply
+                    )
+                except Exception:
+                    logger.exception("Could not post the summary of round %s", closed.number)
+
+    # -- delivering -------------------------------------------------------------
+
+    def _deliver_workspace(self, schedules: list[WeeklySchedule], report: TickReport) -> None:
+        default = next((s for s in schedules if not s.team), schedules[0])
+        by_team = {s.team.lower(): s for s in schedules if s.team}
+        messenger = self.messengers[default.platform]
+        now = self.service.now()
+        try:
+            people = messenger.people(default.workspace)
+        except Exception:
+            logger.exception("Could not list the people of %s", default.workspace)
+            return
+        for person in people:
+            plan = by_team.get((person.team or "").lower(), default)
+            slot = plan.last_slot(now, person.tz)
+            round_ = self._round_for(plan, slot, report)
+            if round_ is None or not round_.is_open:
+                continue
+            delivery = self.store.delivery_for(round_.id, person.id)
+            if delivery is not None and delivery["status"] == "sent":
+                continue
+            if delivery is None and now - slot > timedelta(hours=plan.catch_up_hours):
+                # Too late for this week: a stale check-in is worse than none.
+                report.skipped_stale += 1
+                continue
+            self._send(messenger, person, round_, delivery, report)
+
+    def _round_for(self, plan: WeeklySchedule, slot: datetime, report: TickReport) -> Round | None:
+        """The round of the slot's week, opened now if this is the first slot to pass."""
+        week = week_of(slot)
+        existing = self.store.round_for_week(week)
+        if existing is not None:
+            return existing
+        now = self.service.now()
+        if now - slot > timedelta(hours=plan.catch_up_hours):
+            return None  # the whole week was missed: wait for the next one
+        current = self.service.open_round()
+        if current is not None:
+            # An ad-hoc or overdue round gives way: the weekly rhythm is the promise.
+            self.service.close_round(round_=current)
+        closes = slot + timedelta(days=plan.round_days)
+        try:
+            opened = self.service.start_round(week=week, closes_at=closes)
+        except UsageError:
+            return self.store.round_for_week(week)
+        report.opened.append(opened.number)
+        return opened
+
+    def _send(
+        self,
+        messenger: Messenger,
+        person: Person,
+        round_: Round,
+        delivery: dict | None,
+        report: TickReport,
+    ) -> None:
+        now = self.service.now()
+        if delivery is None:
+            delivery_id = self.store.claim_delivery(round_.id, person)
+            if delivery_id is None:
+                return  # another tick or process claimed it a moment ago
+        elif delivery["status"] == "failed":
+            delivery_id = delivery["id"]
+        elif self.store.reclaim_stale_delivery(delivery["id"], now - self.stale_claim):
+            delivery_id = delivery["id"]
+            # The process that claimed it died: did its message go out before it did?
+            found = messenger.find_sent(person, round_)
+            if found is not None:
+                self.store.complete_delivery(delivery_id, found)
+                report.recovered += 1
+                return
+        else:
+            return  # claimed recently: being sent right now
+        questions = self.service.questions_for(person, round_)
+        try:
+            message_ref = messenger.send_round(person, round_, questions)
+        except Exception:
+            logger.exception("Could not send round %s to person %s", round_.number, person.id)
+            self.store.fail_delivery(delivery_id)
+            report.failed += 1
+            return
+        self.store.complete_delivery(delivery_id, message_ref)
+        report.sent += 1
+
+    # -- reminding --------------------------------------------------------------
+
+    def _remind(self, report: TickReport) -> None:
+        current = self.service.open_round()
+        if current is None or current.week is None:
+            return
+        now = self.service.now()
+        plans = {(s.platform, s.workspace, s.team.lower()): s for s in self.schedules()}
+        for delivery in self.store.deliveries(current.id):
+            if delivery["answered"] or delivery["status"] != "sent":
+                continue
+            person = self.store.person_by_id(delivery["person_id"])
+            plan = plans.get((person.platform, person.workspace, (person.team or "").lower()))
+            plan = plan or plans.get((person.platform, person.workspace, ""))
+            if plan is None or delivery["reminders"] >= plan.reminders:
+                continue
+            # Reminders fall on the last `reminders` days before the round closes.
+            due = current.closes_at - timedelta(days=plan.reminders - delivery["reminders"])
+            if now < due or now >= current.closes_at:
+                continue
+            if not self.store.mark_reminded(delivery["id"], now):
+                continue
+            answered = self.service.my_answers(person, current)
+            left = [q for q in self.service.questions_for(person, current) if q.id not in answered]
+            try:
+                self.messengers[person.platform].remind(person, current, left)
+                report.reminded += 1
+            except Exception:
+                logger.exception("Could not remind person %s", person.id)
+
+    # -- running ----------------------------------------------------------------
+
+    def run(self, stop: threading.Event, every_seconds: int = 60) -> None:
+        """Tick now and then every minute until `stop` is set (run it in its own thread)."""
+        jobs = schedule_lib.Scheduler()
+        jobs.every(every_seconds).seconds.do(self._safe_tick)
+        self._safe_tick()  # catch up at once after a restart
+        while not stop.wait(1):
+            jobs.run_pending()
+
+    def _safe_tick(self) -> None:
+        try:
+            report = self.tick()
+            if report.sent or report.closed or report.reminded or report.opened:
+                logger.info("Scheduler tick: %s", report)
+        except Exception:
+            logger.exception("Scheduler tick failed; the next tick will retry")
+
+
+def parse_schedule(
+    platform: str, workspace: str, words: list[str], base: WeeklySchedule | None
+) -> WeeklySchedule:
+    """`monday 10:00 [tz Europe/London] [days 5] [reminders 1] [catch-up 12] [team NAME]
+    [summary executives|CHANNEL]` into a schedule; errors name the bad word."""
+    usage = (
+        "Usage: `/integrity schedule DAY HH:MM [tz ZONE] [days N] [reminders N] "
+        "[catch-up HOURS] [team NAME] [summary executives|CHANNEL]`, e.g. "
+        "`/integrity schedule monday 10:00 tz Europe/London`"
+    )
+    values = dict(vars(base)) if base else {"platform": platform, "workspace": workspace}
+    values["team"] = ""
+    if len(words) < 2:
+        raise UsageError(usage)
+    day = words[0].lower()
+    matches = [i for i, name in enumerate(WEEKDAYS) if name.startswith(day[:3])]
+    if len(day) < 3 or not matches:
+        raise UsageError(f"{words[0]!r} is not a day of the week. {usage}")
+    values["weekday"] = matches[0]
+    try:
+        hour, minute = (int(x) for x in words[1].split(":"))
+        values["local_time"] = time(hour, minute)
+    except ValueError:
+        raise UsageError(f"{words[1]!r} is not a time like 10:00. {usage}") from None
+    rest = words[2:]
+    if len(rest) % 2:
+        raise UsageError(usage)
+    limits = {"days": (1, 6), "reminders": (0, 3), "catch-up": (0, 72)}
+    fields = {"days": "round_days", "reminders": "reminders", "catch-up": "catch_up_hours"}
+    for key, value in zip(rest[::2], rest[1::2], strict=True):
+        key = key.lower()
+        if key == "tz":
+            if _zone(value) is None:
+                raise UsageError(f"{value!r} is not a time zone; use a name like Europe/London.")
+            values["tz"] = value
+        elif key in limits:
+            low, high = limits[key]
+            if not value.isdigit() or not low <= int(value) <= high:
+                raise UsageError(f"{key} must be a whole number from {low} to {high}.")
+            values[fields[key]] = int(value)
+        elif key == "team":
+            values["team"] = value
+        elif key == "summary":
+            values["summary_to"] = value
+        else:
+            raise UsageError(f"I don't know the option {key!r}. {usage}")
+    return WeeklySchedule(**values)

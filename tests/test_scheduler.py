@@ -1,0 +1,247 @@
+"""The weekly scheduler under time travel: time zones and daylight saving, crashes,
+downtime over a slot, reminders, two schedulers at once, and automatic close."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+
+from bot.domain import Person, Question, Round
+from bot.errors import UsageError
+from bot.replies import Reply
+from bot.scheduler import Scheduler, WeeklySchedule, parse_schedule
+from bot.service import IntegrityCheck
+from bot.store import Store
+
+
+class Killed(BaseException):
+    """The process dies here (not an Exception: nothing in the bot may catch it)."""
+
+
+class RecordingMessenger:
+    """An in-process platform that records every post, and can die mid-send."""
+
+    platform = "test"
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.sent: list[tuple[int, int, datetime]] = []  # person id, round number, when
+        self.reminders: list[tuple[int, int]] = []
+        self.summaries: list[tuple[str, Reply]] = []
+        self.die_before_send: set[int] = set()
+        self.die_after_send: set[int] = set()
+
+    def people(self, workspace: str) -> list[Person]:
+        return self.store.people("test", workspace)
+
+    def send_round(self, person: Person, round_: Round, questions: list[Question]) -> str:
+        if person.id in self.die_before_send:
+            self.die_before_send.discard(person.id)
+            raise Killed
+        self.sent.append((person.id, round_.number, datetime.now(UTC)))
+        if person.id in self.die_after_send:
+            self.die_after_send.discard(person.id)
+            raise Killed
+        return f"m{person.id}-{round_.number}"
+
+    def find_sent(self, person: Person, round_: Round) -> str | None:
+        hits = [s for s in self.sent if s[:2] == (person.id, round_.number)]
+        return f"m{person.id}-{round_.number}" if hits else None
+
+    def remind(self, person: Person, round_: Round, unanswered: list[Question]) -> None:
+        self.reminders.append((person.id, round_.number))
+
+    def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
+        self.summaries.append((to, reply))
+
+    def count(self, person_id: int, number: int) -> int:
+        return sum(1 for p, n, _ in self.sent if (p, n) == (person_id, number))
+
+
+ZONES = ["Europe/London", "America/New_York", "Asia/Tokyo", "Australia/Sydney", None]
+
+
+@pytest.fixture
+def world(store, settings):
+    service = IntegrityCheck(store, settings)
+    people = [
+        store.add_person("test", "W", f"u{i}", f"P{i}", "frontline", tz=zone, team="Support")
+        for i, zone in enumerate(ZONES)
+    ]
+    store.save_schedule(
+        WeeklySchedule("test", "W", weekday=0, local_time=time(10), tz="Europe/London").to_row()
+    )
+    messenger = RecordingMessenger(store)
+    return service, people, messenger, Scheduler(service, {"test": messenger})
+
+
+def _ticks(start: datetime, end: datetime, step: timedelta):
+    moment = start
+    while moment <= end:
+        yield moment
+        moment += step
+
+
+def test_a_fortnight_across_time_zones_and_daylight_saving(world):
+    service, people, messenger, scheduler = world
+    # 26 Oct 2026: Europe has just left summer time, New York leaves it on 1 Nov.
+    start = datetime(2026, 10, 25, 0, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as traveller:
+        for moment in _ticks(start, start + timedelta(days=14), timedelta(minutes=20)):
+            traveller.move_to(moment)
+            scheduler.tick()
+    for person in people:
+        got = [(n, at) for p, n, at in messenger.sent if p == person.id]
+        assert [n for n, _ in got] == [1, 2], person  # one message a week, never repeated
+        zone = ZoneInfo(person.tz or "Europe/London")
+        for _, at in got:
+            local = at.astimezone(zone)
+            assert local.weekday() == 0 and time(10) <= local.time() < time(10, 20), (person, local)
+    # The same local 10:00 in New York is 14:00 UTC before the change and 15:00 after.
+    new_york = [at for p, _, at in messenger.sent if p == people[1].id]
+    assert [at.astimezone(UTC).hour for at in new_york] == [14, 15]
+    assert [r.week for r in service.store.rounds()] == ["2026-W44", "2026-W45"]
+
+
+def test_killed_between_claim_and_send_is_sent_once_after_restart(world):
+    service, people, messenger, scheduler = world
+    monday = datetime(2026, 11, 2, 10, 5, tzinfo=ZoneInfo("Europe/London"))
+    messenger.die_before_send.add(people[0].id)
+    with time_machine.travel(monday, tick=False) as traveller:
+        with pytest.raises(Killed):
+            scheduler.tick()
+        restarted = Scheduler(IntegrityCheck(service.store, service.settings), {"test": messenger})
+        restarted.tick()  # the claim is fresh: maybe still sending, so wait
+        assert messenger.count(people[0].id, 1) == 0
+        traveller.shift(timedelta(minutes=6))
+        restarted.tick()
+    assert messenger.count(people[0].id, 1) == 1
+
+
+def test_killed_between_send_and_record_is_not_sent_twice(world):
+    service, people, messenger, scheduler = world
+    monday = datetime(2026, 11, 2, 10, 5, tzinfo=ZoneInfo("Europe/London"))
+    messenger.die_after_send.add(people[0].id)
+    with time_machine.travel(monday, tick=False) as traveller:
+        with pytest.raises(Killed):
+            scheduler.tick()
+        traveller.shift(timedelta(minutes=10))
+        report = Scheduler(service, {"test": messenger}).tick()
+    assert report.recovered == 1
+    assert messenger.count(people[0].id, 1) == 1
+    delivery = service.store.delivery_for(1, people[0].id)
+    assert delivery["status"] == "sent" and delivery["message_ref"] == f"m{people[0].id}-1"
+
+
+def test_down_over_the_slot_catches_up_within_the_window_only(world):
+    service, people, messenger, scheduler = world
+    london = people[0]
+    # Back 6 hours after London's 10:00 slot: inside the 12-hour window.
+    with time_machine.travel(datetime(2026, 11, 2, 16, 0, tzinfo=UTC), tick=False):
+        scheduler.tick()
+    assert messenger.count(london.id, 1) == 1
+    # Back 13 hours after the next week's slot: too late, wait for the week after.
+    messenger.sent.clear()
+    with time_machine.travel(datetime(2026, 11, 9, 23, 0, tzinfo=UTC), tick=False):
+        report = scheduler.tick()
+    assert messenger.count(london.id, 2) == 0 and report.skipped_stale >= 1
+    with time_machine.travel(datetime(2026, 11, 16, 10, 1, tzinfo=UTC), tick=False):
+        scheduler.tick()
+    # New York's slot was only 8 hours old then, so week 46 did open (round 2) without
+    # London; London's next check-in is week 47's round.
+    assert messenger.count(london.id, 2) == 0 and messenger.count(london.id, 3) == 1
+
+
+def test_reminders_go_to_non_responders_at_most_once_a_day(world):
+    service, people, messenger, scheduler = world
+    service.store.save_schedule(
+        WeeklySchedule(
+            "test", "W", weekday=0, local_time=time(10), tz="Europe/London", reminders=2
+        ).to_row()
+    )
+    start = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as traveller:
+        for moment in _ticks(start, start + timedelta(days=2), timedelta(hours=1)):
+            traveller.move_to(moment)
+            scheduler.tick()
+        responder = people[0]
+        service.record_answer(responder, "give-away", rating=4)
+        for moment in _ticks(
+            start + timedelta(days=2), start + timedelta(days=8), timedelta(hours=1)
+        ):
+            traveller.move_to(moment)
+            scheduler.tick()
+    reminded = [p for p, _ in messenger.reminders]
+    assert responder.id not in reminded
+    for person in people[1:]:
+        assert reminded.count(person.id) == 2  # reminders=2, on two different days
+
+
+def test_the_round_closes_on_time_and_its_summary_goes_to_executives(world):
+    service, people, messenger, scheduler = world
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as traveller:
+        scheduler.tick()
+        traveller.move_to(start + timedelta(hours=2))
+        scheduler.tick()
+        assert service.open_round() is not None
+        traveller.move_to(start + timedelta(days=5, hours=2))
+        report = scheduler.tick()
+    assert report.closed == [1] and service.open_round() is None
+    ((to, reply),) = messenger.summaries
+    assert to == "executives" and "Integrity check: round 1" in reply.as_text()
+
+
+def test_two_schedulers_at_once_never_send_twice(world, settings):
+    service, people, messenger, _ = world
+    for i in range(20):
+        service.store.add_person("test", "W", f"x{i}", f"X{i}", "frontline", tz="Europe/London")
+    second_store = Store(settings.db_path)
+    schedulers = [
+        Scheduler(service, {"test": messenger}),
+        Scheduler(IntegrityCheck(second_store, settings), {"test": messenger}),
+    ]
+    with time_machine.travel(datetime(2026, 11, 2, 10, 30, tzinfo=UTC), tick=False):
+        threads = [threading.Thread(target=s.tick) for s in schedulers for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    london = [
+        p for p in service.store.people("test", "W") if (p.tz or "Europe/London") == "Europe/London"
+    ]
+    for person in london:
+        assert messenger.count(person.id, 1) == 1
+    assert len(service.store.rounds()) == 1
+
+
+def test_parse_schedule_names_what_is_wrong():
+    ok = parse_schedule(
+        "slack", "T", ["tue", "09:30", "tz", "America/Chicago", "days", "4", "reminders", "2"], None
+    )
+    assert (ok.weekday, ok.local_time, ok.tz, ok.round_days, ok.reminders) == (
+        1, time(9, 30), "America/Chicago", 4, 2,
+    )  # fmt: skip
+    for words, message in [
+        ("funday 10:00", "not a day"),
+        ("mon 25h", "not a time"),
+        ("mon 10:00 tz Mars/Base", "not a time zone"),
+        ("mon 10:00 days 9", "days must be"),
+        ("mon 10:00 colour blue", "don't know the option"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            parse_schedule("slack", "T", words.split(), None)
+
+
+def test_schedule_command_is_for_admins_and_shows_in_status(commands, service, admin):
+    worker = service.store.add_person("test", "W", "w1", "W", "frontline")
+    assert "Only admins" in commands.handle(worker, "/integrity schedule mon 10:00").as_text()
+    done = commands.handle(admin, "/integrity schedule monday 10:00 tz Europe/London")
+    assert "Mondays at 10:00" in done.as_text()
+    assert "Mondays at 10:00" in commands.handle(worker, "/integrity status").as_text()
+    commands.handle(admin, "/integrity schedule off")
+    assert "No weekly check-in" in commands.handle(admin, "/integrity schedule").as_text()
