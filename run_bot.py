@@ -22,10 +22,14 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_analyse(argv[1:])
 
+    if argv[:1] == ["export"]:
+        return run_export(argv[1:])
+
     parser = argparse.ArgumentParser(
         prog="run_bot.py",
         description="Integrity Check: the customer-loyalty integrity check chat bot.",
-        epilog="Subcommands: `analyse FILE [--json] [--engine offline|llm] [--min-group N]`.",
+        epilog="Subcommands: `analyse FILE [--json] [--engine offline|llm] [--min-group N]`, "
+        "`export [--format csv|jsonl] [--rounds all|last|N|N-M|N,M] [--team T] [--out FILE]`.",
     )
     parser.add_argument("--user", help="terminal chat: who you are (a demo person's name)")
     args = parser.parse_args(argv)
@@ -65,6 +69,40 @@ def run_chat(user: str | None) -> int:
     if seeded:
         console.print(f"The demo lives in [bold]{settings.db_path}[/bold]; delete it to restart.")
     return chat.run(sys.stdin, echo=not sys.stdin.isatty())
+
+
+def run_export(argv: list[str]) -> int:
+    """Write answers as CSV or JSONL (the floor applied, no identities) to a file or stdout."""
+    from bot.service import IntegrityCheck
+    from bot.settings import Settings
+    from bot.store import Store
+
+    parser = argparse.ArgumentParser(prog="run_bot.py export", description=run_export.__doc__)
+    parser.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    parser.add_argument("--rounds", default="all", help="all, last, N, N-M or N,M (default all)")
+    parser.add_argument("--team", help="only this team's answers")
+    parser.add_argument("--out", help="file to write (default: standard output)")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if not settings.db_path.exists():
+            print(f"integrity: there is no database at {settings.db_path}; set INTEGRITY_DB.")
+            return 2
+        service = IntegrityCheck(Store(settings.db_path), settings)
+        words = args.rounds if args.rounds in ("all", "last") else f"rounds {args.rounds}"
+        scope = service.scope(None, words + (f" {args.team}" if args.team else ""))
+        export = service.export_jsonl if args.format == "jsonl" else service.export_csv
+        content = export(None, scope)
+    except IntegrityError as error:
+        print(f"integrity: {error}", file=sys.stderr)
+        return 2
+    if args.out:
+        with open(args.out, "wb") as f:
+            f.write(content)
+        print(f"Wrote {scope.label} to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(content)
+    return 0
 
 
 def _analyser(settings):

@@ -52,6 +52,11 @@ COMMANDS: dict[str, Command] = {
         "themes and executive-vs-frontline contradictions, with verbatim answers",
         "executives",
     ),
+    "trend": Command(
+        "/integrity trend [QUESTION] [weeks N]",
+        "the executive-frontline gap over the rounds, as a chart (default: the give-away question)",
+        "executives",
+    ),
     "ask": Command("/integrity ask", "start a new round now", "executives and admins"),
     "close": Command("/integrity close", "close the open round now", "executives and admins"),
     "export": Command(
@@ -307,6 +312,91 @@ class Commands:
         self.service.require_executive(person, "read summaries")
         return summary_reply(self.service, self.service.scope(person, rest))
 
+    def _trend(self, person: Person, rest: str) -> Reply:
+        from bot.trends import ANCHOR, build_trend, gap_chart, sides_chart
+
+        service = self.service
+        service.require_executive(person, "see trends")
+        words = rest.split()
+        usage = f"Usage: `{COMMANDS['trend'].usage}`"
+        scope_words = ["all"]
+        if len(words) >= 2 and words[-2] == "weeks":
+            scope_words = words[-2:]
+            words = words[:-2]
+        if len(words) > 1:
+            raise UsageError(usage)
+        question_id = words[0] if words else ANCHOR
+        known = {q.id: q for q in service.store.questions(active_only=False)}
+        if question_id not in known:
+            matches = [qid for qid in known if qid.startswith(question_id)]
+            if len(matches) != 1:
+                raise UsageError(f"There is no question {question_id!r}. Ids: {', '.join(known)}.")
+            question_id = matches[0]
+        scope = service.scope(person, " ".join(scope_words))
+        rounds = [r for r in scope.rounds if question_id in r.question_ids]
+        if not rounds:
+            raise UsageError(f"No round in {scope.label} asked {question_id!r}.")
+        trend = build_trend(service, scope.rounds)
+        points = trend.questions.get(question_id, [])
+        floor = service.settings.min_group
+        reply = Reply([Heading(f"Trend: {known[question_id].text}")])
+        rows = [
+            [
+                str(p.round_number), p.opened_on, _score(p.executive), _score(p.frontline),
+                _score(p.gap) if p.gap is not None else "hidden (under the floor)",
+                "inferred from text" if p.basis == "text" else "ratings",
+            ]
+            for p in points
+        ]  # fmt: skip
+        reply.add(Table(["round", "opened", "executives", "frontline", "gap", "basis"], rows))
+        if trend.year_ago is not None and points and points[-1].gap is not None:
+            then = build_trend(service, [trend.year_ago]).questions.get(question_id, [])
+            if then and then[0].gap is not None:
+                reply.add(
+                    Text(
+                        f"Same time last year (round {then[0].round_number}, {then[0].opened_on}):"
+                        f" gap {then[0].gap:+.1f}; now {points[-1].gap:+.1f}."
+                    )
+                )
+        latest = scope.rounds[-1]
+        rates = trend.response[latest.number]
+        reply.add(
+            Text(
+                f"Response in round {latest.number}: executives {_percent(rates['executive'])}, "
+                f"frontline {_percent(rates['frontline'])}."
+            )
+        )
+        reply.add(
+            File(
+                f"trend-{question_id}.png",
+                gap_chart(known[question_id].text, points, floor),
+                "image/png",
+                title=f"Executives vs frontline over time: {question_id}",
+            )
+        )
+        last_points = [
+            (qid, pts[-1])
+            for qid, pts in trend.questions.items()
+            if pts[-1].round_number == latest.number
+        ]
+        if last_points:
+            reply.add(
+                File(
+                    f"round-{latest.number}-sides.png",
+                    sides_chart(
+                        f"Round {latest.number}: executives vs frontline",
+                        [known[qid].text for qid, _ in last_points],
+                        [p.executive for _, p in last_points],
+                        [p.frontline for _, p in last_points],
+                    ),
+                    "image/png",
+                    title=f"Round {latest.number}, question by question",
+                )
+            )
+        if trend.hidden_points:
+            reply.add(Note(f"Points where a side had {hidden_message(floor)} are left out."))
+        return reply
+
     def _export(self, person: Person, rest: str) -> Reply:
         service = self.service
         service.require_executive(person, "export answers")
@@ -418,6 +508,10 @@ def summary_reply(service: IntegrityCheck, scope: SummaryScope) -> Reply:
 def _role(person: Person) -> str:
     role = "an executive" if person.is_executive else "frontline"
     return role + (" and an admin" if person.is_admin else "")
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
 
 
 def _percent(counts: dict[str, int]) -> str:

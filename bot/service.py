@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -290,14 +291,14 @@ class IntegrityCheck:
 
     # -- summaries and exports --------------------------------------------------
 
-    def scope(self, requester: Person, spec: str = "") -> SummaryScope:
+    def scope(self, requester: Person | None, spec: str = "") -> SummaryScope:
         """Parse `last | round N | weeks N | all` and an optional team name."""
         words = spec.split()
         teams = {t.lower(): t for t in self.store.teams()}
         team = None
         if words and words[-1].lower() in teams:
             team = teams[words.pop().lower()]
-        usage = "Usage: `/integrity summary [last | round N | weeks N | all] [team]`"
+        usage = "Usage: `/integrity summary [last | round N | rounds N-M | weeks N | all] [team]`"
         rounds = self.store.rounds()
         if not rounds:
             raise NotFound("No round has been run yet. Start one with `/integrity ask`.")
@@ -314,6 +315,9 @@ class IntegrityCheck:
             if not chosen:
                 raise NotFound(f"No round was opened in the last {words[1]} weeks.")
             label = f"the last {words[1]} weeks (rounds {chosen[0].number}-{chosen[-1].number})"
+        elif words[0] == "rounds" and len(words) == 2:
+            chosen = [self.store.round_by_number(n) for n in _numbers(words[1], usage)]
+            label = f"rounds {words[1]}"
         elif words == ["all"]:
             chosen = rounds
             label = "all rounds"
@@ -379,9 +383,11 @@ class IntegrityCheck:
                 "`/integrity role @you executive`."
             )
 
-    def export_rows(self, requester: Person, scope: SummaryScope) -> list[dict]:
-        """Answers as rows for CSV/JSONL, floor applied, no identities (executives only)."""
-        self.require_executive(requester, "export answers")
+    def export_rows(self, requester: Person | None, scope: SummaryScope) -> list[dict]:
+        """Answers as rows for CSV/JSONL, floor applied, no identities (executives only;
+        `None` is the operator at the console, who holds the database anyway)."""
+        if requester is not None:
+            self.require_executive(requester, "export answers")
         answers, _ = self.answers_in_scope(scope)
         # Team is a finer split than the floor's groups: only keep it where that
         # smaller group is itself at or above the floor.
@@ -408,7 +414,7 @@ class IntegrityCheck:
             for a in answers
         ]
 
-    def export_csv(self, requester: Person, scope: SummaryScope) -> bytes:
+    def export_csv(self, requester: Person | None, scope: SummaryScope) -> bytes:
         rows = self.export_rows(requester, scope)
         buffer = io.StringIO()
         columns = [
@@ -419,6 +425,15 @@ class IntegrityCheck:
         writer.writeheader()
         writer.writerows(rows)
         return buffer.getvalue().encode("utf-8")
+
+    def export_jsonl(self, requester: Person | None, scope: SummaryScope) -> bytes:
+        """One JSON object a line, in the shape `run_bot.py analyse` reads back."""
+        lines = []
+        for row in self.export_rows(requester, scope):
+            row = {**row, "rating": row["rating"] if row["rating"] != "" else None}
+            row["team"] = row["team"] or None
+            lines.append(json.dumps(row, ensure_ascii=False))
+        return ("\n".join(lines) + "\n" if lines else "").encode("utf-8")
 
     # -- proposals ---------------------------------------------------------------
 
@@ -480,6 +495,17 @@ class IntegrityCheck:
         pseudonyms = [anonymity.pseudonym(secret, person, r.id) for r in self.store.rounds()]
         pseudonyms.append(anonymity.proposal_pseudonym(secret, person))
         return self.store.forget(person.id, pseudonyms)
+
+
+def _numbers(spec: str, usage: str) -> list[int]:
+    """`3`, `1-4` or `1,3,5` as a sorted list of round numbers."""
+    numbers: set[int] = set()
+    for part in spec.split(","):
+        low, _, high = part.partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise UsageError(f"{spec!r} is not a list of round numbers like 1-4 or 1,3. {usage}")
+        numbers.update(range(int(low), int(high or low) + 1))
+    return sorted(numbers)
 
 
 def _is_rating(value: object) -> bool:

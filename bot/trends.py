@@ -1,0 +1,180 @@
+"""Trends: how the executive-frontline gap moves from round to round, and charts of it.
+
+Each point is one round's figures for one question (or one theme of the question
+bank), taken from the analysis engine, so a text-only question has a point too
+(its inferred stance on the 1-5 scale). The anonymity floor applies to every
+point: a side under the floor in a round is left out, and the chart says so.
+Charts are PNGs drawn with matplotlib's headless Agg backend.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display on a server
+import matplotlib.pyplot as plt  # noqa: E402
+
+from bot.analysis.models import QuestionResult, SideFigures  # noqa: E402
+from bot.domain import Round  # noqa: E402
+from bot.service import IntegrityCheck, SummaryScope  # noqa: E402
+
+ANCHOR = "give-away"
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    round_number: int
+    opened_on: str
+    executive: float | None  # None: hidden by the floor, or not asked
+    frontline: float | None
+    basis: str = "ratings"  # or "text": inferred stance
+
+    @property
+    def gap(self) -> float | None:
+        if self.executive is None or self.frontline is None:
+            return None
+        return round(self.executive - self.frontline, 2)
+
+
+@dataclass
+class Trend:
+    """The figures of several rounds, per question and per bank theme."""
+
+    rounds: list[Round]
+    questions: dict[str, list[TrendPoint]] = field(default_factory=dict)
+    themes: dict[str, list[TrendPoint]] = field(default_factory=dict)
+    response: dict[int, dict[str, dict[str, int]]] = field(default_factory=dict)
+    hidden_points: int = 0
+    year_ago: Round | None = None
+
+
+def _side_value(side: SideFigures) -> tuple[float | None, str]:
+    if side.mean_rating is not None:
+        return side.mean_rating, "ratings"
+    if side.stance is not None:
+        return round(3 + 2 * side.stance, 2), "text"  # stance -1..1 onto the 1-5 scale
+    return None, "none"
+
+
+def _point(round_: Round, result: QuestionResult) -> TrendPoint:
+    executive, basis_e = _side_value(result.executive)
+    frontline, basis_f = _side_value(result.frontline)
+    basis = "text" if "text" in (basis_e, basis_f) else "ratings"
+    return TrendPoint(
+        round_.number, round_.opened_at.date().isoformat(), executive, frontline, basis
+    )
+
+
+def build_trend(service: IntegrityCheck, rounds: list[Round], team: str | None = None) -> Trend:
+    """Analyse each round on its own and line the figures up."""
+    trend = Trend(rounds=rounds)
+    theme_of = {q.id: q.theme for q in service.store.questions(active_only=False)}
+    for round_ in rounds:
+        analysis, _ = service.analysis(SummaryScope(rounds=[round_], team=team))
+        trend.response[round_.number] = service.response_rate(round_)
+        by_theme: dict[str, list[TrendPoint]] = defaultdict(list)
+        for result in analysis.questions:
+            point = _point(round_, result)
+            if result.suppressed or point.executive is None or point.frontline is None:
+                trend.hidden_points += 1
+            trend.questions.setdefault(result.question_id, []).append(point)
+            by_theme[theme_of.get(result.question_id, "other")].append(point)
+        for theme, points in by_theme.items():
+            trend.themes.setdefault(theme, []).append(_mean_point(round_, points))
+    if rounds:
+        latest = rounds[-1]
+        target = latest.opened_at - timedelta(weeks=52)
+        earlier = [
+            r for r in service.store.rounds() if abs(r.opened_at - target) <= timedelta(days=7)
+        ]
+        trend.year_ago = earlier[0] if earlier else None
+    return trend
+
+
+def _mean_point(round_: Round, points: list[TrendPoint]) -> TrendPoint:
+    def mean(values: list[float | None]) -> float | None:
+        kept = [v for v in values if v is not None]
+        return round(sum(kept) / len(kept), 2) if kept else None
+
+    return TrendPoint(
+        round_.number,
+        round_.opened_at.date().isoformat(),
+        mean([p.executive for p in points]),
+        mean([p.frontline for p in points]),
+        "text" if any(p.basis == "text" for p in points) else "ratings",
+    )
+
+
+def gap_chart(title: str, points: list[TrendPoint], floor: int) -> bytes:
+    """Executives and frontline over the rounds, the gap shaded; hidden points marked."""
+    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+    xs = [p.round_number for p in points]
+    for side, colour, label in (
+        ("executive", "#1f4e9c", "Executives"),
+        ("frontline", "#c0392b", "Frontline"),
+    ):
+        ys = [getattr(p, side) for p in points]
+        shown = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
+        if shown:
+            ax.plot(*zip(*shown, strict=True), marker="o", color=colour, label=label, linewidth=2)
+    both = [(p.round_number, p.executive, p.frontline) for p in points if p.gap is not None]
+    if both:
+        x, e, f = zip(*both, strict=True)
+        ax.fill_between(x, e, f, color="#999999", alpha=0.18, label="Gap")
+    hidden = [p.round_number for p in points if p.gap is None]
+    for x in hidden:
+        ax.axvline(x, color="#bbbbbb", linestyle=":", linewidth=1)
+    ax.set_ylim(1, 5)
+    ax.set_xticks(xs)
+    ax.set_xlabel("Round")
+    ax.set_ylabel("Average (1-5)")
+    ax.set_title(_wrap(title), fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    if hidden:
+        fig.text(
+            0.01, 0.01,
+            f"Dotted rounds: a side had fewer than {floor} answers; hidden to keep them anonymous.",
+            fontsize=7, color="#666666",
+        )  # fmt: skip
+    return _png(fig)
+
+
+def sides_chart(title: str, labels: list[str], executive: list, frontline: list) -> bytes:
+    """The latest round: executives and frontline side by side per question."""
+    fig, ax = plt.subplots(figsize=(8, 0.6 + 0.55 * max(len(labels), 1)), dpi=110)
+    ys = range(len(labels))
+    e = [v or 0 for v in executive]
+    f = [v or 0 for v in frontline]
+    ax.barh([y + 0.2 for y in ys], e, height=0.4, color="#1f4e9c", label="Executives")
+    ax.barh([y - 0.2 for y in ys], f, height=0.4, color="#c0392b", label="Frontline")
+    ax.set_yticks(list(ys), [_wrap(label, 38) for label in labels], fontsize=7)
+    ax.set_xlim(0, 5)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.invert_yaxis()
+    return _png(fig)
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _wrap(text: str, width: int = 80) -> str:
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if len(line) + len(word) + 1 > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "\n".join([*lines, line])
