@@ -64,7 +64,8 @@ def run_chat(user: str | None) -> int:
         seeded = True
     service.close_due_rounds()
     console = Console(width=None if sys.stdout.isatty() else 110)
-    chat = TerminalChat(service, console, workspace=WORKSPACE, user=user)
+    files = settings.db_path.resolve().parent / "exports"
+    chat = TerminalChat(service, console, workspace=WORKSPACE, user=user, files_dir=files)
     chat.greet(seeded=seeded)
     if seeded:
         console.print(f"The demo lives in [bold]{settings.db_path}[/bold]; delete it to restart.")
