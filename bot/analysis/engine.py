@@ -1,0 +1,38 @@
+"""The analysis entry point: `analyse()` picks the engine and keeps the contract.
+
+The offline engine always runs: it is the result when no model is configured and
+the fallback the LLM engine returns to when its own output fails verification.
+When a model is given and the LLM engine is installed, the offline result is
+handed to it as grounding (its figures, themes and flags) and its verified result
+is returned.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from typing import Any
+
+from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
+from bot.analysis.offline import analyse_offline
+
+
+def analyse(
+    answers: Sequence[AnswerRecord],
+    *,
+    min_group: int,
+    questions: Sequence[QuestionInfo] = (),
+    llm: Any | None = None,
+) -> Analysis:
+    """Analyse a round's answers: offline always, then with the LLM engine when `llm` is given."""
+    offline = analyse_offline(answers, min_group=min_group, questions=questions)
+    if llm is None:
+        return offline
+    if importlib.util.find_spec("bot.analysis.llm") is None:
+        offline.notes.append("An LLM was configured but the LLM engine is not installed.")
+        return offline
+    from bot.analysis.llm import analyse_with_llm
+
+    return analyse_with_llm(
+        answers, offline=offline, llm=llm, min_group=min_group, questions=questions
+    )

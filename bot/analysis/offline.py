@@ -1,0 +1,717 @@
+"""The offline analysis engine: deterministic, no network, no LLM.
+
+`analyse_offline` turns a round's answers into an `Analysis`, in this order:
+
+1. **Anonymity floor first.** A group is question × role. A group with fewer
+   answers than the floor is dropped before anything else looks at it: its answers
+   feed no theme, quote, count or mean, and it is listed in `hidden` with no count.
+   Its question is `suppressed`, with no figures for that side and no contradiction.
+   A floor under 3 is refused (`ValueError`): the product never allows one.
+2. **Flags.** Answers that look like prompt injection (`bot.analysis.injection`) or
+   junk (`bot.analysis.junk`) still count toward n, but are never quoted and never
+   stand for a theme.
+3. **Per question, the two sides.** n, mean rating, spread (sample sd), n_rated, and
+   the gap (executive − frontline). The basis is `ratings` when each side has at
+   least 3 ratings; otherwise `text`, where an unrated answer's stance is read from
+   its words: VADER's compound sentiment, blended (60/40) with how much closer the
+   answer's embedding is to the question's high-end label than to its low-end label,
+   mapped to 1-5 as 3 + 2 × stance. Significance is a two-sided Mann-Whitney U test.
+4. **Divergence rule (deliberately demanding).** A question `diverges` when both
+   sides are above the floor with at least 3 scored answers each, |gap| ≥ 1.0 on the
+   1-5 scale, p < 0.05, and the two side means fall on opposite sides of the scale's
+   midpoint 3 (one may sit exactly on it). Two sides that are both negative (or both
+   positive) never diverge, however far apart: that is agreement, not a
+   contradiction.
+5. **Themes.** Answer texts are embedded once (unique texts only), clustered per
+   question and across the round with k-means (k chosen by cosine silhouette on a
+   fixed-seed sample of at most 2,000 texts, then every text assigned to its nearest
+   centroid: linear in the number of answers), labelled with c-TF-IDF keywords, and
+   quoted by the answers nearest the centroid. A theme raised by one side only,
+   when the other side did answer those questions, is a blind spot (`raised_by`).
+6. **Contradictions.** For each diverging question, a plain one-line summary and
+   the strongest verbatim quotes from each side, taken in that side's direction.
+
+Quotes are always the exact answer text, or an exact leading part of it cut at a
+sentence boundary when the answer is long.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bot.analysis.embeddings import Embedder, default_embedder
+from bot.analysis.injection import find_injection
+from bot.analysis.junk import find_junk
+from bot.analysis.models import (
+    ROLES,
+    Analysis,
+    AnswerRecord,
+    Contradiction,
+    Flag,
+    HiddenGroup,
+    QuestionInfo,
+    QuestionResult,
+    Quote,
+    Role,
+    SideFigures,
+    Theme,
+)
+from bot.anonymity import hidden_message
+
+ENGINE = "offline"
+#: The product never shows a group smaller than this, whatever the settings say.
+ABSOLUTE_MIN_GROUP = 3
+#: A contradiction needs at least this gap between the sides' means, on the 1-5 scale...
+MIN_GAP = 1.0
+#: ...and a Mann-Whitney U p-value below this.
+MAX_P = 0.05
+#: Each side needs at least this many scored answers before it is compared at all.
+MIN_SCORED = 3
+MIDPOINT = 3.0
+#: Weight of VADER sentiment against scale-label similarity when inferring a stance.
+SENTIMENT_WEIGHT = 0.6
+#: A similarity difference (high label − low label) this large counts as a full stance.
+LABEL_SIMILARITY_SPAN = 0.3
+SEED = 20240601
+SAMPLE_FOR_K = 2000
+SILHOUETTE_SAMPLE = 1000
+MAX_THEMES_PER_QUESTION = 6
+MAX_ROUND_THEMES = 10
+KEYWORDS_PER_THEME = 5
+QUOTES_PER_THEME = 2
+QUOTES_PER_SIDE = 3
+#: c-TF-IDF reads at most this many texts per cluster (the ones nearest its centroid).
+KEYWORD_TEXTS_PER_CLUSTER = 300
+QUOTE_MAX_CHARS = 300
+MIN_QUOTE_WORDS = 4
+
+
+def analyse_offline(
+    answers: Sequence[AnswerRecord],
+    *,
+    min_group: int,
+    questions: Sequence[QuestionInfo] = (),
+    embedder: Embedder | None = None,
+) -> Analysis:
+    """Analyse a round's answers offline: sides, gaps, themes, contradictions, flags."""
+    if min_group < ABSOLUTE_MIN_GROUP:
+        raise ValueError(
+            f"The anonymity floor is {min_group}, but it is never below {ABSOLUTE_MIN_GROUP}."
+        )
+    answers = list(answers)
+    kept, hidden = _apply_floor(answers, min_group)
+    infos = {q.id: q for q in questions}
+    flags = _flags(kept)
+    flagged = {f.answer_id for f in flags}
+    usable = [a for a in kept if a.text.strip() and a.id not in flagged]
+
+    embedder = embedder or default_embedder()
+    space = _TextSpace.build(usable, embedder)
+    scorer = _StanceScorer(space, embedder, infos)
+
+    hidden_sides = {(h.question_id, h.role) for h in hidden}
+    by_question: dict[str, list[AnswerRecord]] = defaultdict(list)
+    question_text: dict[str, str] = {}
+    for a in answers:  # every question appears, even one whose answers are all hidden
+        question_text.setdefault(a.question_id, a.question)
+    for a in kept:
+        by_question[a.question_id].append(a)
+
+    results: list[QuestionResult] = []
+    contradictions: list[Contradiction] = []
+    for qid, text in question_text.items():
+        result, scores = _question_result(
+            qid, text, by_question.get(qid, []), hidden_sides, flagged, scorer, min_group
+        )
+        results.append(result)
+        if result.diverges:
+            contradictions.append(
+                _contradiction(result, by_question[qid], scores, flagged, space, scorer)
+            )
+
+    themes = _themes(usable, space, question_text, min_group)
+    notes = _notes(results, flags, hidden, min_group)
+    return Analysis(
+        engine=ENGINE,
+        min_group_size=min_group,
+        questions=results,
+        themes=themes,
+        contradictions=contradictions,
+        flagged=flags,
+        hidden=hidden,
+        notes=notes,
+        answers_analysed=len(kept),
+    )
+
+
+# --- the anonymity floor ---------------------------------------------------------------
+
+
+def _apply_floor(
+    answers: list[AnswerRecord], min_group: int
+) -> tuple[list[AnswerRecord], list[HiddenGroup]]:
+    sizes = Counter((a.question_id, a.role) for a in answers)
+    small = {group for group, size in sizes.items() if size < min_group}
+    kept = [a for a in answers if (a.question_id, a.role) not in small]
+    reason = hidden_message(min_group)
+    order = {qid: i for i, qid in enumerate(dict.fromkeys(a.question_id for a in answers))}
+    hidden = [
+        HiddenGroup(question_id=qid, role=role, reason=reason)
+        for qid, role in sorted(small, key=lambda g: (order[g[0]], ROLES.index(g[1])))
+    ]
+    return kept, hidden
+
+
+# --- flags -----------------------------------------------------------------------------
+
+
+def _flags(kept: list[AnswerRecord]) -> list[Flag]:
+    flags: list[Flag] = []
+    verdicts: dict[tuple[str, bool], str | None] = {}  # many answers share a text
+    for a in kept:
+        key = (a.text, a.rating is not None)
+        if key not in verdicts:
+            verdicts[key] = find_injection(a.text) or find_junk(a.text, rated=key[1])
+        reason = verdicts[key]
+        if reason:
+            flags.append(Flag(answer_id=a.id, reason=reason))
+    return flags
+
+
+# --- embeddings and stance -------------------------------------------------------------
+
+
+@dataclass
+class _TextSpace:
+    """Unique usable texts, embedded once; answers point into it by index."""
+
+    texts: list[str]
+    vectors: np.ndarray
+    index: dict[str, int]
+
+    @classmethod
+    def build(cls, usable: list[AnswerRecord], embedder: Embedder) -> _TextSpace:
+        texts = list(dict.fromkeys(a.text for a in usable))
+        vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+        return cls(
+            texts, np.asarray(vectors, dtype=np.float32), {t: i for i, t in enumerate(texts)}
+        )
+
+    def rows(self, answers: Iterable[AnswerRecord]) -> np.ndarray:
+        return np.fromiter((self.index[a.text] for a in answers), dtype=np.int64)
+
+
+@dataclass
+class _StanceScorer:
+    """Reads a stance (-1..1) from an answer's words; caches per text."""
+
+    space: _TextSpace
+    embedder: Embedder
+    infos: dict[str, QuestionInfo]
+    _sentiment: dict[str, float] = field(default_factory=dict)
+    _labels: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _vader: object | None = None
+
+    def sentiment(self, text: str) -> float:
+        """VADER compound score of the text, -1..1."""
+        if text not in self._sentiment:
+            if self._vader is None:
+                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+                self._vader = SentimentIntensityAnalyzer()
+            self._sentiment[text] = float(self._vader.polarity_scores(text)["compound"])
+        return self._sentiment[text]
+
+    def direction(self, question_id: str) -> np.ndarray | None:
+        """The high-label minus low-label embedding of a question, when both labels are known."""
+        if question_id not in self._labels:
+            info = self.infos.get(question_id)
+            if info and info.low_label and info.high_label:
+                low, high = self.embedder.embed([info.low_label, info.high_label])
+                self._labels[question_id] = np.asarray(high - low, dtype=np.float32)
+            else:
+                self._labels[question_id] = None
+        return self._labels[question_id]
+
+    def stance(self, answer: AnswerRecord) -> float:
+        """Inferred stance of a text answer, -1 (low end of the scale) to 1 (high end)."""
+        sentiment = self.sentiment(answer.text)
+        direction = self.direction(answer.question_id)
+        row = self.space.index.get(answer.text)
+        if direction is None or row is None:
+            return sentiment
+        similarity = float(self.space.vectors[row] @ direction) / LABEL_SIMILARITY_SPAN
+        blended = SENTIMENT_WEIGHT * sentiment + (1 - SENTIMENT_WEIGHT) * _clip(similarity)
+        return _clip(blended)
+
+
+def _clip(value: float) -> float:
+    return max(-1.0, min(1.0, value))
+
+
+def _to_scale(stance: float) -> float:
+    return MIDPOINT + 2.0 * stance
+
+
+# --- per question ----------------------------------------------------------------------
+
+
+def _question_result(
+    qid: str,
+    text: str,
+    answers: list[AnswerRecord],
+    hidden_sides: set[tuple[str, str]],
+    flagged: set[str],
+    scorer: _StanceScorer,
+    min_group: int,
+) -> tuple[QuestionResult, dict[str, float]]:
+    sides = {role: [a for a in answers if a.role == role] for role in ROLES}
+    figures: dict[str, SideFigures] = {}
+    for role in ROLES:
+        if (qid, role) in hidden_sides:
+            figures[role] = SideFigures(n=0)  # no count: even the size stays private
+            continue
+        ratings = [a.rating for a in sides[role] if a.rating is not None]
+        figures[role] = SideFigures(
+            n=len(sides[role]),
+            n_rated=len(ratings),
+            mean_rating=round(float(np.mean(ratings)), 2) if ratings else None,
+            spread=round(float(np.std(ratings, ddof=1)), 2) if len(ratings) >= 2 else None,
+        )
+    suppressed = any((qid, role) in hidden_sides for role in ROLES)
+    notes = [
+        f"{role} answers: {hidden_message(min_group)}"
+        for role in ROLES
+        if (qid, role) in hidden_sides
+    ]
+    result = QuestionResult(
+        question_id=qid,
+        question=text,
+        suppressed=suppressed,
+        diverges=False,
+        executive=figures["executive"],
+        frontline=figures["frontline"],
+    )
+    scores: dict[str, float] = {}  # answer id -> its position on the 1-5 scale
+    if suppressed or not all(sides[role] for role in ROLES):
+        if not suppressed:
+            missing = [role for role in ROLES if not sides[role]]
+            notes.append(f"no {missing[0]} answers to compare with")
+        result.note = "; ".join(notes)
+        return result, scores
+
+    rated = {role: [a for a in sides[role] if a.rating is not None] for role in ROLES}
+    if all(len(rated[role]) >= MIN_SCORED for role in ROLES):
+        basis = "ratings"
+        values = {role: [float(a.rating) for a in rated[role]] for role in ROLES}
+        for a in answers:
+            if a.rating is not None:
+                scores[a.id] = float(a.rating)
+            elif a.text.strip() and a.id not in flagged:
+                scores[a.id] = _to_scale(scorer.stance(a))
+    else:
+        basis = "text"
+        values = {}
+        for role in ROLES:
+            stances: list[float] = []
+            values[role] = []
+            for a in sides[role]:
+                if a.rating is not None:
+                    scores[a.id] = float(a.rating)
+                elif a.text.strip() and a.id not in flagged:
+                    stance = scorer.stance(a)
+                    stances.append(stance)
+                    scores[a.id] = _to_scale(stance)
+                else:
+                    continue
+                values[role].append(scores[a.id])
+            if stances:
+                figures[role].stance = round(float(np.mean(stances)), 2)
+        if not all(len(values[role]) >= MIN_SCORED for role in ROLES):
+            result.note = "too few scored answers on one side to compare"
+            return result, scores
+
+    from scipy.stats import mannwhitneyu
+
+    executive, frontline = np.mean(values["executive"]), np.mean(values["frontline"])
+    gap = float(executive - frontline)
+    if np.ptp(values["executive"] + values["frontline"]) == 0:
+        p_value = 1.0  # every answer identical: nothing to test
+    else:
+        p_value = float(
+            mannwhitneyu(values["executive"], values["frontline"], alternative="two-sided").pvalue
+        )
+    opposite = min(executive, frontline) <= MIDPOINT <= max(executive, frontline)
+    result.basis = basis
+    result.gap = round(gap, 2)
+    result.p_value = p_value if p_value >= 1e-6 else float(f"{p_value:.2e}")
+    result.diverges = abs(gap) >= MIN_GAP and p_value < MAX_P and opposite
+    if basis == "text":
+        result.note = (
+            f"stance read from the wording of text answers: executive {executive:.1f}/5, "
+            f"frontline {frontline:.1f}/5"
+        )
+    elif abs(gap) >= MIN_GAP and p_value < MAX_P and not opposite:
+        side = "negative" if max(executive, frontline) < MIDPOINT else "positive"
+        result.note = f"both sides lean {side}: a difference of degree, not a contradiction"
+    return result, scores
+
+
+# --- contradictions --------------------------------------------------------------------
+
+
+def _contradiction(
+    result: QuestionResult,
+    answers: list[AnswerRecord],
+    scores: dict[str, float],
+    flagged: set[str],
+    space: _TextSpace,
+    scorer: _StanceScorer,
+) -> Contradiction:
+    gap = result.gap or 0.0
+    high, low = ("executive", "frontline") if gap > 0 else ("frontline", "executive")
+    quotes = {
+        high: _side_quotes(answers, high, +1, scores, flagged, space, scorer),
+        low: _side_quotes(answers, low, -1, scores, flagged, space, scorer),
+    }
+    means = {
+        role: float(np.mean([scores[a.id] for a in answers if a.role == role and a.id in scores]))
+        for role in ROLES
+    }
+    return Contradiction(
+        question_id=result.question_id,
+        summary=_summary(result, means),
+        executive_quotes=quotes["executive"],
+        frontline_quotes=quotes["frontline"],
+    )
+
+
+def _summary(result: QuestionResult, means: dict[str, float]) -> str:
+    p = result.p_value if result.p_value is not None else 1.0
+    p_text = "p<0.001" if p < 0.001 else f"p={p:.3f}"
+    question = _short(result.question)
+    if result.basis == "ratings":
+        return (
+            f"Executives rate “{question}” {result.executive.mean_rating:.1f}/5; "
+            f"frontline {result.frontline.mean_rating:.1f}/5 "
+            f"(gap {result.gap:+.1f}, {p_text}, "
+            f"{result.executive.n} vs {result.frontline.n} answers)."
+        )
+    leaning = {
+        role: "positive"
+        if means[role] > MIDPOINT
+        else "negative"
+        if means[role] < MIDPOINT
+        else "neutral"
+        for role in ROLES
+    }
+    return (
+        f"On “{question}”, executives' written answers read {leaning['executive']} "
+        f"(≈{means['executive']:.1f}/5) and frontline's read {leaning['frontline']} "
+        f"(≈{means['frontline']:.1f}/5), inferred from text ({p_text}, "
+        f"{result.executive.n} vs {result.frontline.n} answers)."
+    )
+
+
+def _short(question: str, limit: int = 90) -> str:
+    question = " ".join(question.split())
+    if len(question) <= limit:
+        return question
+    return question[: question.rfind(" ", 0, limit)] + "…"
+
+
+def _side_quotes(
+    answers: list[AnswerRecord],
+    role: Role,
+    sign: int,
+    scores: dict[str, float],
+    flagged: set[str],
+    space: _TextSpace,
+    scorer: _StanceScorer,
+) -> list[Quote]:
+    """The strongest verbatim answers of one side, in that side's direction."""
+    candidates = [
+        a
+        for a in answers
+        if a.role == role and a.id not in flagged and a.text.strip() and a.text in space.index
+    ]
+    if not candidates:
+        return []
+    rows = space.rows(candidates)
+    centroid = space.vectors[rows].mean(axis=0)
+    typicality = space.vectors[rows] @ centroid
+    # Prefer answers on the side's own side of the midpoint, with real sentences.
+    on_side = [
+        i for i, a in enumerate(candidates) if sign * (scores.get(a.id, MIDPOINT) - MIDPOINT) >= 0
+    ]
+    pool = on_side or list(range(len(candidates)))
+    worded = [i for i in pool if len(candidates[i].text.split()) >= MIN_QUOTE_WORDS]
+    pool = worded or pool
+
+    def strength(i: int) -> tuple[float, float, str]:
+        a = candidates[i]
+        score = sign * scores.get(a.id, MIDPOINT) + 0.5 * sign * scorer.sentiment(a.text)
+        return (-(score + 0.5 * float(typicality[i])), float(-typicality[i]), a.id)
+
+    quotes: list[Quote] = []
+    seen: set[str] = set()
+    for i in sorted(pool, key=strength):
+        text = candidates[i].text
+        if text in seen:
+            continue
+        seen.add(text)
+        quotes.append(Quote(answer_id=candidates[i].id, text=excerpt(text)))
+        if len(quotes) == QUOTES_PER_SIDE:
+            break
+    return quotes
+
+
+_SENTENCE_END = re.compile(r"[.!?…](?=\s)")
+
+
+def excerpt(text: str, limit: int = QUOTE_MAX_CHARS) -> str:
+    """The answer itself, or its leading sentences when long: always an exact substring."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, limit + 1) if m.end() >= 40]
+    if ends:
+        return text[: ends[-1]]
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > 0 else limit].rstrip()
+
+
+# --- themes ----------------------------------------------------------------------------
+
+
+def _themes(
+    usable: list[AnswerRecord],
+    space: _TextSpace,
+    question_text: dict[str, str],
+    min_group: int,
+) -> list[Theme]:
+    themes: list[Theme] = []
+    by_question: dict[str, list[AnswerRecord]] = defaultdict(list)
+    for a in usable:
+        by_question[a.question_id].append(a)
+    # Which sides gave usable answers to which questions: a theme is only a blind spot
+    # when the other side answered the same questions and still did not raise it.
+    answered = {(a.question_id, a.role) for a in usable}
+    for qid in question_text:
+        group = by_question.get(qid, [])
+        extra_stop = set(_tokens(question_text[qid]))
+        themes += _cluster_themes(
+            group, space, answered, min_group, qid, MAX_THEMES_PER_QUESTION, extra_stop
+        )
+    if len(by_question) > 1:
+        themes += _cluster_themes(usable, space, answered, min_group, None, MAX_ROUND_THEMES, set())
+    return themes
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"[a-z][a-z'-]+", text.lower())
+
+
+def _cluster_themes(
+    answers: list[AnswerRecord],
+    space: _TextSpace,
+    answered: set[tuple[str, str]],
+    min_group: int,
+    question_id: str | None,
+    max_themes: int,
+    extra_stop: set[str],
+) -> list[Theme]:
+    if len(answers) < min_group:
+        return []
+    unique = list(dict.fromkeys(space.index[a.text] for a in answers))
+    vectors = space.vectors[unique]
+    labels, centroids = cluster(vectors)
+    label_of = dict(zip(unique, labels.tolist(), strict=True))
+    members: dict[int, list[AnswerRecord]] = defaultdict(list)
+    for a in answers:
+        members[label_of[space.index[a.text]]].append(a)
+    clusters = [c for c in sorted(members, key=lambda c: (-len(members[c]), c))]
+    clusters = [c for c in clusters if len(members[c]) >= min_group][:max_themes]
+    if not clusters:
+        return []
+
+    # Texts nearest each centroid: they name the theme, quote it and feed its keywords.
+    nearest: dict[int, list[int]] = {}
+    for c in clusters:
+        rows = np.array([u for u, label in label_of.items() if label == c], dtype=np.int64)
+        closeness = space.vectors[rows] @ centroids[c]
+        order = np.lexsort((rows, -closeness))
+        nearest[c] = rows[order[:KEYWORD_TEXTS_PER_CLUSTER]].tolist()
+    keywords = c_tf_idf([[space.texts[r] for r in nearest[c]] for c in clusters], extra_stop)
+
+    themes: list[Theme] = []
+    for c, words in zip(clusters, keywords, strict=True):
+        group = members[c]
+        counts = Counter(a.role for a in group)
+        first_answer: dict[str, AnswerRecord] = {}
+        for a in group:
+            first_answer.setdefault(a.text, a)
+        quotes: list[Quote] = []
+        for r in nearest[c]:
+            text = space.texts[r]
+            if len(text.split()) < MIN_QUOTE_WORDS and len(nearest[c]) > QUOTES_PER_THEME:
+                continue
+            quotes.append(Quote(answer_id=first_answer[text].id, text=excerpt(text)))
+            if len(quotes) == QUOTES_PER_THEME:
+                break
+        questions = {a.question_id for a in group}
+        raised_by = "both"
+        for role, other in (("executive", "frontline"), ("frontline", "executive")):
+            if counts[other] == 0 and any((q, other) in answered for q in questions):
+                raised_by = role
+        title = " / ".join(words[:3]) if words else "miscellaneous"
+        themes.append(
+            Theme(
+                title=title,
+                keywords=words,
+                answer_ids=[a.id for a in group],
+                executive=counts["executive"],
+                frontline=counts["frontline"],
+                question_id=question_id,
+                quotes=quotes,
+                raised_by=raised_by,
+            )
+        )
+    return themes
+
+
+def cluster(vectors: np.ndarray, max_k: int = 8, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster unit vectors: labels and unit centroids. k by cosine silhouette on a sample."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    n = len(vectors)
+    single = (np.zeros(n, dtype=np.int64), _unit(vectors.mean(axis=0, keepdims=True)))
+    if n < 6:
+        return single
+    rng = np.random.default_rng(seed)
+    sample = (
+        vectors
+        if n <= SAMPLE_FOR_K
+        else vectors[np.sort(rng.choice(n, SAMPLE_FOR_K, replace=False))]
+    )
+    best: tuple[float, np.ndarray] | None = None
+    for k in range(2, min(max_k, len(sample) // 3) + 1):
+        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(sample)
+        if len(set(model.labels_.tolist())) < 2:
+            continue
+        score = silhouette_score(
+            sample,
+            model.labels_,
+            metric="cosine",
+            sample_size=min(SILHOUETTE_SAMPLE, len(sample)),
+            random_state=seed,
+        )
+        if best is None or score > best[0] + 1e-9:
+            best = (float(score), model.cluster_centers_)
+    # Below this silhouette the "clusters" are noise: call it one theme.
+    if best is None or best[0] < 0.02:
+        return single
+    centroids = _unit(best[1])
+    labels = _nearest(vectors, centroids)
+    # One Lloyd step on all vectors so centroids reflect every answer, not the sample.
+    centroids = _unit(
+        np.stack(
+            [
+                vectors[labels == c].mean(axis=0) if (labels == c).any() else centroids[c]
+                for c in range(len(centroids))
+            ]
+        )
+    )
+    return _nearest(vectors, centroids), centroids
+
+
+def _nearest(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 20000) -> np.ndarray:
+    parts = [
+        np.argmax(vectors[i : i + chunk] @ centroids.T, axis=1)
+        for i in range(0, len(vectors), chunk)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+
+
+def c_tf_idf(
+    cluster_texts: list[list[str]],
+    extra_stop: set[str] = frozenset(),
+    top: int = KEYWORDS_PER_THEME,
+) -> list[list[str]]:
+    """Distinctive keywords per cluster: class-based TF-IDF over cluster-concatenated texts."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    documents = [" ".join(texts) for texts in cluster_texts]
+    stop = sorted(ENGLISH_STOP_WORDS | extra_stop | _EXTRA_STOP)
+    vectorizer = CountVectorizer(stop_words=stop, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z'-]+\b")
+    try:
+        counts = vectorizer.fit_transform(documents)
+    except ValueError:  # nothing but stop words
+        return [[] for _ in documents]
+    counts = counts.astype(np.float64).toarray() if counts.shape[1] < 50000 else counts.toarray()
+    # BERTopic's c-TF-IDF: term frequency in the cluster × log(1 + average cluster
+    # length / the term's frequency across all clusters).
+    tf = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    average = counts.sum() / max(len(documents), 1)
+    idf = np.log1p(average / np.maximum(counts.sum(axis=0), 1))
+    weights = tf * idf
+    vocabulary = vectorizer.get_feature_names_out()
+    result = []
+    for row, count_row in zip(weights, counts, strict=True):
+        order = np.lexsort((vocabulary, -row))
+        result.append([str(vocabulary[i]) for i in order[:top] if count_row[i] > 0])
+    return result
+
+
+# Words every workplace answer uses; they never tell one theme from another.
+_EXTRA_STOP = {
+    "don't",
+    "doesn't",
+    "isn't",
+    "aren't",
+    "won't",
+    "can't",
+    "it's",
+    "we're",
+    "they're",
+    "i'm",
+    "just",
+    "really",
+    "think",
+}
+
+
+# --- notes -----------------------------------------------------------------------------
+
+
+def _notes(
+    results: list[QuestionResult], flags: list[Flag], hidden: list[HiddenGroup], min_group: int
+) -> list[str]:
+    notes: list[str] = []
+    if hidden:
+        notes.append(
+            f"{len(hidden)} question group(s) had {hidden_message(min_group)}; "
+            "their answers are left out of every figure, theme and quote."
+        )
+    if flags:
+        notes.append(
+            f"{len(flags)} answer(s) flagged (possible prompt injection or junk): counted, "
+            "never quoted."
+        )
+    if any(r.basis == "text" for r in results):
+        notes.append(
+            "Where a question has too few ratings, each side's stance is read from the wording "
+            "of its answers (sentiment and closeness to the scale's labels): indicative only."
+        )
+    return notes
