@@ -344,7 +344,7 @@ class Commands:
             [
                 str(p.round_number), p.opened_on, _score(p.executive), _score(p.frontline),
                 _score(p.gap) if p.gap is not None else "hidden (under the floor)",
-                "inferred from text" if p.basis == "text" else "ratings",
+                "-" if p.gap is None else "text" if p.basis == "text" else "ratings",
             ]
             for p in points
         ]  # fmt: skip
@@ -377,7 +377,7 @@ class Commands:
         last_points = [
             (qid, pts[-1])
             for qid, pts in trend.questions.items()
-            if pts[-1].round_number == latest.number
+            if pts[-1].round_number == latest.number and pts[-1].gap is not None
         ]
         if last_points:
             reply.add(
@@ -394,7 +394,12 @@ class Commands:
                 )
             )
         if trend.hidden_points:
-            reply.add(Note(f"Points where a side had {hidden_message(floor)} are left out."))
+            reply.add(
+                Note(
+                    f"Rounds where a side had fewer than {floor} answers are left out, "
+                    "to keep them anonymous."
+                )
+            )
         return reply
 
     def _export(self, person: Person, rest: str) -> Reply:

@@ -78,12 +78,19 @@ def build_trend(service: IntegrityCheck, rounds: list[Round], team: str | None =
         analysis, _ = service.analysis(SummaryScope(rounds=[round_], team=team))
         trend.response[round_.number] = service.response_rate(round_)
         by_theme: dict[str, list[TrendPoint]] = defaultdict(list)
-        for result in analysis.questions:
-            point = _point(round_, result)
-            if result.suppressed or point.executive is None or point.frontline is None:
+        results = {r.question_id: r for r in analysis.questions}
+        for question_id in round_.question_ids:
+            result = results.get(question_id)
+            if result is None:
+                # Every group of this question was under the floor: the core never
+                # passed its answers on, so the point is hidden, not absent.
+                point = TrendPoint(round_.number, round_.opened_at.date().isoformat(), None, None)
+            else:
+                point = _point(round_, result)
+            if point.gap is None:
                 trend.hidden_points += 1
-            trend.questions.setdefault(result.question_id, []).append(point)
-            by_theme[theme_of.get(result.question_id, "other")].append(point)
+            trend.questions.setdefault(question_id, []).append(point)
+            by_theme[theme_of.get(question_id, "other")].append(point)
         for theme, points in by_theme.items():
             trend.themes.setdefault(theme, []).append(_mean_point(round_, points))
     if rounds:
@@ -122,6 +129,9 @@ def gap_chart(title: str, points: list[TrendPoint], floor: int) -> bytes:
         shown = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
         if shown:
             ax.plot(*zip(*shown, strict=True), marker="o", color=colour, label=label, linewidth=2)
+            for x, y in shown:
+                ax.annotate(f"{y:.1f}", (x, y), textcoords="offset points", xytext=(6, 4),
+                            fontsize=7, color=colour)  # fmt: skip
     both = [(p.round_number, p.executive, p.frontline) for p in points if p.gap is not None]
     if both:
         x, e, f = zip(*both, strict=True)
@@ -135,7 +145,7 @@ def gap_chart(title: str, points: list[TrendPoint], floor: int) -> bytes:
     ax.set_ylabel("Average (1-5)")
     ax.set_title(_wrap(title), fontsize=10)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     if hidden:
         fig.text(
             0.01, 0.01,
@@ -156,7 +166,7 @@ def sides_chart(title: str, labels: list[str], executive: list, frontline: list)
     ax.set_yticks(list(ys), [_wrap(label, 38) for label in labels], fontsize=7)
     ax.set_xlim(0, 5)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     ax.invert_yaxis()
     return _png(fig)
 

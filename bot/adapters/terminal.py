@@ -35,7 +35,11 @@ def print_reply(console: Console, reply: Reply, files_dir: Path | None = None) -
     """Draw a core reply in the terminal; files are saved and their path printed."""
     for block in reply.blocks:
         if isinstance(block, Heading):
-            console.rule(f"[bold]{block.text}")
+            if len(block.text) > console.width - 10:
+                console.print(f"[bold]{escape(block.text)}[/bold]")
+                console.rule()
+            else:
+                console.rule(f"[bold]{escape(block.text)}")
         elif isinstance(block, Text):
             console.print(_markup(block.text))
         elif isinstance(block, Note):
