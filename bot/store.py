@@ -183,6 +183,27 @@ def m002_schedules(db: sqlite_utils.Database) -> None:
     db.table("rounds").create_index(["week"], unique=True)
 
 
+@migrations()
+def m003_conversation_references(db: sqlite_utils.Database) -> None:
+    """Where a person can be reached proactively: a platform's conversation reference.
+
+    Teams only lets a bot post into a conversation it has seen, so the reference
+    (conversation id, service URL, bot and user accounts) is kept per person when
+    the app is installed or first messaged. It names a person, never an answer.
+    """
+    db.table("conversation_refs").create(
+        {
+            "person_id": int,
+            "platform": str,
+            "reference": str,  # JSON, as the platform gave it
+            "updated_at": str,
+        },
+        pk="person_id",
+        foreign_keys=[("person_id", "people", "id")],
+        not_null={"platform", "reference"},
+    )
+
+
 def _is_lock_error(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and (
         "locked" in str(error) or "busy" in str(error)
@@ -625,6 +646,42 @@ class Store:
         where = "where active = 1" if active_only else ""
         return self._rows(f"select * from schedules {where} order by platform, workspace, team")
 
+    # -- conversation references -------------------------------------------------
+
+    def save_conversation_ref(self, person_id: int, platform: str, reference: dict) -> None:
+        """Keep (or refresh) where this person can be messaged proactively."""
+        self.write(
+            lambda: self.db.table("conversation_refs").upsert(
+                {
+                    "person_id": person_id,
+                    "platform": platform,
+                    "reference": json.dumps(reference, sort_keys=True),
+                    "updated_at": _now(),
+                },
+                pk="person_id",
+            )
+        )
+
+    def conversation_ref(self, person_id: int) -> dict | None:
+        rows = self._rows(
+            "select reference from conversation_refs where person_id = ?", [person_id]
+        )
+        return json.loads(rows[0]["reference"]) if rows else None
+
+    def people_without_conversation(
+        self, platform: str, workspace: str | None = None
+    ) -> list[Person]:
+        """People of a platform (and workspace) the bot cannot message proactively yet."""
+        sql = (
+            "select * from people where platform = ? and id not in "
+            "(select person_id from conversation_refs)"
+        )
+        params: list[Any] = [platform]
+        if workspace is not None:
+            sql += " and workspace = ?"
+            params.append(workspace)
+        return [_person(r) for r in self._rows(sql + " order by id", params)]
+
     # -- answers ----------------------------------------------------------------
 
     def upsert_answer(
@@ -812,6 +869,10 @@ class Store:
                 ).rowcount,
                 "deliveries": self.db.execute(
                     "delete from deliveries where person_id = ?", [person_id]
+                ).rowcount,
+                # Where the bot could reach them goes too (and must, before the person row).
+                "conversations": self.db.execute(
+                    "delete from conversation_refs where person_id = ?", [person_id]
                 ).rowcount,
                 "people": self.db.execute("delete from people where id = ?", [person_id]).rowcount,
             }
