@@ -1,0 +1,155 @@
+"""Reading answer exports (CSV or JSONL) into `AnswerRecord`s for the `analyse` command.
+
+Columns (CSV header or JSON keys):
+
+- `question` (required) the question text; `question_id` (optional) a stable id,
+  derived from the question text as a slug when absent;
+- `role` (required) `executive` or `frontline`, case-insensitive, with aliases:
+  exec, executives, leadership, leader, management → executive;
+  front line, front-line, staff, employee, frontline staff → frontline;
+- `rating` (optional) a whole number 1-5, or empty;
+- `text` (optional) the written answer;
+- `id` (optional) the answer's id, `L<line>` when absent; `team`, `round` (optional).
+
+The format follows the extension: `.csv`, `.jsonl` or `.ndjson`. Every error names
+the file and line, and says what a valid value looks like.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from bot.analysis.models import AnswerRecord, Role
+from bot.errors import InputFileError
+
+ROLE_ALIASES: dict[str, Role] = {
+    "executive": "executive",
+    "executives": "executive",
+    "exec": "executive",
+    "execs": "executive",
+    "leadership": "executive",
+    "leader": "executive",
+    "management": "executive",
+    "frontline": "frontline",
+    "front line": "frontline",
+    "front-line": "frontline",
+    "staff": "frontline",
+    "employee": "frontline",
+    "frontline staff": "frontline",
+}
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_VALID_ROLES = "executive or frontline (or exec, leadership, management, staff, employee)"
+
+
+def load_answers(path: str | Path) -> list[AnswerRecord]:
+    """Read a CSV or JSONL export of answers; bad lines raise InputFileError naming the line."""
+    path = Path(path)
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise InputFileError(
+            f"{path} is not a file `analyse` can read: use a .csv, .jsonl or .ndjson export."
+        )
+    if not path.is_file():
+        raise InputFileError(f"{path} does not exist. Check the path and try again.")
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(_csv_rows(handle, path) if kind == "csv" else _jsonl_rows(handle, path))
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
+    records = [_record(row, line, path) for line, row in rows]
+    if not records:
+        raise InputFileError(f"{path} has no answers in it.")
+    return records
+
+
+def _csv_rows(handle: Any, path: Path) -> Any:
+    reader = csv.DictReader(handle)
+    if not reader.fieldnames:
+        return
+    for row in reader:
+        # The header is line 1; a quoted field may span lines, so ask the reader.
+        line = reader.line_num
+        if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
+            continue
+        yield line, {(k or "").strip().lower(): v for k, v in row.items()}
+
+
+def _jsonl_rows(handle: Any, path: Path) -> Any:
+    for line, raw in enumerate(handle, start=1):
+        if not raw.strip():
+            continue
+        try:
+            row = json.loads(raw)
+        except json.JSONDecodeError as error:
+            raise InputFileError(f"{path} line {line} is not valid JSON: {error.msg}.") from None
+        if not isinstance(row, dict):
+            raise InputFileError(f"{path} line {line} is not a JSON object with answer fields.")
+        yield line, {str(k).strip().lower(): v for k, v in row.items()}
+
+
+def _record(row: dict[str, Any], line: int, path: Path) -> AnswerRecord:
+    where = f"{path} line {line}"
+    question = _text(row.get("question"))
+    question_id = _text(row.get("question_id"))
+    if not question and not question_id:
+        raise InputFileError(f"{where} has no question: add a `question` column.")
+    return AnswerRecord(
+        id=_text(row.get("id")) or f"L{line}",
+        question_id=question_id or slug(question),
+        question=question or question_id,
+        role=_role(row.get("role"), where),
+        rating=_rating(row.get("rating"), where),
+        text=_text(row.get("text")),
+        team=_text(row.get("team")) or None,
+        round=_text(row.get("round")) or None,
+    )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value).strip()
+
+
+def _role(value: Any, where: str) -> Role:
+    key = " ".join(_text(value).lower().split())
+    if key in ROLE_ALIASES:
+        return ROLE_ALIASES[key]
+    shown = repr(_text(value)) if _text(value) else "no role"
+    raise InputFileError(f"{where} has {shown} as its role: use {_VALID_ROLES}.")
+
+
+def _rating(value: Any, where: str) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*[1-5](\.0+)?\s*", value):
+        number = int(float(value))
+    else:
+        number = None
+    if number is None or not 1 <= number <= 5:
+        raise InputFileError(
+            f"{where} has {value!r} as its rating: "
+            "use a whole number from 1 to 5, or leave it empty."
+        )
+    return number
+
+
+def slug(question: str) -> str:
+    """A stable id for a question, from its text: lower-case words joined by dashes."""
+    text = "-".join(re.findall(r"[a-z0-9]+", question.lower())) or "question"
+    if len(text) <= 60:
+        return text
+    # Long questions share openings; a short hash of the whole text keeps ids apart.
+    digest = hashlib.sha1(question.encode("utf-8")).hexdigest()[:6]
+    return f"{text[:53].rstrip('-')}-{digest}"
