@@ -338,7 +338,8 @@ def _question_result(
 
     from scipy.stats import mannwhitneyu
 
-    executive, frontline = np.mean(values["executive"]), np.mean(values["frontline"])
+    executive = float(np.mean(values["executive"]))
+    frontline = float(np.mean(values["frontline"]))
     gap = float(executive - frontline)
     if np.ptp(values["executive"] + values["frontline"]) == 0:
         p_value = 1.0  # every answer identical: nothing to test
@@ -350,7 +351,7 @@ def _question_result(
     result.basis = basis
     result.gap = round(gap, 2)
     result.p_value = p_value if p_value >= 1e-6 else float(f"{p_value:.2e}")
-    result.diverges = abs(gap) >= MIN_GAP and p_value < MAX_P and opposite
+    result.diverges = bool(abs(gap) >= MIN_GAP and p_value < MAX_P and opposite)
     if basis == "text":
         result.note = (
             f"stance read from the wording of text answers: executive {executive:.1f}/5, "
