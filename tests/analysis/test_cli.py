@@ -1,0 +1,104 @@
+"""The `analyse` command: report, exact JSON, the floor option and errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.analysis.cli import run
+from bot.analysis.models import Analysis
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "labelled.jsonl"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_json_is_exactly_the_analysis_model(capsys, monkeypatch):
+    monkeypatch.delenv("INTEGRITY_MIN_GROUP", raising=False)
+    assert run([str(FIXTURE), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == set(Analysis.model_fields)
+    assert Analysis.model_validate(data).model_dump() == data
+    assert data["engine"] == "offline" and data["min_group_size"] == 5
+    assert {c["question_id"] for c in data["contradictions"]} == {
+        "give-away",
+        "prospects-first",
+        "serve-or-process",
+    }
+    question = data["questions"][0]
+    assert set(question) == {
+        "question_id",
+        "question",
+        "suppressed",
+        "diverges",
+        "gap",
+        "executive",
+        "frontline",
+        "p_value",
+        "basis",
+        "note",
+    }
+
+
+def test_report_shows_contradictions_first_and_the_floor(capsys, monkeypatch):
+    monkeypatch.delenv("INTEGRITY_MIN_GROUP", raising=False)
+    assert run([str(FIXTURE)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("Contradictions") < out.index("Question by question")
+    assert "fewer than 5 answers: hidden to keep them anonymous" in out
+    assert "Zebra-quartz" not in out
+
+
+def test_min_group_option_and_environment(capsys, monkeypatch):
+    monkeypatch.setenv("INTEGRITY_MIN_GROUP", "3")
+    assert run([str(FIXTURE), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["min_group_size"] == 3 and data["hidden"] == []
+    assert run([str(FIXTURE), "--json", "--min-group", "12"]) == 0
+    assert json.loads(capsys.readouterr().out)["min_group_size"] == 12
+
+
+@pytest.mark.parametrize("floor", ["2", "0"])
+def test_a_floor_under_three_is_an_error(capsys, floor):
+    assert run([str(FIXTURE), "--min-group", floor]) == 2
+    captured = capsys.readouterr()
+    assert "never below 3" in captured.err and captured.out == ""
+
+
+def test_bad_files_are_errors_on_stderr(capsys, tmp_path):
+    assert run([str(tmp_path / "nope.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    bad = tmp_path / "bad.csv"
+    bad.write_text("question,role,rating\nQ?,ceo,3\n", encoding="utf-8")
+    assert run([str(bad)]) == 2
+    assert "line 2" in capsys.readouterr().err
+
+
+def test_llm_engine_without_a_model_configured_is_a_clear_error(capsys, monkeypatch):
+    pytest.importorskip("bot.analysis.llm")
+    monkeypatch.delenv("INTEGRITY_LLM", raising=False)
+    assert run([str(FIXTURE), "--engine", "llm"]) == 2
+    assert "INTEGRITY_LLM" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    assert run([]) == 2
+    assert run([str(FIXTURE), "--engine", "magic"]) == 2
+    assert "usage" in capsys.readouterr().err.lower()
+
+
+def test_run_bot_analyse_json_end_to_end(tmp_path):
+    if not (ROOT / "run_bot.py").exists():
+        pytest.skip("run_bot.py is not wired yet")
+    done = subprocess.run(
+        [sys.executable, "run_bot.py", "analyse", str(FIXTURE), "--json", "--min-group", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["answers_analysed"] == 87
