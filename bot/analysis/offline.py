@@ -77,6 +77,33 @@ MIDPOINT = 3.0
 SENTIMENT_WEIGHT = 0.6
 #: A similarity difference (high label − low label) this large counts as a full stance.
 LABEL_SIMILARITY_SPAN = 0.3
+#: Additions to VADER's lexicon (its scale: -4..4) for how people describe service.
+CUSTOMER_SERVICE_LEXICON = {
+    "slow": -1.5,
+    "slower": -1.5,
+    "late": -1.2,
+    "delays": -1.5,
+    "delayed": -1.3,
+    "wait": -0.8,
+    "waiting": -1.0,
+    "waits": -1.0,
+    "queue": -0.8,
+    "bounced": -1.5,
+    "overloaded": -1.5,
+    "stretched": -1.0,
+    "clunky": -1.5,
+    "dated": -1.0,
+    "behind": -0.8,
+    "afterthought": -1.5,
+    "churn": -1.5,
+    "leave": -0.8,
+    "leaving": -1.0,
+    "quick": 1.0,
+    "quickly": 1.0,
+    "quicker": 1.2,
+    "faster": 1.2,
+    "smoother": 1.2,
+}
 SEED = 20240601
 SAMPLE_FOR_K = 2000
 SILHOUETTE_SAMPLE = 1000
@@ -224,6 +251,9 @@ class _StanceScorer:
                 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
                 self._vader = SentimentIntensityAnalyzer()
+                # VADER is tuned on social media; workplace answers about customers say
+                # "slow", "on hold" or "bounced around" where tweets say "awful".
+                self._vader.lexicon.update(CUSTOMER_SERVICE_LEXICON)
             self._sentiment[text] = float(self._vader.polarity_scores(text)["compound"])
         return self._sentiment[text]
 
