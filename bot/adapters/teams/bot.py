@@ -1,0 +1,587 @@
+"""The Teams bot: activities from Teams in, core calls, Adaptive Cards out.
+
+Built on the Microsoft 365 Agents SDK: an `AgentApplication` routes the
+activities, a `CloudAdapter` talks to the Teams connector service, and the SDK's
+JWT check guards `/api/messages`. Everything about rounds, answers, permissions
+and the anonymity floor stays in the core; this module only translates.
+
+- A message to the bot is a command word (`summary`, `status`, `answer`, …,
+  the same words as `/integrity` in Slack), handled by `bot.commands.Commands`.
+- The check-in is an Adaptive Card; its `Action.Execute` arrives as an
+  `adaptiveCard/action` invoke, is recorded through the core, and is answered
+  with the refreshed card.
+- Installing the app or messaging it stores the person's conversation
+  reference, so rounds can be sent proactively through `continue_conversation`
+  (claim → send → record, via `IntegrityCheck.deliver`).
+
+The core is synchronous and may be slow (SQLite, the analysis engine), so it
+runs in worker threads and never blocks the event loop that Slack shares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from microsoft_agents.activity import (
+    Activity,
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    Attachment,
+    ConversationReference,
+    InvokeResponse,
+)
+from microsoft_agents.authentication.msal import MsalConnectionManager
+from microsoft_agents.hosting.aiohttp import (
+    CloudAdapter,
+    jwt_authorization_decorator,
+    start_agent_process,
+)
+from microsoft_agents.hosting.core import (
+    AgentApplication,
+    ApplicationOptions,
+    ClaimsIdentity,
+    Connections,
+    MemoryStorage,
+    TurnContext,
+    TurnState,
+)
+
+from bot.adapters.teams import cards, files
+from bot.adapters.teams.config import TeamsSettings
+from bot.commands import Commands
+from bot.domain import Person, Question, Round
+from bot.errors import IntegrityError, InvalidAnswer
+from bot.replies import Note, Reply
+from bot.service import KEEP, DeliveryReport, IntegrityCheck
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "teams"
+ROUTE = "/api/messages"
+#: Commands that may run the analysis engine or draw charts: worth a typing indicator.
+SLOW_COMMANDS = {"summary", "trend", "export"}
+#: How long a proactive send may take before the delivery is marked failed and retried.
+SEND_TIMEOUT_SECONDS = 60
+
+
+class TeamsBot:
+    """One Teams bot serving the core: routes, replies, proactive check-ins."""
+
+    def __init__(
+        self,
+        service: IntegrityCheck,
+        settings: TeamsSettings,
+        *,
+        http: Callable[[], aiohttp.ClientSession] = aiohttp.ClientSession,
+        connections: Connections | None = None,
+    ) -> None:
+        self.service = service
+        self.store = service.store
+        self.settings = settings
+        self.auth_configuration = settings.auth_configuration()
+        # MSAL gets the bot's own tokens for calls to the connector; tests pass a
+        # connection manager whose token provider needs no network.
+        connections = connections or MsalConnectionManager(
+            connections_configurations={"SERVICE_CONNECTION": self.auth_configuration}
+        )
+        self.adapter = CloudAdapter(connection_manager=connections)
+        self.app: AgentApplication[TurnState] = AgentApplication[TurnState](
+            ApplicationOptions(storage=MemoryStorage(), start_typing_timer=False),
+            connection_manager=connections,
+        )
+        self.commands = Commands(service, on_round_started=self._round_started)
+        self.pending_files = files.PendingFiles()
+        self._http = http
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._background: set[asyncio.Task] = set()
+        self._routes()
+
+    # -- wiring -----------------------------------------------------------------
+
+    def _routes(self) -> None:
+        app = self.app
+        app.activity(ActivityTypes.message)(self.on_message)
+        app.activity(ActivityTypes.conversation_update)(self.on_installed)
+        app.activity(ActivityTypes.installation_update)(self.on_installed)
+        app.adaptive_card.action_execute(cards.ANSWER_VERB)(self.on_card_answer)
+        app.adaptive_card.action_execute(cards.REFRESH_VERB)(self.on_card_refresh)
+        app.invoke("fileConsent/invoke")(self.on_file_consent)
+        app.error(self.on_error)
+
+    def mount(self, web_app: web.Application) -> None:
+        """Serve POST /api/messages on `web_app`, behind the SDK's JWT check."""
+        # The SDK's JWT check reads its configuration from this app key, by this name.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            web_app["agent_configuration"] = self.auth_configuration
+
+        @jwt_authorization_decorator
+        async def messages(request: web.Request) -> web.StreamResponse:
+            self.loop = asyncio.get_running_loop()
+            return await start_agent_process(request, self.app, self.adapter)
+
+        web_app.router.add_post(ROUTE, messages)
+        web_app.on_startup.append(self._on_startup)
+
+    async def _on_startup(self, _: web.Application) -> None:
+        self.loop = asyncio.get_running_loop()
+
+    # -- people -----------------------------------------------------------------
+
+    async def meet(self, activity: Activity) -> tuple[Person, bool]:
+        """The person behind an activity, with roles from INTEGRITY_TEAMS_* applied once."""
+        sender = activity.from_property
+        user_id = sender.aad_object_id or sender.id
+        person, is_new = await asyncio.to_thread(
+            self.service.meet,
+            PLATFORM,
+            tenant_of(activity),
+            user_id,
+            sender.name or "",
+            tz=activity.local_timezone,
+        )
+        ids = {user_id.lower(), (sender.id or "").lower()}
+        admin = bool(ids & self.settings.admins) and not person.is_admin
+        executive = bool(ids & (self.settings.executives | self.settings.admins))
+        if admin or (executive and not person.is_executive):
+            person = await asyncio.to_thread(
+                self.store.set_role, person.id, "executive", is_admin=True if admin else None
+            )
+        return person, is_new
+
+    async def remember(self, person: Person, activity: Activity) -> None:
+        """Keep where this person can be messaged, if this is their 1:1 chat with the bot."""
+        if not is_personal(activity):
+            return
+        reference = activity.get_conversation_reference()
+        data = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
+        await asyncio.to_thread(self.store.save_conversation_ref, person.id, PLATFORM, data)
+
+    # -- messages -----------------------------------------------------------------
+
+    async def on_message(self, context: TurnContext, state: TurnState) -> None:
+        activity = context.activity
+        if not await self._first_sighting(activity):
+            return  # Teams redelivered it: it was handled the first time
+        person, is_new = await self.meet(activity)
+        if not is_personal(activity):
+            await context.send_activity(
+                "Answers and summaries are private, so I only work in a 1:1 chat: open "
+                "Integrity Check from the Apps menu and message me there."
+            )
+            return
+        await self.remember(person, activity)
+        if is_new:
+            await context.send_activity(welcome(person, self.settings))
+        text = await self.command_text(activity)
+        if not text:
+            return
+        word = text.split(maxsplit=1)[0].lower()
+        if word in {"/integrity", "integrity"}:
+            text = text.split(maxsplit=1)[1] if " " in text else "help"
+            word = text.split(maxsplit=1)[0].lower()
+        current = await asyncio.to_thread(self.service.open_round)
+        if text.strip().lower() == "answer" and current is not None:
+            await context.send_activity(await self.checkin_activity(person, current))
+            return
+        if word in SLOW_COMMANDS:
+            await context.send_activity(Activity(type=ActivityTypes.typing))
+        reply = await asyncio.to_thread(self.commands.handle, person, text)
+        if word == "status" and (person.is_admin or person.is_executive):
+            await self._add_unreachable(reply, person)
+        for outgoing in self.reply_activities(reply, person):
+            await context.send_activity(outgoing)
+
+    async def command_text(self, activity: Activity) -> str:
+        """The message text with Teams mentions turned into the ids the core knows."""
+        text = activity.text or ""
+        for entity in activity.entities or []:
+            if entity.type != "mention":
+                continue
+            data = entity.model_dump(by_alias=True, exclude_none=True)
+            mentioned = data.get("mentioned") or {}
+            if mentioned.get("id") == (activity.recipient.id if activity.recipient else None):
+                continue
+            user_id = mentioned.get("aadObjectId") or mentioned.get("id")
+            if not user_id or not data.get("text"):
+                continue
+            # Meet the mentioned person, so `role @them executive` finds them.
+            await asyncio.to_thread(
+                self.service.meet,
+                PLATFORM,
+                tenant_of(activity),
+                user_id,
+                mentioned.get("name") or "",
+            )
+            text = text.replace(data["text"], user_id)
+        text = re.sub(r"</?at>", "", text)
+        return " ".join(text.split())
+
+    async def _add_unreachable(self, reply: Reply, person: Person) -> None:
+        waiting = await asyncio.to_thread(
+            self.store.people_without_conversation, PLATFORM, person.workspace
+        )
+        if waiting:
+            names = ", ".join(p.display_name for p in waiting)
+            reply.add(
+                Note(
+                    f"Not reachable in Teams yet ({len(waiting)}): {names}. They get check-ins "
+                    "once they open Integrity Check in Teams (or it is installed for them)."
+                )
+            )
+        else:
+            reply.add(Note("Everyone known to the bot in Teams can be reached."))
+
+    def reply_activities(self, reply: Reply, person: Person) -> list[Activity]:
+        """A core reply as Teams messages: text, cards under the size limit, file offers."""
+        if cards.is_plain(reply):
+            return [Activity(type=ActivityTypes.message, text=plain_text(reply))]
+        outgoing = [
+            Activity(
+                type=ActivityTypes.message,
+                attachments=[Attachment.model_validate(cards.attachment(content))],
+                summary=reply.as_text()[:200],
+            )
+            for content in cards.reply_cards(reply)
+        ]
+        for file in reply.files:
+            offer = self.pending_files.offer(file, person.id)
+            outgoing.append(
+                Activity(type=ActivityTypes.message, attachments=[Attachment.model_validate(offer)])
+            )
+        return outgoing
+
+    # -- the check-in card ----------------------------------------------------------
+
+    async def checkin_card(
+        self,
+        person: Person,
+        round_: Round,
+        *,
+        message: str | None = None,
+        color: str = "Good",
+        user_id: str | None = None,
+    ) -> dict:
+        questions, answers = await asyncio.to_thread(self._questions_and_answers, person, round_)
+        return cards.checkin_card(
+            round_,
+            questions,
+            answers,
+            floor=self.service.settings.min_group,
+            user_id=user_id,
+            message=message,
+            message_color=color,
+        )
+
+    def _questions_and_answers(self, person: Person, round_: Round) -> tuple[list, dict]:
+        round_ = self.store.round(round_.id)  # it may have closed since
+        return self.service.questions_for(person, round_), self.service.my_answers(person, round_)
+
+    async def checkin_activity(
+        self, person: Person, round_: Round, user_id: str | None = None
+    ) -> Activity:
+        content = await self.checkin_card(person, round_, user_id=user_id)
+        return Activity(
+            type=ActivityTypes.message,
+            attachments=[Attachment.model_validate(cards.attachment(content))],
+            summary=f"Round {round_.number}: your integrity check questions",
+        )
+
+    async def on_card_answer(
+        self, context: TurnContext, state: TurnState, data: Any
+    ) -> AdaptiveCardInvokeResponse:
+        activity = context.activity
+        person, _ = await self.meet(activity)
+        await self.remember(person, activity)
+        round_ = await self._card_round(data)
+        if round_ is None:
+            return card_response(cards.card(cards._text_blocks("This check-in no longer exists.")))
+        message, color = "", "Good"
+        if await self._first_sighting(activity):
+            try:
+                count = await asyncio.to_thread(self.record_card, person, round_, data or {})
+                message = (
+                    f"Recorded {count} answer(s). Thank you! You can change them until the "
+                    "round closes."
+                    if count
+                    else "Nothing to record yet: choose a rating or write why, then send."
+                )
+                color = "Good" if count else "Warning"
+            except IntegrityError as error:
+                message, color = str(error), "Attention"
+        content = await self.checkin_card(
+            person, round_, message=message or None, color=color, user_id=activity.from_property.id
+        )
+        return card_response(content)
+
+    async def on_card_refresh(
+        self, context: TurnContext, state: TurnState, data: Any
+    ) -> AdaptiveCardInvokeResponse:
+        person, _ = await self.meet(context.activity)
+        round_ = await self._card_round(data)
+        if round_ is None:
+            return card_response(cards.card(cards._text_blocks("This check-in is over.")))
+        content = await self.checkin_card(person, round_, user_id=context.activity.from_property.id)
+        return card_response(content)
+
+    async def _card_round(self, data: Any) -> Round | None:
+        try:
+            round_id = int((data or {}).get("round"))
+        except (TypeError, ValueError):
+            return None
+        rounds = await asyncio.to_thread(self.store.rounds)
+        return next((r for r in rounds if r.id == round_id), None)
+
+    def record_card(self, person: Person, round_: Round, data: dict) -> int:
+        """Record the card's inputs through the core; how many questions were answered."""
+        count = 0
+        for question in self.service.questions_for(person, round_):
+            raw_rating = str(data.get(f"rating:{question.id}") or "").strip()
+            why = str(data.get(f"why:{question.id}") or "").strip()
+            if not raw_rating and not why:
+                continue
+            if raw_rating and raw_rating not in {"1", "2", "3", "4", "5"}:
+                raise InvalidAnswer(f"A rating is a whole number from 1 to 5, not {raw_rating!r}.")
+            # An empty half is kept as it was: an old card without the recorded
+            # values filled in must not wipe them.
+            self.service.record_answer(
+                person,
+                question.id,
+                rating=int(raw_rating) if raw_rating else KEEP,
+                text=why or KEEP,
+                round_=round_,
+                source=PLATFORM,
+            )
+            count += 1
+        return count
+
+    # -- files --------------------------------------------------------------------
+
+    async def on_file_consent(self, context: TurnContext, state: TurnState) -> None:
+        value = context.activity.value or {}
+        person, _ = await self.meet(context.activity)
+        token = (value.get("context") or {}).get("file", "")
+        file = self.pending_files.take(token, person.id)
+        if value.get("action") == "accept" and file is not None:
+            info = value.get("uploadInfo") or {}
+            try:
+                async with self._http() as session:
+                    await files.upload(session, info["uploadUrl"], file.content)
+                await context.send_activity(
+                    Activity(
+                        type=ActivityTypes.message,
+                        attachments=[Attachment.model_validate(files.info_card(info))],
+                    )
+                )
+            except Exception:
+                logger.exception("Could not upload %s to OneDrive", file.name)
+                await context.send_activity(
+                    "I could not upload the file to your OneDrive. Please ask for it again."
+                )
+        elif value.get("action") == "accept":
+            await context.send_activity("That file has expired. Please ask for it again.")
+        await context.send_activity(
+            Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(status=200))
+        )
+
+    # -- installs -------------------------------------------------------------------
+
+    async def on_installed(self, context: TurnContext, state: TurnState) -> None:
+        """The app was added for someone (or to a chat): remember them and say hello once."""
+        activity = context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        added = [m.id for m in activity.members_added or []]
+        installing = activity.type == ActivityTypes.installation_update and (
+            activity.action or "add"
+        ).startswith("add")
+        if not (installing or bot_id in added) or not is_personal(activity):
+            return
+        if not activity.from_property or activity.from_property.id == bot_id:
+            return
+        person, _ = await self.meet(activity)
+        await self.remember(person, activity)  # a reinstall may bring a new service URL
+        if not await self._first_sighting(activity, f"install:{activity.conversation.id}"):
+            return  # conversationUpdate and installationUpdate both announce one install
+        await context.send_activity(welcome(person, self.settings))
+        current = await asyncio.to_thread(self.service.open_round)
+        if current is not None:
+            # Joining mid-round: they get this round's check-in now, once.
+            await self.deliver_round(current, [person])
+
+    # -- proactive check-ins ----------------------------------------------------------
+
+    def reachable_people(self, workspace: str | None = None) -> list[Person]:
+        """Teams people the bot has a 1:1 conversation with (in one tenant, or all)."""
+        return [
+            p
+            for p in self.store.people(PLATFORM, workspace)
+            if self.store.conversation_ref(p.id) is not None
+        ]
+
+    async def deliver_round(
+        self, round_: Round, people: list[Person] | None = None
+    ) -> DeliveryReport:
+        """Send the round's check-in card to everyone reachable, each exactly once."""
+        self.loop = asyncio.get_running_loop()
+        if people is None:
+            people = await asyncio.to_thread(self.reachable_people)
+        return await asyncio.to_thread(self.service.deliver, round_, people, self.send_round)
+
+    def send_round(self, person: Person, round_: Round, questions: list[Question]) -> str:
+        """Post the check-in to the person (from a worker thread); the Teams message id."""
+        return self._on_loop(self._send_checkin(person, round_))
+
+    async def _send_checkin(self, person: Person, round_: Round) -> str:
+        reference = await asyncio.to_thread(self.store.conversation_ref, person.id) or {}
+        user_id = (reference.get("user") or {}).get("id")
+        outgoing = await self.checkin_activity(person, round_, user_id=user_id)
+        return await self.send_proactive(person, [outgoing])
+
+    async def send_proactive(self, person: Person, activities: list[Activity]) -> str:
+        """Send activities into the person's stored conversation; the last message id."""
+        data = await asyncio.to_thread(self.store.conversation_ref, person.id)
+        if data is None:
+            raise LookupError(f"No Teams conversation with {person.display_name} yet.")
+        reference = ConversationReference.model_validate(data)
+        sent: list[str] = []
+
+        async def send(context: TurnContext) -> None:
+            for outgoing in activities:
+                response = await context.send_activity(outgoing)
+                sent.append(response.id if response and response.id else "")
+
+        continuation = reference.get_continuation_activity()
+        if self.settings.anonymous:
+            # No app credentials: the connector is called without a token (local tests only).
+            await self.adapter.continue_conversation_with_claims(
+                ClaimsIdentity(), continuation, send
+            )
+        else:
+            await self.adapter.continue_conversation(self.settings.client_id, continuation, send)
+        return sent[-1] if sent else ""
+
+    def _on_loop(self, coroutine: Any) -> Any:
+        """Run a coroutine on the bot's event loop from a worker thread and wait for it."""
+        if self.loop is None:
+            coroutine.close()
+            raise RuntimeError("The Teams bot is not serving yet: no event loop to send from.")
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return future.result(timeout=SEND_TIMEOUT_SECONDS)
+
+    # -- the scheduler's messenger (bot.scheduler.Messenger), called from its thread --
+
+    platform = PLATFORM
+
+    def people(self, workspace: str) -> list[Person]:
+        """Everyone in the tenant the bot can reach; the others are listed in `status`."""
+        return self.reachable_people(workspace)
+
+    def find_sent(self, person: Person, round_: Round) -> str | None:
+        # The connector cannot list a bot's past messages, so an interrupted send is
+        # retried; at worst the person sees the same card twice, never a lost check-in.
+        return None
+
+    def remind(self, person: Person, round_: Round, unanswered: list[Question]) -> None:
+        nudge = Activity(
+            type=ActivityTypes.message,
+            text=f"A reminder: {len(unanswered)} question(s) of round {round_.number} wait for "
+            "you. It takes two minutes, and it is anonymous.",
+        )
+
+        async def send() -> str:
+            card = await self.checkin_activity(person, round_)
+            return await self.send_proactive(person, [nudge, card])
+
+        self._on_loop(send())
+
+    def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
+        """A closed round's summary, to each executive of the tenant in their 1:1 chat."""
+        if to != "executives":
+            logger.warning("Teams posts summaries to executives only, not to %r", to)
+        for person in self.reachable_people(workspace):
+            if person.is_executive:
+                self._on_loop(self.send_proactive(person, self.reply_activities(reply, person)))
+
+    def _round_started(self, round_: Round) -> str:
+        """After `ask` (in a worker thread): send the new round to everyone reachable."""
+        reachable = self.reachable_people()
+        if self.loop is None:
+            return "The round is open; Teams check-ins go out when the bot is serving."
+        future = asyncio.run_coroutine_threadsafe(self.deliver_round(round_), self.loop)
+        future.add_done_callback(_log_failure)
+        return (
+            f"Sending the check-in to {len(reachable)} people in Teams. `status` lists "
+            "anyone the bot cannot reach yet."
+        )
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def _first_sighting(self, activity: Activity, key: str | None = None) -> bool:
+        key = key or activity.id
+        if not key:
+            return True
+        return await asyncio.to_thread(self.store.first_sighting, f"{PLATFORM}:{key}")
+
+    async def on_error(self, context: TurnContext, error: Exception) -> None:
+        logger.exception("Teams turn failed", exc_info=error)
+        if context.activity.type == ActivityTypes.message:
+            await context.send_activity(
+                "Something went wrong on our side and it was logged. Nothing you sent is "
+                "lost; you can send it again."
+            )
+
+
+def card_response(content: dict) -> AdaptiveCardInvokeResponse:
+    """An `adaptiveCard/action` answer that replaces the card with `content`."""
+    return AdaptiveCardInvokeResponse(status_code=200, type=cards.CARD_CONTENT_TYPE, value=content)
+
+
+def tenant_of(activity: Activity) -> str:
+    """The Microsoft 365 tenant: the workspace people and schedules belong to."""
+    if activity.conversation and activity.conversation.tenant_id:
+        return activity.conversation.tenant_id
+    channel_data = activity.channel_data or {}
+    if isinstance(channel_data, dict):
+        tenant = (channel_data.get("tenant") or {}).get("id")
+        if tenant:
+            return tenant
+    return "local"  # the Agents Playground and other local tools send no tenant
+
+
+def is_personal(activity: Activity) -> bool:
+    """A 1:1 chat between the person and the bot (where answers stay private)."""
+    conversation = activity.conversation
+    if conversation is None or conversation.is_group:
+        return False
+    return conversation.conversation_type in (None, "personal")
+
+
+def plain_text(reply: Reply) -> str:
+    return cards.text_for_message(reply.as_text())
+
+
+def welcome(person: Person, settings: TeamsSettings) -> str:
+    role = "an executive" if person.is_executive else "frontline"
+    how = (
+        "An admin changes roles with `role @name executive` (or lists ids in "
+        "INTEGRITY_TEAMS_ADMINS / INTEGRITY_TEAMS_EXECUTIVES)."
+    )
+    return (
+        f"Hi {person.display_name}, I'm Integrity Check. Every week I ask executives and "
+        "frontline staff the same questions about how we treat our customers, and show "
+        "leadership where the two views agree and where they contradict each other. Your "
+        f"answers are anonymous. You are {role}{' and an admin' if person.is_admin else ''}. "
+        f"{how} Send `help` for the commands."
+    )
+
+
+def _log_failure(future: Any) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("Teams delivery failed", exc_info=future.exception())

@@ -1,0 +1,263 @@
+"""The Teams bot over real HTTP: check-in cards, commands, permissions, proactive sends.
+
+Every test posts activities to /api/messages the way Teams does and reads what the
+bot sent back from the fake connector service, so the SDK's routing and its
+outgoing connector calls are part of what is tested.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.adapters.teams.config import TeamsSettings
+from tests.adapters.teams.conftest import BOT_ID, TENANT
+from tests.conftest import make_people
+
+pytestmark = pytest.mark.anyio
+
+CARD = "application/vnd.microsoft.card.adaptive"
+
+
+def texts(card: dict) -> list[str]:
+    """Every TextBlock text in a card, depth first."""
+    found = []
+
+    def walk(element):
+        if isinstance(element, dict):
+            if element.get("type") == "TextBlock":
+                found.append(element["text"])
+            for value in element.values():
+                walk(value)
+        elif isinstance(element, list):
+            for item in element:
+                walk(item)
+
+    walk(card.get("body", []))
+    return found
+
+
+def inputs(card: dict) -> dict[str, dict]:
+    found = {}
+
+    def walk(element):
+        if isinstance(element, dict):
+            if str(element.get("type", "")).startswith("Input."):
+                found[element["id"]] = element
+            for value in element.values():
+                walk(value)
+        elif isinstance(element, list):
+            for item in element:
+                walk(item)
+
+    walk(card.get("body", []))
+    return found
+
+
+async def test_answer_shows_the_checkin_card_with_labelled_ratings(teams, service, admin):
+    round_ = service.start_round(admin)
+    assert await teams.say("answer") == 202
+    [card] = teams.connector.cards("a:chat-u1")
+    questions = service.questions_for(service.store.person("teams", TENANT, "aad-u1"), round_)
+    fields = inputs(card)
+    first = questions[0]
+    choices = fields[f"rating:{first.id}"]["choices"]
+    assert [c["value"] for c in choices] == ["1", "2", "3", "4", "5"]
+    assert first.low_label in choices[0]["title"] and first.high_label in choices[4]["title"]
+    assert fields[f"why:{first.id}"]["isMultiline"] is True
+    [action] = card["actions"]
+    assert action["type"] == "Action.Execute" and action["data"] == {"round": round_.id}
+
+
+async def test_a_card_answer_delivered_twice_is_recorded_once(teams, service, admin):
+    round_ = service.start_round(admin)
+    await teams.say("hello")  # Ann meets the bot
+    ann = service.store.person("teams", TENANT, "aad-u1")
+    question = service.questions_for(ann, round_)[0]
+    data = {"round": round_.id, f"rating:{question.id}": "2", f"why:{question.id}": "price only"}
+    invoke = teams.card_action("answer", data, id_="invoke-1")
+
+    first = await teams.post(invoke)
+    again = await teams.post(invoke)  # Teams retried: same activity id
+
+    for response in (first, again):
+        assert response.status == 200
+        body = await response.json()
+        assert body["statusCode"] == 200 and body["type"] == CARD
+        assert "Recorded: 2/5, with your why." in texts(body["value"])
+        # The refreshed card keeps the answer in its inputs, so sending again edits it.
+        assert inputs(body["value"])[f"rating:{question.id}"]["value"] == "2"
+    assert "Recorded 1 answer(s)" in " ".join(texts((await first.json())["value"]))
+    answers = service.store.answers([round_.id])
+    assert [(a.question_id, a.rating, a.text) for a in answers] == [(question.id, 2, "price only")]
+    rows = list(service.store.db.query("select source from answers"))
+    assert rows == [{"source": "teams"}]
+
+    # The same answer sent again as a new action edits the one answer, never adds one.
+    edited = dict(data, **{f"rating:{question.id}": "3"})
+    await teams.post(teams.card_action("answer", edited))
+    assert [(a.rating, a.text) for a in service.store.answers([round_.id])] == [(3, "price only")]
+
+
+async def test_a_refused_card_answer_says_why_and_stores_nothing(teams, service, admin):
+    round_ = service.start_round(admin)
+    await teams.say("hello")
+    ann = service.store.person("teams", TENANT, "aad-u1")
+    question = service.questions_for(ann, round_)[0]
+    service.close_round(admin)
+    response = await teams.post(
+        teams.card_action("answer", {"round": round_.id, f"rating:{question.id}": "4"})
+    )
+    body = await response.json()
+    assert any("closed" in t for t in texts(body["value"]))
+    assert "actions" not in body["value"]  # a closed round's card has nothing to send
+    assert service.store.answers([round_.id]) == []
+
+
+def _closed_round_with_answers(service, admin):
+    executives = make_people(service, "executive", 5)
+    frontline = make_people(service, "frontline", 5)
+    round_ = service.start_round(admin)
+    for person in executives:
+        for qid in round_.question_ids:
+            if service.store.question(qid).asked_of("executive"):
+                service.record_answer(person, qid, rating=5, text="Customers love us, truly.")
+    for person in frontline:
+        for qid in round_.question_ids:
+            if service.store.question(qid).asked_of("frontline"):
+                service.record_answer(person, qid, rating=1, text="They would leave tomorrow.")
+    return service.close_round(admin)
+
+
+async def test_summary_for_an_executive_and_a_refusal_for_frontline(teams, service, admin):
+    round_ = _closed_round_with_answers(service, admin)
+    service.store.add_person("teams", TENANT, "aad-boss", "Bo Boss", "executive")
+
+    assert await teams.say("summary", user="boss", name="Bo Boss") == 202
+    cards = teams.connector.cards("a:chat-boss")
+    assert cards, teams.connector.calls
+    shown = " ".join(t for c in cards for t in texts(c))
+    assert f"Integrity check: round {round_.number}" in shown
+    assert "5 of 5 executives and 5 of 5 frontline staff answered" in shown
+    assert all(len(str(c).encode()) < 28_000 for c in cards)
+
+    assert await teams.say("summary", user="u1", name="Ann") == 202
+    [refusal] = [m["text"] for m in teams.connector.messages("a:chat-u1") if m.get("text")][-1:]
+    assert "Only executives can read summaries" in refusal
+    assert teams.connector.cards("a:chat-u1") == []
+
+
+async def test_commands_work_with_or_without_the_integrity_word(teams, service):
+    await teams.say("/integrity help")
+    await teams.say("help")
+    cards = teams.connector.cards("a:chat-u1")
+    assert len(cards) == 2
+    assert texts(cards[0]) == texts(cards[1])
+    # Usage lines read as Teams words: no `/integrity` prefix to type.
+    assert not any("/integrity" in t for t in texts(cards[0]))
+
+
+async def test_a_redelivered_message_runs_its_command_once(teams, service):
+    body = teams.activity(text="propose When did you last call a customer yourself?", id_="m-1")
+    await teams.post(body)
+    await teams.post(body)
+    assert len(service.store.proposals("pending")) == 1
+
+
+async def test_new_people_are_frontline_and_told_how_roles_are_set(teams, service):
+    await teams.say("status", user="new", name="Nia New")
+    person = service.store.person("teams", TENANT, "aad-new")
+    assert person.role == "frontline" and person.tz == "Europe/London"
+    [welcome] = [m["text"] for m in teams.connector.messages("a:chat-new") if m.get("text")][:1]
+    assert "You are frontline" in welcome and "role @name executive" in welcome
+
+
+async def test_channel_messages_are_answered_with_a_pointer_to_the_private_chat(teams, service):
+    await teams.say("summary", conversation="19:channel@thread", conversation_type="channel")
+    [message] = teams.connector.messages("19:channel@thread")
+    assert "1:1 chat" in message["text"]
+    person = service.store.person("teams", TENANT, "aad-u1")
+    assert service.store.conversation_ref(person.id) is None  # a channel is no place for answers
+
+
+async def test_proactive_checkin_goes_to_the_stored_conversation_once(teams, service, admin):
+    install = teams.activity(
+        "conversationUpdate", user="u2", name="Bea", membersAdded=[{"id": BOT_ID}]
+    )
+    assert (await teams.post(install)).status == 202
+    bea = service.store.person("teams", TENANT, "aad-u2")
+    assert service.store.conversation_ref(bea.id)["conversation"]["id"] == "a:chat-u2"
+    [welcome] = teams.connector.messages("a:chat-u2")
+    assert "Hi Bea" in welcome["text"]
+
+    round_ = service.start_round(admin)
+    report = await teams.bot.deliver_round(round_)
+    assert report.sent == 1 and report.failed == []
+    posts = [
+        c for c in teams.connector.calls
+        if c.method == "POST" and c.path.startswith("/v3/conversations/a:chat-u2/activities")
+    ]  # fmt: skip
+    assert len(posts) == 2  # the welcome, then the check-in
+    card = posts[-1].body["attachments"][0]["content"]
+    assert f"Round {round_.number}: the integrity check" in texts(card)
+    assert card["refresh"]["userIds"] == ["29:u2"]
+    delivery = service.store.delivery_for(round_.id, bea.id)
+    assert delivery["status"] == "sent" and delivery["message_ref"].startswith("msg-")
+
+    again = await teams.bot.deliver_round(round_)
+    assert again.sent == 0 and again.already == 1
+    assert len(teams.connector.messages("a:chat-u2")) == 2
+
+
+async def test_ask_sends_the_new_round_to_everyone_reachable(teams, service):
+    service.store.add_person("teams", TENANT, "aad-boss", "Bo Boss", "executive")
+    await teams.post(teams.activity("installationUpdate", user="u3", name="Cy", action="add"))
+    await teams.say("ask", user="boss", name="Bo Boss")
+    for _ in range(100):  # delivery runs in the background after the reply
+        if teams.connector.cards("a:chat-u3"):
+            break
+        await asyncio.sleep(0.05)
+    [card] = teams.connector.cards("a:chat-u3")
+    assert "the integrity check" in texts(card)[0]
+
+
+async def test_status_lists_people_the_bot_cannot_reach_yet(teams, service):
+    service.store.add_person("teams", TENANT, "aad-boss", "Bo Boss", "executive", is_admin=True)
+    # Dee only ever spoke in a channel: known, but with no 1:1 conversation.
+    await teams.say("hi", user="dee", name="Dee", conversation="19:c", conversation_type="channel")
+    await teams.say("status", user="boss", name="Bo Boss")
+    shown = " ".join(t for c in teams.connector.cards("a:chat-boss") for t in texts(c))
+    assert "Not reachable in Teams yet (1): Dee" in shown
+
+
+async def test_role_by_mention_and_roles_from_settings(service, connector):
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.adapters.teams import register
+    from tests.adapters.teams.conftest import Teams
+
+    app = web.Application()
+    settings = TeamsSettings(admins=frozenset({"aad-root"}))
+    bot = register(app, service, settings)
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        teams = Teams(client, bot, connector)
+        await teams.say("status", user="root", name="Ro Root")
+        root = service.store.person("teams", TENANT, "aad-root")
+        assert root.is_admin and root.is_executive
+        mention = {
+            "type": "mention",
+            "text": "<at>Eve</at>",
+            "mentioned": {"id": "29:eve", "name": "Eve", "aadObjectId": "aad-eve"},
+        }
+        body = teams.activity(
+            text="role <at>Eve</at> executive", user="root", name="Ro Root", entities=[mention]
+        )
+        await teams.post(body)
+        assert service.store.person("teams", TENANT, "aad-eve").role == "executive"
+        assert "Eve is now an executive." in teams.connector.messages("a:chat-root")[-1]["text"]
+    finally:
+        await client.close()
