@@ -67,6 +67,7 @@ PLATFORM = "teams"
 ROUTE = "/api/messages"
 #: Commands that may run the analysis engine or draw charts: worth a typing indicator.
 SLOW_COMMANDS = {"summary", "trend", "export"}
+_AUTHORIZED = web.RequestKey("integrity_teams_authorized", bool)
 #: How long a proactive send may take before the delivery is marked failed and retried.
 SEND_TIMEOUT_SECONDS = 60
 
@@ -122,10 +123,23 @@ class TeamsBot:
             warnings.simplefilter("ignore")
             web_app["agent_configuration"] = self.auth_configuration
 
-        @jwt_authorization_decorator
-        async def messages(request: web.Request) -> web.StreamResponse:
+        async def process(request: web.Request) -> web.StreamResponse:
+            request[_AUTHORIZED] = True
             self.loop = asyncio.get_running_loop()
             return await start_agent_process(request, self.app, self.adapter)
+
+        checked = jwt_authorization_decorator(process)
+
+        async def messages(request: web.Request) -> web.StreamResponse:
+            try:
+                return await checked(request)
+            except Exception:
+                if request.get(_AUTHORIZED):
+                    raise
+                # The SDK's check raises (rather than answering 401) on some malformed
+                # tokens, e.g. one without a key id: still a request we must refuse.
+                logger.warning("Refused a request to %s whose token could not be read", ROUTE)
+                return web.json_response({"error": "Invalid token."}, status=401)
 
         web_app.router.add_post(ROUTE, messages)
         web_app.on_startup.append(self._on_startup)
