@@ -1,0 +1,43 @@
+"""The Teams app package: a manifest Teams accepts, with our bot id and both icons."""
+
+from __future__ import annotations
+
+import json
+import struct
+import zipfile
+
+from bot.adapters.teams.package import main
+from bot.commands import COMMANDS
+
+APP_ID = "11111111-2222-3333-4444-555555555555"
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_package_fills_the_bot_id_and_carries_both_icons(tmp_path, capsys):
+    out = tmp_path / "app.zip"
+    assert main(["--out", str(out)], env={"TEAMS_CLIENT_ID": APP_ID}) == 0
+    with zipfile.ZipFile(out) as package:
+        assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        manifest = json.loads(package.read("manifest.json"))
+        assert _png_size(package.read("color.png")) == (192, 192)
+        assert _png_size(package.read("outline.png")) == (32, 32)
+    assert manifest["id"] == APP_ID
+    [bot] = manifest["bots"]
+    assert bot["botId"] == APP_ID and "personal" in bot["scopes"] and bot["supportsFiles"]
+    assert "${{" not in json.dumps(manifest)
+    assert len(manifest["name"]["short"]) <= 30 and len(manifest["description"]["short"]) <= 80
+    # Every command the menu offers is a real command word.
+    commands = bot["commandLists"][0]["commands"]
+    assert len(commands) <= 10
+    assert {c["title"] for c in commands} <= set(COMMANDS)
+
+
+def test_package_refuses_without_a_bot_id(tmp_path, capsys):
+    out = tmp_path / "app.zip"
+    assert main(["--out", str(out)], env={}) == 2
+    assert "TEAMS_CLIENT_ID" in capsys.readouterr().err
+    assert not out.exists()
