@@ -261,3 +261,64 @@ async def test_role_by_mention_and_roles_from_settings(service, connector):
         assert "Eve is now an executive." in teams.connector.messages("a:chat-root")[-1]["text"]
     finally:
         await client.close()
+
+
+async def test_an_export_is_offered_as_a_file_and_uploaded_on_consent(teams, service, admin):
+    _closed_round_with_answers(service, admin)
+    service.store.add_person("teams", TENANT, "aad-boss", "Bo Boss", "executive")
+    await teams.say("export", user="boss", name="Bo Boss")
+    [offer] = [
+        a
+        for m in teams.connector.messages("a:chat-boss")
+        for a in m.get("attachments") or []
+        if a["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+    ]
+    assert offer["name"].endswith(".csv") and offer["content"]["sizeInBytes"] > 0
+
+    upload_url = teams.connector.url + "onedrive/upload-1"
+    consent = teams.activity(
+        "invoke",
+        user="boss",
+        name="Bo Boss",
+        value={
+            "type": "fileUpload",
+            "action": "accept",
+            "context": offer["content"]["acceptContext"],
+            "uploadInfo": {
+                "name": offer["name"],
+                "uploadUrl": upload_url,
+                "contentUrl": "https://contoso.sharepoint.com/x.csv",
+                "uniqueId": "file-1",
+                "fileType": "csv",
+            },
+        },
+    )
+    consent["name"] = "fileConsent/invoke"
+    assert (await teams.post(consent)).status == 200
+    [put] = [c for c in teams.connector.calls if c.method == "PUT"]
+    assert put.path == "/onedrive/upload-1"
+    uploaded = put.body if isinstance(put.body, bytes) else b""
+    assert uploaded.startswith(b"id,round,question_id")
+    assert put.headers["Content-Range"] == f"bytes 0-{len(uploaded) - 1}/{len(uploaded)}"
+    info = teams.connector.messages("a:chat-boss")[-1]["attachments"][0]
+    assert info["contentType"] == "application/vnd.microsoft.teams.card.file.info"
+
+    # The offer is used up: accepting again uploads nothing more.
+    await teams.post(dict(consent, id="again"))
+    assert len([c for c in teams.connector.calls if c.method == "PUT"]) == 1
+
+
+async def test_the_weekly_scheduler_sends_teams_checkins_from_its_thread(teams, service, clock):
+    from bot.scheduler import Scheduler
+
+    service.store.add_person("teams", TENANT, "aad-boss", "Bo Boss", "executive", is_admin=True)
+    await teams.say("schedule monday 09:00 tz Europe/London", user="boss", name="Bo Boss")
+    await teams.say("hi", user="u5", name="Eli")
+    scheduler = Scheduler(service, {"teams": teams.bot})
+    # The scheduler runs in its own thread; sends hop onto the bot's event loop.
+    report = await asyncio.to_thread(scheduler.tick)
+    assert report.opened and report.sent == 2 and report.failed == 0
+    assert len(teams.connector.cards("a:chat-u5")) == 1
+    again = await asyncio.to_thread(scheduler.tick)
+    assert again.sent == 0
+    assert len(teams.connector.cards("a:chat-u5")) == 1
