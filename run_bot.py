@@ -3,6 +3,7 @@ adapters, and start them.
 
     python run_bot.py                 # the chat: the terminal by default
     python run_bot.py analyse FILE    # analyse answers exported from anywhere
+    python run_bot.py teams-package   # zip the Teams app manifest for upload
 """
 
 from __future__ import annotations
@@ -25,11 +26,17 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["export"]:
         return run_export(argv[1:])
 
+    if argv[:1] == ["teams-package"]:
+        from bot.adapters.teams.package import main as teams_package
+
+        return teams_package(argv[1:])
+
     parser = argparse.ArgumentParser(
         prog="run_bot.py",
         description="Integrity Check: the customer-loyalty integrity check chat bot.",
         epilog="Subcommands: `analyse FILE [--json] [--engine offline|llm] [--min-group N]`, "
-        "`export [--format csv|jsonl] [--rounds all|last|N|N-M|N,M] [--team T] [--out FILE]`.",
+        "`export [--format csv|jsonl] [--rounds all|last|N|N-M|N,M] [--team T] [--out FILE]`, "
+        "`teams-package [--out FILE]`.",
     )
     parser.add_argument("--user", help="terminal chat: who you are (a demo person's name)")
     args = parser.parse_args(argv)
