@@ -150,7 +150,7 @@ class TeamsBot:
     # -- people -----------------------------------------------------------------
 
     async def meet(self, activity: Activity) -> tuple[Person, bool]:
-        """The person behind an activity, with roles from INTEGRITY_TEAMS_* applied once."""
+        """The person behind an activity; roles from INTEGRITY_TEAMS_* apply when first met."""
         sender = activity.from_property
         user_id = sender.aad_object_id or sender.id
         person, is_new = await asyncio.to_thread(
@@ -161,10 +161,12 @@ class TeamsBot:
             sender.name or "",
             tz=activity.local_timezone,
         )
+        if not is_new:
+            return person, False  # later role changes are an admin's, not the settings'
         ids = {user_id.lower(), (sender.id or "").lower()}
-        admin = bool(ids & self.settings.admins) and not person.is_admin
+        admin = bool(ids & self.settings.admins)
         executive = bool(ids & (self.settings.executives | self.settings.admins))
-        if admin or (executive and not person.is_executive):
+        if admin or executive:
             person = await asyncio.to_thread(
                 self.store.set_role, person.id, "executive", is_admin=True if admin else None
             )
@@ -316,7 +318,7 @@ class TeamsBot:
         await self.remember(person, activity)
         round_ = await self._card_round(data)
         if round_ is None:
-            return card_response(cards.card(cards._text_blocks("This check-in no longer exists.")))
+            return card_response(cards.card(cards.text_blocks("This check-in no longer exists.")))
         message, color = "", "Good"
         if await self._first_sighting(activity):
             try:
@@ -341,7 +343,7 @@ class TeamsBot:
         person, _ = await self.meet(context.activity)
         round_ = await self._card_round(data)
         if round_ is None:
-            return card_response(cards.card(cards._text_blocks("This check-in is over.")))
+            return card_response(cards.card(cards.text_blocks("This check-in is over.")))
         content = await self.checkin_card(person, round_, user_id=context.activity.from_property.id)
         return card_response(content)
 
@@ -583,10 +585,7 @@ def plain_text(reply: Reply) -> str:
 
 def welcome(person: Person, settings: TeamsSettings) -> str:
     role = "an executive" if person.is_executive else "frontline"
-    how = (
-        "An admin changes roles with `role @name executive` (or lists ids in "
-        "INTEGRITY_TEAMS_ADMINS / INTEGRITY_TEAMS_EXECUTIVES)."
-    )
+    how = "Roles are set by an admin of Integrity Check, with `role @name executive`."
     return (
         f"Hi {person.display_name}, I'm Integrity Check. Every week I ask executives and "
         "frontline staff the same questions about how we treat our customers, and show "

@@ -72,7 +72,7 @@ def text_for_message(text: str) -> str:
     return re.sub(r"/integrity\b ?", "", text)
 
 
-def _text_blocks(text: str, **style: Any) -> list[dict]:
+def text_blocks(text: str, **style: Any) -> list[dict]:
     text = teams_words(text)
     chunks = [text[i : i + MAX_TEXT_CHARS] for i in range(0, len(text), MAX_TEXT_CHARS)] or [""]
     return [{"type": "TextBlock", "text": chunk, "wrap": True, **style} for chunk in chunks]
@@ -110,18 +110,18 @@ def block_elements(block: Heading | Text | Note | Quote | Table) -> list[list[di
     into row groups, each repeating the header.
     """
     if isinstance(block, Heading):
-        return [_text_blocks(block.text, weight="Bolder", size="Large")]
+        return [text_blocks(block.text, weight="Bolder", size="Large")]
     if isinstance(block, Text):
-        return [[b] for b in _text_blocks(block.text)]
+        return [[b] for b in text_blocks(block.text)]
     if isinstance(block, Note):
-        return [[b] for b in _text_blocks(block.text, isSubtle=True, size="Small")]
+        return [[b] for b in text_blocks(block.text, isSubtle=True, size="Small")]
     if isinstance(block, Quote):
-        items = _text_blocks(f"“{block.text}”", style="default")
+        items = text_blocks(f"“{block.text}”", style="default")
         if block.attribution:
-            items += _text_blocks(f"— {block.attribution}", isSubtle=True, size="Small")
+            items += text_blocks(f"— {block.attribution}", isSubtle=True, size="Small")
         return [[{"type": "Container", "style": "emphasis", "items": items}]]
     if isinstance(block, Table):
-        caption = _text_blocks(block.caption, weight="Bolder") if block.caption else []
+        caption = text_blocks(block.caption, weight="Bolder") if block.caption else []
         pieces: list[list[dict]] = []
         group: list[list[str]] = []
         for row in block.rows:

@@ -165,3 +165,25 @@ def test_half_a_configuration_is_an_error_not_anonymous():
 def test_anonymous_mode_warns_loudly(caplog):
     TeamsSettings().auth_configuration()
     assert "WITHOUT AUTHENTICATION" in caplog.text
+
+
+async def test_proactive_sends_with_credentials_carry_the_bots_token(secured, signing_key, service):
+    good = token(signing_key, service_url=secured.connector.url)
+    await secured.post(secured.activity(text="hello"), {"Authorization": f"Bearer {good}"})
+    admin = service.store.add_person("test", "W", "A", "Ada", "executive", is_admin=True)
+    round_ = service.start_round(admin)
+    before = len(secured.connector.calls)
+    report = await secured.bot.deliver_round(round_)
+    assert report.sent == 1
+    [post] = secured.connector.calls[before:]
+    assert post.path.startswith("/v3/conversations/a:chat-u1/activities")
+    assert post.headers["Authorization"] == "Bearer outgoing-token"
+
+
+def test_teams_is_served_when_credentials_or_local_mode_are_set():
+    from bot.adapters.teams import teams_configured
+
+    assert teams_configured({"TEAMS_CLIENT_ID": APP_ID})
+    assert teams_configured({"INTEGRITY_TEAMS": "1"})
+    assert not teams_configured({})
+    assert not teams_configured({"INTEGRITY_TEAMS": "0", "TEAMS_CLIENT_ID": ""})

@@ -322,3 +322,14 @@ async def test_the_weekly_scheduler_sends_teams_checkins_from_its_thread(teams, 
     again = await asyncio.to_thread(scheduler.tick)
     assert again.sent == 0
     assert len(teams.connector.cards("a:chat-u5")) == 1
+
+
+async def test_a_reminder_repeats_the_checkin_card(teams, service, admin):
+    round_ = service.start_round(admin)
+    await teams.say("hi", user="u6", name="Fay")
+    fay = service.store.person("teams", TENANT, "aad-u6")
+    left = service.questions_for(fay, round_)
+    await asyncio.to_thread(teams.bot.remind, fay, round_, left)
+    nudge, card = teams.connector.messages("a:chat-u6")[-2:]
+    assert f"{len(left)} question(s) of round {round_.number}" in nudge["text"]
+    assert card["attachments"][0]["contentType"] == CARD
