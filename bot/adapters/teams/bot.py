@@ -540,9 +540,13 @@ class TeamsBot:
     # -- plumbing -------------------------------------------------------------------------
 
     async def _first_sighting(self, activity: Activity, key: str | None = None) -> bool:
-        key = key or activity.id
-        if not key:
-            return True
+        """False when Teams redelivers an activity already handled (it retries slow turns)."""
+        if key is None:
+            if not activity.id:
+                return True
+            # Teams message ids are timestamps, unique only within a conversation.
+            conversation = activity.conversation.id if activity.conversation else ""
+            key = f"{conversation}:{activity.id}"
         return await asyncio.to_thread(self.store.first_sighting, f"{PLATFORM}:{key}")
 
     async def on_error(self, context: TurnContext, error: Exception) -> None:

@@ -333,3 +333,12 @@ async def test_a_reminder_repeats_the_checkin_card(teams, service, admin):
     nudge, card = teams.connector.messages("a:chat-u6")[-2:]
     assert f"{len(left)} question(s) of round {round_.number}" in nudge["text"]
     assert card["attachments"][0]["contentType"] == CARD
+
+
+async def test_the_same_message_id_in_two_chats_is_two_messages(teams, service):
+    # Teams message ids are timestamps: two people can send at the same millisecond.
+    await teams.post(teams.activity(text="propose Who called a customer this week?", id_="1700"))
+    await teams.post(
+        teams.activity(text="propose Who read a complaint this week?", id_="1700", user="u7")
+    )
+    assert len(service.store.proposals("pending")) == 2
