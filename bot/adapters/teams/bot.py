@@ -34,6 +34,9 @@ from microsoft_agents.activity import (
     ActivityTypes,
     AdaptiveCardInvokeResponse,
     Attachment,
+    ChannelAccount,
+    ConversationAccount,
+    ConversationParameters,
     ConversationReference,
     InvokeResponse,
 )
@@ -52,6 +55,7 @@ from microsoft_agents.hosting.core import (
     TurnContext,
     TurnState,
 )
+from microsoft_agents.hosting.core.connector import ConnectorClientBase
 
 from bot.adapters.teams import cards, files
 from bot.adapters.teams.config import TeamsSettings
@@ -151,19 +155,21 @@ class TeamsBot:
 
     async def meet(self, activity: Activity) -> tuple[Person, bool]:
         """The person behind an activity; roles from INTEGRITY_TEAMS_* apply when first met."""
-        sender = activity.from_property
-        user_id = sender.aad_object_id or sender.id
+        return await self.meet_account(
+            activity.from_property, tenant_of(activity), tz=activity.local_timezone
+        )
+
+    async def meet_account(
+        self, account: ChannelAccount, tenant: str, *, tz: str | None = None
+    ) -> tuple[Person, bool]:
+        """The person behind a Teams account (a sender, or a member of a team)."""
+        user_id = account.aad_object_id or account.id
         person, is_new = await asyncio.to_thread(
-            self.service.meet,
-            PLATFORM,
-            tenant_of(activity),
-            user_id,
-            sender.name or "",
-            tz=activity.local_timezone,
+            self.service.meet, PLATFORM, tenant, user_id, account.name or "", tz=tz
         )
         if not is_new:
             return person, False  # later role changes are an admin's, not the settings'
-        ids = {user_id.lower(), (sender.id or "").lower()}
+        ids = {user_id.lower(), (account.id or "").lower()}
         admin = bool(ids & self.settings.admins)
         executive = bool(ids & (self.settings.executives | self.settings.admins))
         if admin or executive:
@@ -417,6 +423,9 @@ class TeamsBot:
         installing = activity.type == ActivityTypes.installation_update and (
             activity.action or "add"
         ).startswith("add")
+        if activity.conversation and activity.conversation.conversation_type == "channel":
+            await self.on_team_members(context, bot_id in added)
+            return
         if not (installing or bot_id in added) or not is_personal(activity):
             return
         if not activity.from_property or activity.from_property.id == bot_id:
@@ -430,6 +439,71 @@ class TeamsBot:
         if current is not None:
             # Joining mid-round: they get this round's check-in now, once.
             await self.deliver_round(current, [person])
+
+    async def on_team_members(self, context: TurnContext, installed: bool) -> None:
+        """Installed in a team (or people joined it): open a 1:1 chat with each member.
+
+        A team install is how an admin reaches everyone at once; check-ins and
+        answers still only ever happen in each person's private chat with the bot.
+        """
+        activity = context.activity
+        if installed:
+            if not await self._first_sighting(activity, f"team:{team_of(activity)}"):
+                return
+            client = context.services.get(ConnectorClientBase)
+            members = await client.conversations.get_conversation_members(team_of(activity))
+        else:
+            members = list(activity.members_added or [])
+        people = await self.open_personal_chats(context, members)
+        current = await asyncio.to_thread(self.service.open_round)
+        if current is not None and people:
+            await self.deliver_round(current, people)
+        if installed:
+            await context.send_activity(
+                f"Integrity Check is installed: {len(people)} member(s) of this team get the "
+                "weekly check-in in a private 1:1 chat with me. Answers are anonymous, and "
+                "summaries go to executives only."
+            )
+
+    async def open_personal_chats(
+        self, context: TurnContext, members: list[ChannelAccount]
+    ) -> list[Person]:
+        """Create (or find) the 1:1 chat with each member and store where it is."""
+        activity = context.activity
+        client = context.services.get(ConnectorClientBase)
+        tenant = tenant_of(activity)
+        reached = []
+        for member in members:
+            if not member.id or member.id == activity.recipient.id:
+                continue
+            try:
+                created = await client.conversations.create_conversation(
+                    ConversationParameters(
+                        is_group=False,
+                        agent=activity.recipient,
+                        members=[ChannelAccount(id=member.id)],
+                        tenant_id=tenant,
+                        channel_data={"tenant": {"id": tenant}},
+                    )
+                )
+            except Exception:
+                # They stay listed as unreachable in `status`; nothing else depends on it.
+                logger.exception("Could not open a 1:1 chat with a team member")
+                continue
+            person, _ = await self.meet_account(member, tenant)
+            reference = ConversationReference(
+                user=member,
+                agent=activity.recipient,
+                conversation=ConversationAccount(
+                    id=created.id, conversation_type="personal", tenant_id=tenant
+                ),
+                channel_id=activity.channel_id,
+                service_url=activity.service_url,
+            )
+            data = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
+            await asyncio.to_thread(self.store.save_conversation_ref, person.id, PLATFORM, data)
+            reached.append(person)
+        return reached
 
     # -- proactive check-ins ----------------------------------------------------------
 
@@ -573,6 +647,12 @@ def tenant_of(activity: Activity) -> str:
         if tenant:
             return tenant
     return "local"  # the Agents Playground and other local tools send no tenant
+
+
+def team_of(activity: Activity) -> str:
+    """The team a channel activity belongs to (its id is also its General channel's)."""
+    channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    return (channel_data.get("team") or {}).get("id") or activity.conversation.id
 
 
 def is_personal(activity: Activity) -> bool:

@@ -37,6 +37,8 @@ class FakeConnector:
 
     url: str = ""
     calls: list[Call] = field(default_factory=list)
+    #: Members of a team, by team id, for GET /v3/conversations/{id}/members.
+    members: dict[str, list[dict]] = field(default_factory=dict)
 
     def messages(self, conversation: str | None = None) -> list[dict]:
         """The message activities posted, optionally into one conversation."""
@@ -64,6 +66,12 @@ class FakeConnector:
         except ValueError:
             body = raw
         self.calls.append(Call(request.method, request.path, body, dict(request.headers)))
+        parts = request.path.strip("/").split("/")
+        if request.method == "GET" and parts[-1] == "members":
+            return web.json_response(self.members.get(parts[2], []))
+        if request.method == "POST" and parts == ["v3", "conversations"]:
+            # A new 1:1 chat with the one member asked for.
+            return web.json_response({"id": f"a:personal-{body['members'][0]['id']}"})
         return web.json_response({"id": f"msg-{len(self.calls)}"})
 
 

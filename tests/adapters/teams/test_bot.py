@@ -342,3 +342,45 @@ async def test_the_same_message_id_in_two_chats_is_two_messages(teams, service):
         teams.activity(text="propose Who read a complaint this week?", id_="1700", user="u7")
     )
     assert len(service.store.proposals("pending")) == 2
+
+
+async def test_installing_in_a_team_opens_a_private_chat_with_every_member(teams, service, admin):
+    round_ = service.start_round(admin)
+    team = "19:team-general@thread.tacv2"
+    teams.connector.members[team] = [
+        {"id": "29:m1", "name": "Gus", "aadObjectId": "aad-m1"},
+        {"id": "29:m2", "name": "Hal", "aadObjectId": "aad-m2"},
+    ]
+    install = teams.activity(
+        "conversationUpdate",
+        user="installer",
+        conversation=team,
+        conversation_type="channel",
+        membersAdded=[{"id": BOT_ID}],
+        channelData={"team": {"id": team}, "tenant": {"id": TENANT}},
+    )
+    assert (await teams.post(install)).status == 202
+    created = [c.body for c in teams.connector.calls if c.path == "/v3/conversations"]
+    assert [b["members"][0]["id"] for b in created] == ["29:m1", "29:m2"]
+    assert all(b["isGroup"] is False and b["tenantId"] == TENANT for b in created)
+    # Each member has a stored 1:1 chat, and the open round reached them there.
+    for member in ("m1", "m2"):
+        person = service.store.person("teams", TENANT, f"aad-{member}")
+        reference = service.store.conversation_ref(person.id)
+        assert reference["conversation"]["id"] == f"a:personal-29:{member}"
+        [card] = teams.connector.cards(f"a:personal-29:{member}")
+        assert f"Round {round_.number}: the integrity check" in texts(card)
+    [note] = teams.connector.messages(team)
+    assert "2 member(s) of this team" in note["text"]
+
+    # Someone joining the team later is reached the same way.
+    joined = teams.activity(
+        "conversationUpdate",
+        user="installer",
+        conversation=team,
+        conversation_type="channel",
+        membersAdded=[{"id": "29:m3", "name": "Ivy", "aadObjectId": "aad-m3"}],
+        channelData={"team": {"id": team}, "tenant": {"id": TENANT}},
+    )
+    await teams.post(joined)
+    assert teams.connector.cards("a:personal-29:m3")
