@@ -46,10 +46,66 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if platforms_configured(os.environ):
+            return run_server(os.environ)
         return run_chat(args.user or os.environ.get("INTEGRITY_USER"))
     except IntegrityError as error:
         print(f"integrity: {error}", file=sys.stderr)
         return 2
+
+
+def build_core():
+    """Settings, the store and the core service: what every way of running shares."""
+    from bot.service import IntegrityCheck
+    from bot.settings import Settings
+    from bot.store import Store
+
+    settings = Settings.from_env()
+    store = Store(settings.db_path)
+    return settings, store, IntegrityCheck(store, settings, analyser=_analyser(settings))
+
+
+def platforms_configured(env) -> bool:
+    """True when a chat platform is configured; otherwise the terminal chat runs."""
+    from bot.adapters.teams import teams_configured
+
+    return teams_configured(env)
+
+
+def run_server(env) -> int:
+    """Serve the configured platforms from one aiohttp server, with the weekly scheduler."""
+    import threading
+
+    from aiohttp import web
+
+    from bot.adapters.teams import register as register_teams
+    from bot.adapters.teams import teams_configured
+    from bot.scheduler import Scheduler
+
+    settings, store, service = build_core()
+    web_app = web.Application()
+    web_app.router.add_get("/healthz", lambda _request: web.json_response({"ok": True}))
+    messengers = {}
+    if teams_configured(env):
+        messengers["teams"] = register_teams(web_app, service)
+    scheduler = Scheduler(service, messengers)
+    stop = threading.Event()
+
+    async def start_scheduler(_app: web.Application) -> None:
+        # After the adapters' own start-up hooks: they hand the scheduler their event loop.
+        threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True).start()
+
+    async def stop_scheduler(_app: web.Application) -> None:
+        stop.set()
+
+    web_app.on_startup.append(start_scheduler)
+    web_app.on_cleanup.append(stop_scheduler)
+    port = int(env.get("PORT", "3000"))
+    logging.getLogger(__name__).warning(
+        "Integrity Check serving %s on port %s", ", ".join(messengers), port
+    )
+    web.run_app(web_app, port=port, print=None)
+    return 0
 
 
 def run_chat(user: str | None) -> int:
@@ -58,13 +114,8 @@ def run_chat(user: str | None) -> int:
 
     from bot.adapters.terminal import TerminalChat
     from bot.demo import WORKSPACE, seed_demo
-    from bot.service import IntegrityCheck
-    from bot.settings import Settings
-    from bot.store import Store
 
-    settings = Settings.from_env()
-    store = Store(settings.db_path)
-    service = IntegrityCheck(store, settings, analyser=_analyser(settings))
+    settings, store, service = build_core()
     seeded = False
     if settings.demo and not store.people():
         seed_demo(store, settings)

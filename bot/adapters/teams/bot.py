@@ -56,6 +56,7 @@ from microsoft_agents.hosting.core import (
     TurnState,
 )
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
+from pydantic import ValidationError
 
 from bot.adapters.teams import cards, files
 from bot.adapters.teams.config import TeamsSettings
@@ -130,6 +131,14 @@ class TeamsBot:
         async def process(request: web.Request) -> web.StreamResponse:
             request[_AUTHORIZED] = True
             self.loop = asyncio.get_running_loop()
+            try:
+                Activity.model_validate(await request.json())
+            except (ValueError, ValidationError) as error:
+                # A malformed body is the sender's mistake: say so, rather than a 500.
+                logger.warning("Refused a malformed activity: %s", str(error).splitlines()[0])
+                return web.json_response(
+                    {"error": "The body is not a valid Bot Framework activity."}, status=400
+                )
             return await start_agent_process(request, self.app, self.adapter)
 
         checked = jwt_authorization_decorator(process)

@@ -384,3 +384,11 @@ async def test_installing_in_a_team_opens_a_private_chat_with_every_member(teams
     )
     await teams.post(joined)
     assert teams.connector.cards("a:personal-29:m3")
+
+
+async def test_a_malformed_activity_gets_400_and_the_bot_keeps_serving(teams, service):
+    for body in ({}, {"type": "message", "channelId": 5}):
+        response = await teams.post(body)
+        assert response.status == 400
+        assert "not a valid" in (await response.json())["error"]
+    assert await teams.say("help") in (200, 202)  # still serving
