@@ -67,3 +67,43 @@ def test_export_never_shows_a_group_under_the_floor(tmp_path_factory, sizes, flo
                 assert set(in_scope) <= shown
     store.close()
     assert round_.number == 1
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.dictionaries(
+        st.sampled_from(["executive", "frontline"]), st.integers(min_value=0, max_value=8)
+    ),
+    floor=st.integers(min_value=3, max_value=6),
+)
+def test_the_summary_text_never_quotes_or_counts_a_group_under_the_floor(
+    tmp_path_factory, sizes, floor
+):
+    """End to end: store → core → analysis engine → the summary an executive reads."""
+    from bot.commands import Commands
+
+    path = tmp_path_factory.mktemp("summary") / "s.db"
+    settings_ = Settings(db_path=path, secret=b"s" * 32, min_group=floor, questions_per_round=1)
+    store = Store(path)
+    service = IntegrityCheck(store, settings_)
+    boss = store.add_person("t", "W", "boss", "Boss", "executive", is_admin=True)
+    service.start_round(boss)
+    written: dict[str, list[str]] = {}
+    for role, size in sizes.items():
+        for i in range(size):
+            person = store.add_person("t", "W", f"{role}{i}", "p", role)
+            tone = "wonderful loyal happy" if role == "executive" else "angry waiting leaving"
+            text = f"Zq{role[:4]}{i} customers are {tone} number {i}."
+            service.record_answer(
+                person, "give-away", rating=5 if role == "executive" else 1, text=text
+            )
+            written.setdefault(role, []).append(text)
+    summary = Commands(service).handle(boss, "/integrity summary").as_text()
+    for role, texts in written.items():
+        marker = f"Zq{role[:4]}"
+        if len(texts) < floor:
+            assert marker not in summary, (role, len(texts), floor)
+        elif all(len(written.get(r, [])) >= floor for r in ("executive", "frontline")):
+            # Both sides are big enough and disagree completely: each is quoted.
+            assert marker in summary, (role, len(texts), floor)
+    store.close()
