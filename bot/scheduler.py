@@ -208,12 +208,14 @@ class Scheduler:
 
     def _close_due(self, report: TickReport) -> None:
         from bot.commands import summary_reply
+        from bot.trends import trend_chart
 
         for closed in self.service.close_due_rounds():
             report.closed.append(closed.number)
             reply = summary_reply(
                 self.service, SummaryScope(rounds=[closed], label=f"round {closed.number}")
             )
+            reply.extend(trend_chart(self.service))
             for item in self.schedules():
                 if item.team:
                     continue

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from bot.analysis.models import QuestionResult, SideFigures  # noqa: E402
 from bot.domain import Round  # noqa: E402
+from bot.replies import File, Reply  # noqa: E402
 from bot.service import IntegrityCheck, SummaryScope  # noqa: E402
 
 ANCHOR = "give-away"
@@ -188,3 +189,16 @@ def _wrap(text: str, width: int = 80) -> str:
         else:
             line = f"{line} {word}".strip()
     return "\n".join([*lines, line])
+
+
+def trend_chart(service: IntegrityCheck, question_id: str = ANCHOR) -> Reply:
+    """The anchor question's gap over every round so far, as a chart to attach to a summary."""
+    rounds = [r for r in service.store.rounds() if question_id in r.question_ids]
+    if not rounds:
+        return Reply()
+    points = build_trend(service, rounds).questions.get(question_id, [])
+    text = service.store.question(question_id).text
+    png = gap_chart(text, points, service.settings.min_group)
+    return Reply(
+        [File(f"trend-{question_id}.png", png, "image/png", title="The gap over time: " + text)]
+    )

@@ -194,6 +194,8 @@ def test_the_round_closes_on_time_and_its_summary_goes_to_executives(world):
     assert report.closed == [1] and service.open_round() is None
     ((to, reply),) = messenger.summaries
     assert to == "executives" and "Integrity check: round 1" in reply.as_text()
+    (chart,) = reply.files  # the gap over time goes with every end-of-round summary
+    assert chart.name == "trend-give-away.png" and chart.content.startswith(b"\x89PNG")
 
 
 def test_two_schedulers_at_once_never_send_twice(world, settings):
