@@ -371,22 +371,7 @@ class Store:
             table = self.db.table("questions")
             bank_ids = [q.id for q in questions]
             for position, q in enumerate(questions):
-                table.upsert(
-                    {
-                        "id": q.id,
-                        "text": q.text,
-                        "theme": q.theme,
-                        "low_label": q.low_label,
-                        "high_label": q.high_label,
-                        "why_prompt": q.why_prompt,
-                        "roles": json.dumps(list(q.roles)),
-                        "anchor": int(q.anchor),
-                        "position": position,
-                        "source": "bank",
-                        "active": 1,
-                    },
-                    pk="id",
-                )
+                table.upsert(_question_row(q, position, "bank", active=True), pk="id")
             marks = ",".join("?" for _ in bank_ids) or "''"
             self.db.execute(
                 f"update questions set active = 0 where source = 'bank' and id not in ({marks})",
@@ -401,20 +386,7 @@ class Store:
         def run() -> None:
             count = self._rows("select count(*) as n from questions")[0]["n"]
             self.db.table("questions").upsert(
-                {
-                    "id": question.id,
-                    "text": question.text,
-                    "theme": question.theme,
-                    "low_label": question.low_label,
-                    "high_label": question.high_label,
-                    "why_prompt": question.why_prompt,
-                    "roles": json.dumps(list(question.roles)),
-                    "anchor": int(question.anchor),
-                    "position": 1000 + count,
-                    "source": question.source,
-                    "active": int(active),
-                },
-                pk="id",
+                _question_row(question, 1000 + count, question.source, active=active), pk="id"
             )
 
         self.write(run)
@@ -893,6 +865,23 @@ def _person(row: dict) -> Person:
         team=row["team"],
         tz=row["tz"],
     )
+
+
+def _question_row(question: Question, position: int, source: str, *, active: bool) -> dict:
+    """A question as its `questions` row: one shape for the bank and for approved proposals."""
+    return {
+        "id": question.id,
+        "text": question.text,
+        "theme": question.theme,
+        "low_label": question.low_label,
+        "high_label": question.high_label,
+        "why_prompt": question.why_prompt,
+        "roles": json.dumps(list(question.roles)),
+        "anchor": int(question.anchor),
+        "position": position,
+        "source": source,
+        "active": int(active),
+    }
 
 
 def _question(row: dict) -> Question:
