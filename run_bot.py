@@ -67,45 +67,34 @@ def build_core():
 
 def platforms_configured(env) -> bool:
     """True when a chat platform is configured; otherwise the terminal chat runs."""
-    from bot.adapters.teams import teams_configured
+    from bot.adapters.web import platforms_configured as configured
 
-    return teams_configured(env)
+    return bool(configured(env))
 
 
 def run_server(env) -> int:
     """Serve the configured platforms from one aiohttp server, with the weekly scheduler."""
-    import threading
-
     from aiohttp import web
 
-    from bot.adapters.teams import register as register_teams
-    from bot.adapters.teams import teams_configured
-    from bot.scheduler import Scheduler
+    from bot.adapters.web import build_server
 
-    settings, store, service = build_core()
-    web_app = web.Application()
-    web_app.router.add_get("/healthz", lambda _request: web.json_response({"ok": True}))
-    messengers = {}
-    if teams_configured(env):
-        messengers["teams"] = register_teams(web_app, service)
-    scheduler = Scheduler(service, messengers)
-    stop = threading.Event()
-
-    async def start_scheduler(_app: web.Application) -> None:
-        # After the adapters' own start-up hooks: they hand the scheduler their event loop.
-        threading.Thread(target=scheduler.run, args=(stop,), name="scheduler", daemon=True).start()
-
-    async def stop_scheduler(_app: web.Application) -> None:
-        stop.set()
-
-    web_app.on_startup.append(start_scheduler)
-    web_app.on_cleanup.append(stop_scheduler)
-    port = int(env.get("PORT", "3000"))
+    _settings, _store, service = build_core()
+    web_app, messengers = build_server(service, env)
+    port = _port(env)
     logging.getLogger(__name__).warning(
         "Integrity Check serving %s on port %s", ", ".join(messengers), port
     )
     web.run_app(web_app, port=port, print=None)
     return 0
+
+
+def _port(env) -> int:
+    from bot.errors import ConfigError
+
+    raw = env.get("PORT", "3000")
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ConfigError(f"PORT is {raw!r}: give a port number such as 3000.")
+    return int(raw)
 
 
 def run_chat(user: str | None) -> int:

@@ -204,6 +204,34 @@ def m003_conversation_references(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_channel_posts(db: sqlite_utils.Database) -> None:
+    """Round posts in chat channels (Slack), whose thread replies are answers on the record.
+
+    One row per (platform, workspace, channel, round), claimed before posting like a
+    delivery, so a round is never posted twice to a channel; `message_ref` is the
+    posted message (its thread), filled in once the post went out.
+    """
+    db.table("channel_posts").create(
+        {
+            "id": int,
+            "platform": str,
+            "workspace": str,
+            "channel": str,
+            "round_id": int,
+            "message_ref": str,
+            "posted_at": str,
+        },
+        pk="id",
+        foreign_keys=[("round_id", "rounds", "id")],
+        not_null={"platform", "workspace", "channel", "round_id"},
+    )
+    db.table("channel_posts").create_index(
+        ["platform", "workspace", "channel", "round_id"], unique=True
+    )
+    db.table("channel_posts").create_index(["platform", "workspace", "message_ref"])
+
+
 def _is_lock_error(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and (
         "locked" in str(error) or "busy" in str(error)
@@ -653,6 +681,52 @@ class Store:
             sql += " and workspace = ?"
             params.append(workspace)
         return [_person(r) for r in self._rows(sql + " order by id", params)]
+
+    # -- channel posts -------------------------------------------------------------
+
+    def claim_channel_post(
+        self, platform: str, workspace: str, channel: str, round_id: int
+    ) -> bool:
+        """Claim posting a round to a channel; False if it was posted (or claimed) already."""
+
+        def run() -> bool:
+            cursor = self.db.execute(
+                "insert or ignore into channel_posts (platform, workspace, channel, round_id) "
+                "values (?, ?, ?, ?)",
+                [platform, workspace, channel, round_id],
+            )
+            return cursor.rowcount == 1
+
+        return self.write(run)
+
+    def complete_channel_post(
+        self, platform: str, workspace: str, channel: str, round_id: int, message_ref: str | None
+    ) -> None:
+        """Record the posted message; `None` releases the claim so a later try posts again."""
+
+        def run() -> None:
+            where = "platform = ? and workspace = ? and channel = ? and round_id = ?"
+            params = [platform, workspace, channel, round_id]
+            if message_ref is None:
+                self.db.execute(f"delete from channel_posts where {where}", params)
+            else:
+                self.db.execute(
+                    f"update channel_posts set message_ref = ?, posted_at = ? where {where}",
+                    [message_ref, _now(), *params],
+                )
+
+        self.write(run)
+
+    def round_of_channel_post(
+        self, platform: str, workspace: str, message_ref: str
+    ) -> Round | None:
+        """The round whose channel post is this message (a thread's parent), if any."""
+        rows = self._rows(
+            "select round_id from channel_posts where platform = ? and workspace = ? "
+            "and message_ref = ?",
+            [platform, workspace, message_ref],
+        )
+        return self.round(rows[0]["round_id"]) if rows else None
 
     # -- answers ----------------------------------------------------------------
 

@@ -1,0 +1,523 @@
+"""The Slack app on Bolt (`AsyncApp`): Slack's requests in, core calls, Block Kit out.
+
+What it listens to:
+
+- `/integrity …`: the shared command words (`bot.commands.Commands`). It is
+  acknowledged at once; the reply follows through `response_url`, or in the
+  person's DM when it carries a file or is too long for a few messages.
+- Rating buttons and "Add why" on a check-in (DM), and its modal; "Answer
+  privately" on a channel's round post or the App Home (a modal for the round).
+  A rating is recorded before the click is acknowledged (within 2 seconds, or
+  it is acknowledged anyway and the write still lands), so an ack means saved.
+- Replies in the thread of a round's channel post: answers on the record.
+- Messages in the DM with the bot: the same command words, without the slash.
+- `app_home_opened`: the App Home tab.
+
+Every event is recorded at most once (`event_id`, in SQLite), since Slack
+redelivers; answers upsert by person, round and question anyway. Requests are
+signature-checked (by Bolt, and before parsing in HTTP mode, so a malformed body
+from a stranger gets 401 and a malformed signed one 400). The core is
+synchronous, so it runs in worker threads and never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack import blocks as kit
+from bot.adapters.slack.config import SlackSettings
+from bot.adapters.slack.messenger import PLATFORM, SlackMessenger, message_ref, parse_ref
+from bot.commands import Commands, summary_reply
+from bot.domain import Person, Round
+from bot.errors import IntegrityError, InvalidAnswer, UsageError
+from bot.replies import Reply
+from bot.service import KEEP, IntegrityCheck
+
+logger = logging.getLogger(__name__)
+
+ROUTE = "/slack/events"
+#: A click is acknowledged within this many seconds even if the database is slow.
+RECORD_BEFORE_ACK_SECONDS = 2.0
+#: Words whose reply can take a while (the analysis engine, charts, files).
+SLOW_WORDS = {"summary", "trend", "export", "ask"}
+#: response_url accepts five responses; longer replies go to the DM instead.
+MAX_RESPONSES = 4
+#: A thread answer: `[question number] rating [why…]`, e.g. `2 4 because…` or `4/5 - why`.
+THREAD_ANSWER = re.compile(
+    r"^\s*(?:(\d{1,2})[.):]?\s+)?([1-5])(?:/5)?(?:\s*[-–—:,.]\s*|\s+|$)(.*)$", re.S
+)
+
+T = TypeVar("T")
+
+
+class SlackBot:
+    """The Bolt app and its handlers; `messenger` is the scheduler's Slack side."""
+
+    def __init__(
+        self,
+        service: IntegrityCheck,
+        settings: SlackSettings,
+        messenger: SlackMessenger | None = None,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.messenger = messenger or SlackMessenger(service, settings)
+        self.commands = Commands(service, on_round_started=self._round_started)
+        secret = settings.signing_secret
+        self.verifier = SignatureVerifier(secret) if secret else None
+        client = AsyncWebClient(
+            token=settings.bot_token,
+            base_url=settings.api_base_url,
+            timeout=10,
+            # No rate-limit waits here: these calls answer a person who is waiting
+            # (views.open must follow a click within 3 s). Fan-out waits in the messenger.
+            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+        )
+        self.app = AsyncApp(
+            client=client,
+            signing_secret=settings.signing_secret,
+            ignoring_self_events_enabled=True,
+        )
+        self._summaries: dict[str, tuple[str, list[dict]]] = {}
+        self._socket_handler = None
+        self._routes()
+
+    @property
+    def store(self):
+        return self.service.store
+
+    # -- wiring -------------------------------------------------------------------------
+
+    def _routes(self) -> None:
+        app = self.app
+        app.middleware(self._dedupe_events)
+        app.command("/integrity")(self.on_command)
+        app.action(re.compile(kit.RATE_ACTION_PATTERN))(self.on_rate)
+        app.action(kit.WHY_ACTION)(self.on_why)
+        app.action(kit.ANSWER_PRIVATELY_ACTION)(self.on_answer_privately)
+        app.action(kit.HOME_SUMMARY_ACTION)(self.on_home_summary)
+        app.view(kit.WHY_VIEW)(self.on_why_submitted)
+        app.view(kit.ANSWER_VIEW)(self.on_answers_submitted)
+        app.event("message")(self.on_message)
+        app.event("app_home_opened")(self.on_home_opened)
+        app.error(self.on_error)
+
+    def mount(self, web_app: web.Application) -> None:
+        """Serve Slack on `web_app`: `POST /slack/events`, or Socket Mode when configured."""
+        if self.settings.socket_mode:
+            web_app.on_startup.append(self._connect_socket)
+            web_app.on_cleanup.append(self._close_socket)
+        else:
+            web_app.router.add_post(ROUTE, self.handle_http)
+
+    async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        """One request from Slack: signature first, then the body, then Bolt."""
+        body = await request.text()
+        if self.verifier is None or not self.verifier.is_valid(
+            body,
+            request.headers.get("X-Slack-Request-Timestamp", ""),
+            request.headers.get("X-Slack-Signature", ""),
+        ):
+            return web.json_response({"error": "invalid or stale signature"}, status=401)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=body, query=request.query_string, headers=dict(request.headers)
+            )
+        except (ValueError, TypeError):
+            logger.warning("Malformed Slack request body (%d bytes)", len(body))
+            return web.json_response({"error": "malformed body"}, status=400)
+        if not isinstance(bolt_request.body, dict) or not bolt_request.body:
+            return web.json_response({"error": "malformed body"}, status=400)
+        return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
+    async def _connect_socket(self, _app: web.Application) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        self._socket_handler = AsyncSocketModeHandler(self.app, self.settings.app_token)
+        await self._socket_handler.connect_async()
+        logger.warning("Slack: connected over Socket Mode")
+
+    async def _close_socket(self, _app: web.Application) -> None:
+        if self._socket_handler is not None:
+            await self._socket_handler.close_async()
+
+    async def _dedupe_events(self, body: dict, next: Callable, logger: logging.Logger) -> Any:
+        """Slack redelivers events it thinks were missed: act on each `event_id` once."""
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        if event_id and not await asyncio.to_thread(
+            self.store.first_sighting, f"slack:event:{event_id}"
+        ):
+            logger.info("Slack event %s seen before; acknowledged, not repeated", event_id)
+            return BoltResponse(status=200, body="")
+        return await next()
+
+    # -- people ---------------------------------------------------------------------------
+
+    def person(self, user_id: str, name: str, team: str | None) -> Person:
+        """The person behind a request, met (as frontline) if new; configured roles applied."""
+        workspace = team or self.messenger.team_id
+        person = self.store.person(PLATFORM, workspace, user_id)
+        if person is None:
+            person, _ = self.service.meet(PLATFORM, workspace, user_id, name or user_id)
+        return self.messenger.apply_roles(person)
+
+    @staticmethod
+    def _payload_person(body: dict) -> tuple[str, str, str | None]:
+        user = body.get("user") or {}
+        team = (body.get("team") or {}).get("id") or user.get("team_id")
+        return user["id"], user.get("name") or user.get("username") or "", team
+
+    # -- /integrity -----------------------------------------------------------------------
+
+    async def on_command(self, ack, body: dict, respond, context) -> None:
+        text = (body.get("text") or "").strip()
+        word = text.split()[0].lower() if text else "help"
+        if word in SLOW_WORDS:
+            await ack(response_type="ephemeral", text=f"Working on `/integrity {text}`…")
+        else:
+            await ack()
+        person = await asyncio.to_thread(
+            self.person, body["user_id"], body.get("user_name", ""), body.get("team_id")
+        )
+        reply = await asyncio.to_thread(self.commands.handle, person, text)
+        await self.send_reply(person, reply, respond=respond, channel=body.get("channel_id"))
+
+    async def send_reply(
+        self, person: Person, reply: Reply, *, respond=None, channel: str | None = None
+    ) -> None:
+        """Answer a person: through `response_url` when short and file-less, else their DM."""
+        messages = kit.reply_messages(reply)
+        if respond is not None and not reply.files and len(messages) <= MAX_RESPONSES:
+            for blocks in messages:
+                await respond(
+                    blocks=blocks,
+                    text=kit.fallback_text(blocks),
+                    response_type="ephemeral" if reply.private else "in_channel",
+                    replace_original=False,
+                )
+            return
+        dm = await asyncio.to_thread(self.messenger.dm_channel, person.user_id)
+        await asyncio.to_thread(self.messenger.send_reply, dm, reply)
+        if respond is not None and channel != dm:
+            what = "with a file" if reply.files else "long"
+            await respond(
+                text=f"The answer is {what}, so I sent it to our direct messages: <#{dm}>.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+
+    def _round_started(self, round_: Round) -> str:
+        """`/integrity ask` opened a round: send it to everyone, in the background."""
+        threading.Thread(
+            target=self._deliver_quietly, args=(round_,), name=f"deliver-{round_.id}", daemon=True
+        ).start()
+        return "Sending it to everyone now, paced to Slack's limits."
+
+    def _deliver_quietly(self, round_: Round) -> None:
+        try:
+            self.messenger.deliver(round_)
+        except Exception:
+            logger.exception("Delivering round %s failed; the scheduler retries", round_.number)
+
+    # -- check-in buttons -----------------------------------------------------------------
+
+    async def on_rate(self, ack, body: dict, action: dict, respond) -> None:
+        value = json.loads(action["value"])
+        user_id, name, team = self._payload_person(body)
+
+        def record() -> tuple[Person, Round]:
+            person = self.person(user_id, name, team)
+            round_ = self.store.round(int(value["round"]))
+            self.service.record_answer(
+                person, value["question"], rating=int(value["rating"]), round_=round_,
+                source="slack",
+            )  # fmt: skip
+            return person, round_
+
+        try:
+            person, round_ = await _before_ack(record, ack)
+        except IntegrityError as error:
+            await respond(text=str(error), response_type="ephemeral", replace_original=False)
+            return
+        container = body.get("container") or {}
+        await asyncio.to_thread(
+            self._refresh_checkin, person, round_, container.get("channel_id"),
+            container.get("message_ts"),
+        )  # fmt: skip
+
+    def _refresh_checkin(
+        self, person: Person, round_: Round, channel: str | None = None, ts: str | None = None
+    ) -> None:
+        """Redraw the message a person answered on (or their DM check-in) with what they said."""
+        if not (channel and ts):
+            delivery = self.store.delivery_for(round_.id, person.id)
+            if not delivery or not delivery.get("message_ref"):
+                return
+            channel, ts = parse_ref(delivery["message_ref"])
+        try:
+            self.messenger.update_checkin(person, round_, channel, ts)
+        except Exception:
+            logger.exception("Could not redraw the check-in of round %s", round_.number)
+
+    async def on_why(self, ack, body: dict, action: dict, client) -> None:
+        await ack()
+        value = json.loads(action["value"])
+        user_id, name, team = self._payload_person(body)
+        container = body.get("container") or {}
+
+        def load():
+            person = self.person(user_id, name, team)
+            round_ = self.store.round(int(value["round"]))
+            question = self.store.question(value["question"])
+            answer = self.service.my_answers(person, round_).get(question.id)
+            return round_, question, answer
+
+        round_, question, answer = await asyncio.to_thread(load)
+        message = None
+        if container.get("channel_id") and container.get("message_ts"):
+            message = {"channel": container["channel_id"], "ts": container["message_ts"]}
+        await client.views_open(
+            trigger_id=body["trigger_id"], view=kit.why_modal(round_, question, answer, message)
+        )
+
+    async def on_why_submitted(self, ack, body: dict, view: dict) -> None:
+        meta = json.loads(view["private_metadata"])
+        text = view["state"]["values"]["why"]["text"].get("value") or ""
+        user_id, name, team = self._payload_person(body)
+
+        def record() -> tuple[Person, Round]:
+            person = self.person(user_id, name, team)
+            round_ = self.store.round(int(meta["round"]))
+            self.service.record_answer(
+                person, meta["question"], text=text, round_=round_, source="slack"
+            )
+            return person, round_
+
+        try:
+            person, round_ = await asyncio.to_thread(record)
+        except IntegrityError as error:
+            # The modal stays open with what they typed, and says what to do.
+            await ack(response_action="errors", errors={"why": str(error)})
+            return
+        await ack()
+        message = meta.get("message") or {}
+        await asyncio.to_thread(
+            self._refresh_checkin, person, round_, message.get("channel"), message.get("ts")
+        )
+
+    async def on_answer_privately(self, ack, body: dict, action: dict, client) -> None:
+        await ack()
+        value = json.loads(action["value"])
+        user_id, name, team = self._payload_person(body)
+
+        def load() -> dict:
+            person = self.person(user_id, name, team)
+            round_ = self.store.round(int(value["round"]))
+            if not round_.is_open:
+                return _notice_modal(
+                    f"Round {round_.number} is closed",
+                    "Answers can no longer change. The next round will ask again.",
+                )
+            questions = self.service.questions_for(person, round_)
+            return kit.answer_modal(round_, questions, self.service.my_answers(person, round_))
+
+        await client.views_open(trigger_id=body["trigger_id"], view=await asyncio.to_thread(load))
+
+    async def on_answers_submitted(self, ack, body: dict, view: dict, client) -> None:
+        meta = json.loads(view["private_metadata"])
+        values = view["state"]["values"]
+        user_id, name, team = self._payload_person(body)
+
+        def record() -> tuple[Person, Round, int]:
+            person = self.person(user_id, name, team)
+            round_ = self.store.round(int(meta["round"]))
+            saved = 0
+            for question in self.service.questions_for(person, round_):
+                chosen = (values.get(f"rating:{question.id}", {}).get("rating") or {}).get(
+                    "selected_option"
+                )
+                why = (values.get(f"why:{question.id}", {}).get("text") or {}).get("value")
+                if chosen is None and not why:
+                    continue
+                self.service.record_answer(
+                    person,
+                    question.id,
+                    rating=int(chosen["value"]) if chosen else KEEP,
+                    text=why if why else KEEP,
+                    round_=round_,
+                    source="slack",
+                )
+                saved += 1
+            return person, round_, saved
+
+        try:
+            person, round_, saved = await asyncio.to_thread(record)
+        except IntegrityError as error:
+            first = next(iter(values), "")
+            await ack(response_action="errors", errors={first: str(error)})
+            return
+        await ack()
+        await asyncio.to_thread(self._refresh_checkin, person, round_)
+        await self.publish_home(client, person)
+        logger.info("Saved %d answer(s) from the round %s modal", saved, round_.number)
+
+    # -- messages: thread answers and DM commands ----------------------------------------
+
+    async def on_message(self, body: dict, event: dict, client) -> None:
+        if event.get("subtype") or event.get("bot_id") or not event.get("user"):
+            return  # edits, joins, bots (ourselves included)
+        team = body.get("team_id")
+        thread_ts = event.get("thread_ts")
+        if thread_ts and thread_ts != event.get("ts"):
+            await self.on_thread_reply(event, team, client)
+        elif event.get("channel_type") == "im":
+            person = await asyncio.to_thread(self.person, event["user"], "", team)
+            reply = await asyncio.to_thread(self.commands.handle, person, event.get("text", ""))
+            await asyncio.to_thread(self.messenger.send_reply, event["channel"], reply)
+
+    async def on_thread_reply(self, event: dict, team: str | None, client) -> None:
+        """A reply under a round's channel post: an answer on the record."""
+        channel, text = event["channel"], event.get("text") or ""
+        workspace = team or await asyncio.to_thread(lambda: self.messenger.team_id)
+        parent = message_ref(channel, event["thread_ts"])
+        round_ = await asyncio.to_thread(
+            self.store.round_of_channel_post, PLATFORM, workspace, parent
+        )
+        if round_ is None:
+            return
+
+        def record() -> str:
+            person = self.person(event["user"], "", workspace)
+            questions = self.service.questions_for(person, round_)
+            found = THREAD_ANSWER.match(text)
+            if not found:
+                raise UsageError(
+                    "To answer here, start with the question number and a rating from 1 to 5, "
+                    "e.g. `1 4 because…`. Nothing was recorded; your message stays in the thread."
+                )
+            number = int(found.group(1)) if found.group(1) else (1 if len(questions) == 1 else 0)
+            if not 1 <= number <= len(questions):
+                raise UsageError(
+                    f"Which question? Start with its number (1 to {len(questions)}), then the "
+                    "rating, e.g. `1 4 because…`. Nothing was recorded."
+                )
+            question = questions[number - 1]
+            why = found.group(3).strip()
+            answer = self.service.record_answer(
+                person, question.id, rating=int(found.group(2)), text=why if why else KEEP,
+                round_=round_, on_record=True, source="slack-thread",
+            )  # fmt: skip
+            return (
+                f"Recorded {answer.rating}/5 for question {number}, *on the record*: you "
+                "answered in public, so everyone in this channel sees it and it is marked as "
+                "on the record. To answer anonymously, use *Answer privately* on the round's post."
+            )
+
+        try:
+            note = await asyncio.to_thread(record)
+        except (UsageError, InvalidAnswer) as error:
+            note = str(error)
+        await client.chat_postEphemeral(
+            channel=channel, user=event["user"], thread_ts=event["thread_ts"], text=note
+        )
+
+    # -- App Home ------------------------------------------------------------------------
+
+    async def on_home_opened(self, body: dict, event: dict, client) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        person = await asyncio.to_thread(self.person, event["user"], "", body.get("team_id"))
+        await self.publish_home(client, person)
+
+    async def publish_home(self, client, person: Person) -> None:
+        view = await asyncio.to_thread(self.home_view, person)
+        await client.views_publish(user_id=person.user_id, view=view)
+
+    def home_view(self, person: Person) -> dict:
+        round_ = self.service.open_round()
+        questions, answers, rates = [], {}, None
+        if round_ is not None:
+            questions = self.service.questions_for(person, round_)
+            answers = self.service.my_answers(person, round_)
+            rates = self.service.response_rate(round_)
+        label, summary = self._summaries.get(person.workspace, ("", None))
+        return kit.home_view(
+            name=person.display_name,
+            round_=round_,
+            questions=questions,
+            answers=answers,
+            rates=rates,
+            summary=summary if person.is_executive else None,
+            executive=person.is_executive,
+            summary_label=label,
+        )
+
+    async def on_home_summary(self, ack, body: dict, client) -> None:
+        await ack()
+        user_id, name, team = self._payload_person(body)
+        person = await asyncio.to_thread(self.person, user_id, name, team)
+
+        def build() -> None:
+            self.service.require_executive(person, "read summaries")
+            scope = self.service.scope(person, "last")
+            reply = summary_reply(self.service, scope)
+            self._summaries[person.workspace] = (scope.label, kit.reply_blocks(reply))
+
+        try:
+            await asyncio.to_thread(build)
+        except IntegrityError as error:
+            self._summaries[person.workspace] = ("", [kit._context(kit.escape(str(error)))])
+        await self.publish_home(client, person)
+
+    # -- errors --------------------------------------------------------------------------
+
+    async def on_error(self, error: Exception, body: dict, respond) -> None:
+        """Log with the traceback; tell the person, echoing what they sent so nothing is lost."""
+        logger.error("Slack request failed: %s", error, exc_info=error)
+        typed = (body or {}).get("text") or ((body or {}).get("event") or {}).get("text")
+        echo = f" What you sent: `{kit.escape(typed)[:500]}`." if typed else ""
+        message = (
+            "Sorry, something went wrong on our side and it was logged for the admins. "
+            f"Please try again in a minute.{echo}"
+        )
+        if respond is not None and (body or {}).get("response_url"):
+            try:
+                await respond(text=message, response_type="ephemeral", replace_original=False)
+            except Exception:
+                logger.exception("Could not tell the person about the error")
+
+
+async def _before_ack(fn: Callable[[], T], ack) -> T:
+    """Run `fn` in a worker thread and acknowledge when it is done, or after 2 s at most (the
+    write still completes: a slow database never makes Slack show an error)."""
+    task = asyncio.ensure_future(asyncio.to_thread(fn))
+    done, _ = await asyncio.wait({task}, timeout=RECORD_BEFORE_ACK_SECONDS)
+    await ack()
+    return await task
+
+
+def _notice_modal(title: str, text: str) -> dict:
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "OK"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": kit.escape(text)}}],
+    }
+
+
+__all__ = ["ROUTE", "SlackBot"]

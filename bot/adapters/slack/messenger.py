@@ -1,0 +1,341 @@
+"""Slack's outbound side: who is asked, posting check-ins, reminders, summaries and files.
+
+`SlackMessenger` is the scheduler's Slack `Messenger` and the Bolt app's way to
+post anything that is not an immediate reply. It runs on a synchronous
+`slack_sdk.WebClient` in worker threads (the scheduler's, or `asyncio.to_thread`
+from the app), so waiting out a rate limit never blocks the event loop that
+acknowledges Slack's requests:
+
+- every post first takes a token from a shared `Pacer` (the workspace budget,
+  `SLACK_POSTS_PER_SECOND`), and a 429 is waited out for its `Retry-After` by
+  slack_sdk's `RateLimitErrorRetryHandler`;
+- a check-in carries message metadata naming its round, so after a crash
+  `find_sent` can tell whether it went out before the claim was recorded;
+- channel posts are claimed in the store before posting, like deliveries.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+
+from bot.adapters.slack import blocks as kit
+from bot.adapters.slack.config import SlackSettings
+from bot.domain import Person, Question, Round
+from bot.replies import Reply
+from bot.service import IntegrityCheck
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+#: users.list and conversations.members page size (Slack recommends 200 at most).
+PAGE = 200
+
+
+class Pacer:
+    """A token bucket shared by every thread that posts: at most `rate` posts a second,
+    with a burst of `burst`, so fan-out stays under the workspace's budget."""
+
+    def __init__(self, rate: float, burst: int | None = None) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1, int(rate))
+        self._tokens = float(self.burst)
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                pause = (1 - self._tokens) / self.rate
+            time.sleep(pause)
+
+
+def web_client(settings: SlackSettings, *, retries: int = 8) -> WebClient:
+    """A WebClient for background work: waits out 429s and retries dropped connections."""
+    return WebClient(
+        token=settings.bot_token,
+        base_url=settings.api_base_url,
+        timeout=30,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=retries),
+        ],
+    )
+
+
+def message_ref(channel: str, ts: str) -> str:
+    return f"{channel}:{ts}"
+
+
+def parse_ref(ref: str) -> tuple[str, str]:
+    channel, _, ts = ref.partition(":")
+    return channel, ts
+
+
+class SlackMessenger:
+    """Posts to one Slack workspace on behalf of the core and the scheduler."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        service: IntegrityCheck,
+        settings: SlackSettings,
+        client: WebClient | None = None,
+        pacer: Pacer | None = None,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.client = client or web_client(settings)
+        self.pacer = pacer or Pacer(settings.posts_per_second)
+        self._team_id: str | None = None
+        self._group_members: dict[str, frozenset[str]] = {}
+        self._dm_channels: dict[str, str] = {}
+
+    @property
+    def store(self):
+        return self.service.store
+
+    @property
+    def team_id(self) -> str:
+        """The workspace this bot token belongs to (auth.test, asked once)."""
+        if self._team_id is None:
+            self._team_id = self.client.auth_test()["team_id"]
+        return self._team_id
+
+    # -- people -------------------------------------------------------------------
+
+    def people(self, workspace: str) -> list[Person]:
+        """Everyone to ask, refreshed from Slack: active humans of the workspace, or only the
+        members of `INTEGRITY_CHANNELS`; time zones from the same listing."""
+        self._refresh_groups()
+        members = {u["id"]: u for u in self._pages("users_list", "members") if is_human(u)}
+        if self.settings.channels:
+            wanted: set[str] = set()
+            for channel in self.settings.channels:
+                wanted.update(self._pages("conversations_members", "members", channel=channel))
+            members = {uid: u for uid, u in members.items() if uid in wanted}
+        return [self.meet_user(user, workspace) for user in members.values()]
+
+    def _pages(self, method: str, key: str, **args) -> Iterator:
+        cursor = None
+        while True:
+            response = getattr(self.client, method)(limit=PAGE, cursor=cursor, **args)
+            yield from response.get(key, [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    def _refresh_groups(self) -> None:
+        for group in (self.settings.executives_group, self.settings.admins_group):
+            if group:
+                try:
+                    users = self.client.usergroups_users_list(usergroup=group)["users"]
+                except SlackApiError as error:
+                    logger.error(
+                        "Could not read Slack user group %s (%s); check INTEGRITY_*_GROUP and "
+                        "the usergroups:read scope",
+                        group,
+                        error.response.get("error"),
+                    )
+                    continue
+                self._group_members[group] = frozenset(users)
+
+    def meet_user(self, user: dict, workspace: str | None = None) -> Person:
+        """The person behind a Slack user object (users.list / users.info), roles applied."""
+        profile = user.get("profile") or {}
+        name = (
+            profile.get("display_name")
+            or profile.get("real_name")
+            or user.get("real_name")
+            or user.get("name")
+            or user["id"]
+        )
+        person, _ = self.service.meet(
+            PLATFORM, workspace or self.team_id, user["id"], name, tz=user.get("tz") or None
+        )
+        return self.apply_roles(person)
+
+    def apply_roles(self, person: Person) -> Person:
+        """Settings and user groups make people admins or executives (never the reverse:
+        taking a role away is an admin's act, `/integrity role`)."""
+        if not self._group_members and (
+            self.settings.executives_group or self.settings.admins_group
+        ):
+            self._refresh_groups()
+        admins = self.settings.admins | self._group_members.get(self.settings.admins_group, set())
+        executives = (
+            self.settings.executives
+            | self._group_members.get(self.settings.executives_group, set())
+            | admins
+        )
+        admin = person.user_id in admins and not person.is_admin
+        executive = person.user_id in executives and not person.is_executive
+        if admin or executive:
+            person = self.store.set_role(person.id, "executive", is_admin=True if admin else None)
+        return person
+
+    # -- posting ---------------------------------------------------------------------
+
+    def post(self, channel: str, blocks: list[dict], **extra) -> dict:
+        """chat.postMessage, paced; returns Slack's response data."""
+        self.pacer.wait()
+        text = extra.pop("text", None) or kit.fallback_text(blocks)
+        return self.client.chat_postMessage(
+            channel=channel, blocks=blocks, text=text, unfurl_links=False, **extra
+        ).data
+
+    def dm_channel(self, user_id: str) -> str:
+        """The DM channel with a person (conversations.open, remembered)."""
+        if user_id not in self._dm_channels:
+            self._dm_channels[user_id] = self.client.conversations_open(users=user_id)["channel"][
+                "id"
+            ]
+        return self._dm_channels[user_id]
+
+    def send_round(self, person: Person, round_: Round, questions: list[Question]) -> str:
+        """Post the check-in to the person's DM; the channels' posts go out on the first send."""
+        self.post_round_to_channels(round_)
+        answers = self.service.my_answers(person, round_)
+        blocks = kit.checkin_blocks(
+            round_, questions, answers, floor=self.service.settings.min_group
+        )
+        posted = self.post(
+            person.user_id,
+            blocks,
+            text=f"Integrity check, round {round_.number}: {len(questions)} question(s)",
+            metadata=kit.checkin_metadata(round_),
+        )
+        return message_ref(posted["channel"], posted["ts"])
+
+    def find_sent(self, person: Person, round_: Round) -> str | None:
+        """The check-in of this round in the person's DM, if it went out (crash recovery)."""
+        channel = self.dm_channel(person.user_id)
+        oldest = f"{round_.opened_at.timestamp() - 60:.6f}"
+        for message in self._pages(
+            "conversations_history",
+            "messages",
+            channel=channel,
+            oldest=oldest,
+            include_all_metadata=True,
+        ):
+            metadata = message.get("metadata") or {}
+            if (
+                metadata.get("event_type") == kit.CHECKIN_EVENT
+                and (metadata.get("event_payload") or {}).get("round_id") == round_.id
+            ):
+                return message_ref(channel, message["ts"])
+        return None
+
+    def remind(self, person: Person, round_: Round, unanswered: list[Question]) -> None:
+        if not unanswered:
+            return
+        answers = self.service.my_answers(person, round_)
+        self.post(
+            person.user_id,
+            kit.reminder_blocks(round_, unanswered, answers),
+            text=f"Reminder: round {round_.number} has {len(unanswered)} question(s) for you",
+        )
+
+    def update_checkin(self, person: Person, round_: Round, channel: str, ts: str) -> None:
+        """Redraw a check-in message with what the person has recorded so far."""
+        questions = self.service.questions_for(person, round_)
+        answers = self.service.my_answers(person, round_)
+        blocks = kit.checkin_blocks(
+            round_, questions, answers, floor=self.service.settings.min_group
+        )
+        self.client.chat_update(
+            channel=channel,
+            ts=ts,
+            blocks=blocks,
+            text=f"Integrity check, round {round_.number}",
+            metadata=kit.checkin_metadata(round_),
+        )
+
+    def post_round_to_channels(self, round_: Round) -> None:
+        """Post the round in each `INTEGRITY_CHECKIN_CHANNELS` channel, once per channel."""
+        if not self.settings.checkin_channels:
+            return
+        questions = self.service.round_questions(round_)
+        for channel in self.settings.checkin_channels:
+            if not self.store.claim_channel_post(PLATFORM, self.team_id, channel, round_.id):
+                continue
+            ref = None
+            try:
+                posted = self.post(
+                    channel,
+                    kit.channel_post_blocks(round_, questions),
+                    text=f"Integrity check, round {round_.number}",
+                    metadata=kit.checkin_metadata(round_),
+                )
+                ref = message_ref(posted["channel"], posted["ts"])
+            except SlackApiError:
+                logger.exception("Could not post round %s to channel %s", round_.number, channel)
+            finally:
+                self.store.complete_channel_post(PLATFORM, self.team_id, channel, round_.id, ref)
+
+    def send_reply(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> None:
+        """A core reply as one or more messages, then its files, in a channel or DM."""
+        for blocks in kit.reply_messages(reply):
+            self.post(channel, blocks, thread_ts=thread_ts)
+        for file in reply.files:
+            self.upload(channel, file, thread_ts=thread_ts)
+
+    def upload(self, channel: str, file, *, thread_ts: str | None = None) -> None:
+        self.pacer.wait()
+        self.client.files_upload_v2(
+            channel=channel,
+            content=file.content,
+            filename=file.name,
+            title=file.title or file.name,
+            thread_ts=thread_ts,
+        )
+
+    def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
+        """A closed round's summary: to every executive's DM, or to one channel."""
+        if to and to != "executives":
+            self.send_reply(to.lstrip("#"), reply)
+            return
+        for person in self.store.people(PLATFORM, workspace):
+            if person.is_executive:
+                try:
+                    self.send_reply(self.dm_channel(person.user_id), reply)
+                except SlackApiError:
+                    logger.exception("Could not send the summary to person %s", person.id)
+
+    def deliver(self, round_: Round) -> str:
+        """Send a round to everyone in the workspace now (after `/integrity ask`)."""
+        people = self.people(self.team_id)
+        report = self.service.deliver(round_, people, self.send_round)
+        failed = ""
+        if report.failed:
+            failed = f", {len(report.failed)} failed (retried by the scheduler)"
+        logger.info("Round %s: sent %s%s", round_.number, report.sent, failed)
+        return f"Sent to {report.sent} people{failed}."
+
+
+def is_human(user: dict) -> bool:
+    """An active, full member: no bots, apps, Slackbot, deactivated accounts or guests."""
+    return not (
+        user.get("deleted")
+        or user.get("is_bot")
+        or user.get("is_app_user")
+        or user.get("id") == "USLACKBOT"
+        or user.get("is_restricted")
+        or user.get("is_ultra_restricted")
+    )
