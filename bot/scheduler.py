@@ -287,12 +287,20 @@ class Scheduler:
             delivery_id = self.store.claim_delivery(round_.id, person)
             if delivery_id is None:
                 return  # another tick or process claimed it a moment ago
-        elif delivery["status"] == "failed":
+        elif delivery["status"] == "failed" or self.store.reclaim_stale_delivery(
+            delivery["id"], now - self.stale_claim
+        ):
             delivery_id = delivery["id"]
-        elif self.store.reclaim_stale_delivery(delivery["id"], now - self.stale_claim):
-            delivery_id = delivery["id"]
-            # The process that claimed it died: did its message go out before it did?
-            found = messenger.find_sent(person, round_)
+            # The process that claimed it died, or the send timed out: did the message go
+            # out anyway? Ask the platform before sending again.
+            try:
+                found = messenger.find_sent(person, round_)
+            except Exception:
+                logger.exception(
+                    "Could not check whether person %s got round %s", person.id, round_.number
+                )
+                report.failed += 1
+                return
             if found is not None:
                 self.store.complete_delivery(delivery_id, found)
                 report.recovered += 1

@@ -1,0 +1,215 @@
+"""The Slack app end to end: signed HTTP requests in, the fake Slack Web API out."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from bot.adapters.slack import blocks as kit
+from tests.adapters.slack.conftest import ADMIN, EXECUTIVES, FRONTLINE, TEAM, Rig
+
+SMALL_GROUP_WHY = "only three of us said this about the hold music"
+
+
+def answers_of(rig: Rig) -> list:
+    return rig.service.store.answers([r.id for r in rig.service.store.rounds()])
+
+
+def test_round_by_dm_rating_why_and_the_summary_with_the_floor(rig: Rig):
+    current = rig.start_round()
+    # Everyone human got one DM; bots and deactivated accounts did not.
+    posted = {c.args["channel"] for c in rig.fake.calls_to("chat.postMessage")}
+    assert posted == {ADMIN, *EXECUTIVES, *FRONTLINE}
+    message = rig.checkin(FRONTLINE[0])
+    assert message["metadata"]["event_type"] == kit.CHECKIN_EVENT
+    assert message["metadata"]["event_payload"] == {"round_id": current.id}
+
+    # A person clicks a rating, and the message updates to say what was recorded.
+    assert rig.rate(FRONTLINE[0], 1, 2).status_code == 200
+    rig.fake.wait_for(lambda: rig.fake.calls_to("chat.update"))
+    update = rig.fake.calls_to("chat.update")[-1].args
+    assert "2/5 recorded" in json.dumps(update["blocks"])
+    # ...then adds a why in the modal.
+    assert rig.add_why(FRONTLINE[0], 1, "Customers wait 40 minutes on hold").status_code == 200
+    rig.fake.wait_for(lambda: len(rig.fake.calls_to("chat.update")) >= 2)
+    assert "with your why" in json.dumps(rig.fake.calls_to("chat.update")[-1].args["blocks"])
+
+    # The rest answer question 1: six executives think highly, eight frontline do not.
+    for user in EXECUTIVES:
+        rig.rate(user, 1, 5)
+        rig.add_why(user, 1, f"Our service is the best in the region ({user})")
+    for user in FRONTLINE[1:]:
+        rig.rate(user, 1, 2)
+        rig.add_why(user, 1, f"Half my calls are angry people on hold ({user})")
+    # Question 2: only three frontline answer, under the floor of five.
+    for user in FRONTLINE[:3]:
+        rig.rate(user, 2, 1)
+        rig.add_why(user, 2, SMALL_GROUP_WHY)
+    rig.fake.wait_for(lambda: len(answers_of(rig)) == 6 + 8 + 3)
+    first = next(a for a in answers_of(rig) if a.text.startswith("Customers wait"))
+    assert first.rating == 2 and not first.on_record
+
+    # An executive asks for the summary: acked at once, the summary follows via response_url.
+    before = len(rig.fake.responses)
+    started = time.monotonic()
+    response = rig.send.command(EXECUTIVES[0], "summary")
+    assert response.status_code == 200
+    assert time.monotonic() - started < 3
+    assert "Working on" in response.text
+    rig.fake.wait_for(lambda: len(rig.fake.responses) > before, timeout=60)
+    text = rig.responses_text()
+    assert "Our service is the best in the region" in text
+    assert "angry people on hold" in text
+    assert SMALL_GROUP_WHY not in text
+    for body in rig.fake.responses[before:]:
+        assert body["response_type"] == "ephemeral"
+        assert len(body["blocks"]) <= kit.MAX_BLOCKS
+
+
+def test_a_non_executive_is_refused_the_summary(rig: Rig):
+    rig.start_round()
+    assert rig.send.command(FRONTLINE[0], "summary").status_code == 200
+    rig.fake.wait_for(lambda: "Only executives" in rig.responses_text())
+
+
+def test_the_same_event_three_times_is_recorded_once(make_rig):
+    rig = make_rig(checkin_channels=("C0FLOOR",))
+    rig.fake.add_channel("C0FLOOR", "shop-floor", [*FRONTLINE])
+    current = rig.start_round()
+    post = rig.fake.messages["C0FLOOR"][-1]
+    event = {
+        "type": "message",
+        "channel": "C0FLOOR",
+        "channel_type": "channel",
+        "user": FRONTLINE[2],
+        "text": "1 2 we lose customers to slow refunds",
+        "ts": f"{time.time():.6f}",
+        "thread_ts": post["ts"],
+    }
+    for attempt in range(3):
+        headers = {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "http_timeout"}
+        assert rig.send.event(event, event_id="Ev0REDELIVER", headers=headers).status_code == 200
+    rig.fake.wait_for(lambda: rig.fake.calls_to("chat.postEphemeral"))
+    time.sleep(0.5)  # give any duplicate time to show up
+    answers = answers_of(rig)
+    assert len(answers) == 1
+    assert answers[0].on_record and answers[0].rating == 2
+    assert answers[0].text == "we lose customers to slow refunds"
+    assert answers[0].round_id == current.id
+    notes = rig.fake.calls_to("chat.postEphemeral")
+    assert len(notes) == 1 and "on the record" in notes[0].args["text"]
+
+
+def test_bad_signature_and_stale_timestamp_get_401_and_record_nothing(rig: Rig):
+    current = rig.start_round()
+    message = rig.checkin(FRONTLINE[0])
+    button = next(b for b in rig.buttons(FRONTLINE[0]) if b["action_id"] == "integrity_rate_3")
+    args = (FRONTLINE[0], button["action_id"], button["value"])
+    forged = rig.send.click(*args, channel=f"D{FRONTLINE[0]}", ts=message["ts"], secret="wrong")
+    stale = rig.send.click(
+        *args, channel=f"D{FRONTLINE[0]}", ts=message["ts"], timestamp=int(time.time()) - 600
+    )
+    assert (forged.status_code, stale.status_code) == (401, 401)
+    time.sleep(0.3)
+    person = rig.service.store.person("slack", TEAM, FRONTLINE[0])
+    assert rig.service.my_answers(person, current) == {}
+    # A correctly signed click still works afterwards.
+    assert rig.rate(FRONTLINE[0], 1, 3).status_code == 200
+    assert len(answers_of(rig)) == 1
+
+
+def test_a_malformed_payload_gets_400_and_the_app_keeps_serving(rig: Rig):
+    bad = rig.send.post("payload=%7Bnot-json", "application/x-www-form-urlencoded")
+    assert bad.status_code == 400
+    assert rig.send.post("{truncated", "application/json").status_code == 400
+    assert rig.send.command(FRONTLINE[0], "help").status_code == 200
+    rig.fake.wait_for(lambda: "Integrity Check" in rig.responses_text())
+
+
+def test_a_429_from_chat_post_message_is_waited_out_and_nothing_is_lost(rig: Rig):
+    rig.fake.rate_limit("chat.postMessage", per_second=4, burst=4, retry_after=1)
+    rig.start_round()
+    assert rig.fake.rate_limited, "the fake never limited: the test proves nothing"
+    per_channel = {}
+    for call in rig.fake.calls_to("chat.postMessage"):
+        per_channel[call.args["channel"]] = per_channel.get(call.args["channel"], 0) + 1
+    assert per_channel == {user: 1 for user in [ADMIN, *EXECUTIVES, *FRONTLINE]}
+    deliveries = rig.service.store.deliveries(rig.service.open_round().id)
+    assert [d["status"] for d in deliveries] == ["sent"] * (1 + len(EXECUTIVES) + len(FRONTLINE))
+
+
+def test_export_arrives_as_a_csv_file_in_the_dm(rig: Rig):
+    rig.start_round()
+    for user in FRONTLINE[:6]:
+        rig.rate(user, 1, 2)
+    for user in EXECUTIVES[:2]:  # under the floor: not in the export
+        rig.rate(user, 1, 5)
+    rig.fake.wait_for(lambda: len(answers_of(rig)) == 8)
+    assert rig.send.command(EXECUTIVES[0], "export").status_code == 200
+    rig.fake.wait_for(lambda: rig.fake.uploads, timeout=30)
+    upload = rig.fake.uploads[-1]
+    assert upload["filename"].endswith(".csv")
+    lines = upload["content"].decode().strip().splitlines()
+    assert len(lines) == 1 + 6
+    assert all(",frontline," in line for line in lines[1:])
+    assert upload["channel_id"] == f"D{EXECUTIVES[0]}"
+    rig.fake.wait_for(lambda: "direct messages" in rig.responses_text())
+
+
+def test_app_home_shows_open_questions_and_the_executive_summary_button(rig: Rig):
+    rig.start_round()
+    rig.send.event({"type": "app_home_opened", "user": FRONTLINE[0], "tab": "home"})
+    rig.send.event({"type": "app_home_opened", "user": EXECUTIVES[0], "tab": "home"})
+    rig.fake.wait_for(lambda: {FRONTLINE[0], EXECUTIVES[0]} <= set(rig.fake.home_views))
+    frontline = json.dumps(rig.fake.home_views[FRONTLINE[0]])
+    executive = json.dumps(rig.fake.home_views[EXECUTIVES[0]])
+    assert "You have answered 0 of your" in frontline
+    assert kit.HOME_SUMMARY_ACTION not in frontline
+    assert kit.HOME_SUMMARY_ACTION in executive
+
+
+def test_answer_privately_from_a_channel_post_is_anonymous(make_rig):
+    rig = make_rig(checkin_channels=("C0FLOOR",))
+    rig.fake.add_channel("C0FLOOR", "shop-floor", [*FRONTLINE])
+    current = rig.start_round()
+    post = rig.fake.messages["C0FLOOR"][-1]
+    button = next(e for b in post["blocks"] if b["type"] == "actions" for e in b["elements"])
+    user = FRONTLINE[4]
+    rig.send.click(user, button["action_id"], button["value"], channel="C0FLOOR", ts=post["ts"])
+    rig.fake.wait_for(lambda: rig.fake.calls_to("views.open"))
+    view = rig.fake.calls_to("views.open")[-1].args["view"]
+    first, second = current.question_ids[:2]
+    values = {
+        f"rating:{first}": {"rating": {"type": "static_select", "selected_option": {"value": "4"}}},
+        f"why:{second}": {"text": {"type": "plain_text_input", "value": "we copy last year"}},
+    }
+    assert rig.send.submit(user, view, values).status_code == 200
+    answers = {a.question_id: a for a in answers_of(rig)}
+    assert answers[first].rating == 4 and not answers[first].on_record
+    assert answers[second].text == "we copy last year" and answers[second].rating is None
+
+
+def test_a_why_for_a_closed_round_keeps_the_modal_open_with_an_error(rig: Rig):
+    rig.start_round()
+    user = FRONTLINE[0]
+    why = next(b for b in rig.buttons(user) if b["action_id"] == kit.WHY_ACTION)
+    rig.send.click(user, why["action_id"], why["value"], channel=f"D{user}", ts="1.0")
+    rig.fake.wait_for(lambda: rig.fake.calls_to("views.open"))
+    view = rig.fake.calls_to("views.open")[-1].args["view"]
+    rig.service.close_round()
+    response = rig.send.submit(
+        user, view, {"why": {"text": {"type": "plain_text_input", "value": "too late"}}}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["response_action"] == "errors" and "closed" in body["errors"]["why"]
+    assert answers_of(rig) == []
+
+
+def test_commands_in_the_dm_with_the_bot(rig: Rig):
+    rig.send.event(
+        {"type": "message", "channel": f"D{FRONTLINE[1]}", "channel_type": "im",
+         "user": FRONTLINE[1], "text": "help", "ts": f"{time.time():.6f}"}
+    )  # fmt: skip
+    rig.fake.wait_for(lambda: rig.fake.messages.get(f"D{FRONTLINE[1]}"))
+    assert "forget-me" in json.dumps(rig.fake.messages[f"D{FRONTLINE[1]}"])
