@@ -96,7 +96,7 @@ class FakeSlack:
         self._faults: dict[str, list[dict]] = {}
         self._pending_files: dict[str, dict] = {}
         self._sockets: list[web.WebSocketResponse] = []
-        self._ts = itertools.count(1)
+        self._last_ts = 0.0
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self._loop = asyncio.new_event_loop()
@@ -330,7 +330,9 @@ class FakeSlack:
     # -- methods (called with the lock held) --------------------------------------------
 
     def _next_ts(self) -> str:
-        return f"{1_700_000_000 + next(self._ts)}.{next(self._ids):06d}"
+        """Slack's message ids: the post's epoch time in microseconds, unique and increasing."""
+        self._last_ts = max(time.time(), self._last_ts + 1e-6)
+        return f"{self._last_ts:.6f}"
 
     def _channel_id(self, channel: str) -> str:
         if not channel:

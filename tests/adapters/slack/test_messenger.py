@@ -1,0 +1,121 @@
+"""The Slack messenger against the fake Web API: who is asked, roles, crash recovery, pacing."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+
+from bot.adapters.slack.config import SlackSettings
+from bot.adapters.slack.messenger import Pacer, SlackMessenger
+from bot.errors import ConfigError
+from tests.adapters.slack.conftest import ADMIN, EXECUTIVES, FRONTLINE, TEAM
+
+
+@pytest.fixture
+def messenger(service, slack_settings) -> SlackMessenger:
+    return SlackMessenger(service, slack_settings)
+
+
+def test_people_are_active_humans_paged_with_time_zones(messenger, fake, monkeypatch):
+    monkeypatch.setattr("bot.adapters.slack.messenger.PAGE", 3)
+    people = messenger.people(TEAM)
+    assert {p.user_id for p in people} == {ADMIN, *EXECUTIVES, *FRONTLINE}
+    assert len(fake.calls_to("users.list")) >= 5  # 18 users, 3 a page: pagination followed
+    by_id = {p.user_id: p for p in people}
+    assert by_id[FRONTLINE[0]].tz == "Europe/Berlin"
+    assert by_id[EXECUTIVES[0]].is_executive and not by_id[EXECUTIVES[0]].is_admin
+    assert by_id[ADMIN].is_admin and by_id[ADMIN].is_executive
+    assert not by_id[FRONTLINE[0]].is_executive
+
+
+def test_only_members_of_configured_channels_are_asked(service, slack_settings, fake):
+    fake.add_channel("C0SUPPORT", "support", [FRONTLINE[0], FRONTLINE[1], "UBOTTY"])
+    fake.add_channel("C0LEADERS", "leaders", [EXECUTIVES[0]])
+    settings = replace(slack_settings, channels=("C0SUPPORT", "C0LEADERS"))
+    people = SlackMessenger(service, settings).people(TEAM)
+    assert {p.user_id for p in people} == {FRONTLINE[0], FRONTLINE[1], EXECUTIVES[0]}
+
+
+def test_a_user_group_makes_executives_and_no_role_is_taken_away(service, slack_settings, fake):
+    fake.add_usergroup("S0LEADS", "leadership", [FRONTLINE[7]])
+    settings = replace(slack_settings, executives=frozenset(), executives_group="S0LEADS")
+    messenger = SlackMessenger(service, settings)
+    people = {p.user_id: p for p in messenger.people(TEAM)}
+    assert people[FRONTLINE[7]].is_executive
+    assert not people[EXECUTIVES[0]].is_executive  # not in any setting now: frontline
+    fake.add_usergroup("S0LEADS", "leadership", [])
+    people = {p.user_id: p for p in messenger.people(TEAM)}
+    assert people[FRONTLINE[7]].is_executive  # demoting is an admin's act
+
+
+def test_find_sent_recovers_a_check_in_posted_before_a_crash(service, messenger, fake):
+    round_ = service.start_round()
+    person = messenger.people(TEAM)[0]
+    assert messenger.find_sent(person, round_) is None
+    ref = messenger.send_round(person, round_, service.questions_for(person, round_))
+    assert messenger.find_sent(person, round_) == ref
+    other = service.store.create_round(round_.question_ids, round_.opened_at, round_.closes_at)
+    assert messenger.find_sent(person, other) is None
+
+
+def test_the_pacer_keeps_to_its_rate():
+    pacer = Pacer(rate=20, burst=1)
+    started = time.monotonic()
+    for _ in range(11):
+        pacer.wait()
+    assert time.monotonic() - started >= 0.45  # ten waits of 50 ms after the first
+
+
+def test_summary_goes_to_every_executive_or_to_a_channel(service, messenger, fake):
+    from bot.replies import Reply
+
+    messenger.people(TEAM)
+    messenger.post_summary(TEAM, "executives", Reply.text("the summary"))
+    posted = {c.args["channel"] for c in fake.calls_to("chat.postMessage")}
+    assert posted == {f"D{u}" for u in [ADMIN, *EXECUTIVES]}
+    messenger.post_summary(TEAM, "#C0LEADERSHIP", Reply.text("the summary"))
+    assert fake.calls_to("chat.postMessage")[-1].args["channel"] == "C0LEADERSHIP"
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({"SLACK_BOT_TOKEN": "xoxp-1", "SLACK_SIGNING_SECRET": "s"}, "xoxb-"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xoxb-2"}, "xapp-"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SLACK_API_BASE_URL": "x"},
+            "SLACK_API_BASE_URL",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_APP_TOKEN": "xapp-1",
+                "SLACK_POSTS_PER_SECOND": "0",
+            },
+            "SLACK_POSTS_PER_SECOND",
+        ),
+    ],
+)
+def test_settings_fail_fast_naming_what_is_missing(env, named):
+    with pytest.raises(ConfigError, match=named):
+        SlackSettings.from_env(env)
+
+
+def test_settings_read_lists_and_socket_mode():
+    settings = SlackSettings.from_env(
+        {
+            "SLACK_BOT_TOKEN": "xoxb-1",
+            "SLACK_APP_TOKEN": "xapp-1",
+            "INTEGRITY_EXECUTIVES": "U1, U2,",
+            "INTEGRITY_CHANNELS": "C2,C1",
+            "SLACK_API_BASE_URL": "http://127.0.0.1:9/api",
+        }
+    )
+    assert settings.socket_mode
+    assert settings.executives == {"U1", "U2"}
+    assert settings.channels == ("C1", "C2")
+    assert settings.api_base_url == "http://127.0.0.1:9/api/"
