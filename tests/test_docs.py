@@ -30,6 +30,8 @@ def test_readme_documents_the_analyse_command_and_terminal_words():
 def test_readme_documents_every_setting():
     names = set(re.findall(r'"(INTEGRITY_[A-Z_]+)"', (ROOT / "bot" / "settings.py").read_text()))
     names |= set(re.findall(r'"(INTEGRITY_[A-Z_]+)"', (ROOT / "run_bot.py").read_text()))
+    slack = (ROOT / "bot" / "adapters" / "slack" / "config.py").read_text()
+    names |= set(re.findall(r'"((?:INTEGRITY|SLACK)_[A-Z_]+)"', slack))
     assert names, "no settings found"
     for name in names:
         assert f"`{name}`" in README, name

@@ -37,7 +37,7 @@ def build_server(
 ) -> tuple[web.Application, dict[str, Messenger]]:
     """The web app with every configured platform mounted, and the scheduler started with it."""
     web_app = web.Application()
-    web_app.router.add_get("/healthz", lambda _request: web.json_response({"ok": True}))
+    web_app.router.add_get("/healthz", _healthz)
     messengers: dict[str, Messenger] = {}
     platforms = platforms_configured(env)
     if "slack" in platforms:
@@ -55,6 +55,10 @@ def build_server(
     if scheduler:
         _run_scheduler_with(web_app, Scheduler(service, messengers))
     return web_app, messengers
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
 
 
 def _run_scheduler_with(web_app: web.Application, scheduler: Scheduler) -> None:

@@ -213,3 +213,29 @@ def test_commands_in_the_dm_with_the_bot(rig: Rig):
     )  # fmt: skip
     rig.fake.wait_for(lambda: rig.fake.messages.get(f"D{FRONTLINE[1]}"))
     assert "forget-me" in json.dumps(rig.fake.messages[f"D{FRONTLINE[1]}"])
+
+
+def test_the_trend_chart_is_uploaded_as_a_png(rig: Rig):
+    rig.start_round()
+    for user in EXECUTIVES:
+        rig.rate(user, 1, 5)
+    for user in FRONTLINE[:6]:
+        rig.rate(user, 1, 2)
+    rig.fake.wait_for(lambda: len(answers_of(rig)) == 12)
+    rig.service.close_round()
+    assert rig.send.command(EXECUTIVES[0], "trend").status_code == 200
+    rig.fake.wait_for(lambda: len(rig.fake.uploads) >= 2, timeout=30)
+    charts = [u for u in rig.fake.uploads if u["filename"].endswith(".png")]
+    assert charts and all(u["content"].startswith(b"\x89PNG\r\n\x1a\n") for u in charts)
+    assert rig.fake.calls_to("files.getUploadURLExternal")
+    assert rig.fake.calls_to("files.completeUploadExternal")
+
+
+def test_the_web_server_mounts_slack_when_its_token_is_set(service, fake):
+    from bot.adapters.web import build_server
+
+    env = {"SLACK_BOT_TOKEN": "xoxb-test", "SLACK_SIGNING_SECRET": "s", "SLACK_API_BASE_URL":
+           fake.base_url}  # fmt: skip
+    web_app, messengers = build_server(service, env, scheduler=False)
+    assert set(messengers) == {"slack"}
+    assert "/slack/events" in {r.resource.canonical for r in web_app.router.routes()}
