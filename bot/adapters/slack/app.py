@@ -28,8 +28,10 @@ import logging
 import re
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
@@ -53,6 +55,8 @@ logger = logging.getLogger(__name__)
 ROUTE = "/slack/events"
 #: A click is acknowledged within this many seconds even if the database is slow.
 RECORD_BEFORE_ACK_SECONDS = 2.0
+#: Check-in messages redrawn at the same time, at most.
+REDRAWS_AT_ONCE = 2
 #: Words whose reply can take a while (the analysis engine, charts, files).
 SLOW_WORDS = {"summary", "trend", "export", "ask"}
 #: response_url accepts five responses; longer replies go to the DM instead.
@@ -88,12 +92,22 @@ class SlackBot:
             # (views.open must follow a click within 3 s). Fan-out waits in the messenger.
             retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
         )
+        # Bolt formats its debug lines unless its logger has a level of its own.
+        bolt_logger = logging.getLogger("slack_bolt.integrity")
+        bolt_logger.setLevel(logging.getLogger().getEffectiveLevel())
         self.app = AsyncApp(
             client=client,
+            logger=bolt_logger,
             signing_secret=settings.signing_secret,
             ignoring_self_events_enabled=True,
         )
         self._summaries: dict[str, tuple[str, list[dict]]] = {}
+        # Saving a click is what its ack waits for: it gets its own threads, so background
+        # work (redrawing messages, summaries) never queues in front of it.
+        # Redrawing the message after a click comes after its ack and a few at a time, so a
+        # burst of clicks spends the CPU on acknowledging them first.
+        self._redraws = asyncio.Semaphore(REDRAWS_AT_ONCE)
+        self._record_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slack-record")
         self._socket_handler = None
         self._routes()
 
@@ -119,6 +133,8 @@ class SlackBot:
 
     def mount(self, web_app: web.Application) -> None:
         """Serve Slack on `web_app`: `POST /slack/events`, or Socket Mode when configured."""
+        web_app.on_startup.append(self._open_session)
+        web_app.on_cleanup.append(self._close_session)
         if self.settings.socket_mode:
             web_app.on_startup.append(self._connect_socket)
             web_app.on_cleanup.append(self._close_socket)
@@ -144,6 +160,15 @@ class SlackBot:
         if not isinstance(bolt_request.body, dict) or not bolt_request.body:
             return web.json_response({"error": "malformed body"}, status=400)
         return await to_aiohttp_response(await self.app.async_dispatch(bolt_request))
+
+    async def _open_session(self, _app: web.Application) -> None:
+        # One HTTP session (kept-alive connections) for every call to Slack from the event
+        # loop; without it slack_sdk opens a new session, and connection, per call.
+        self.app.client.session = aiohttp.ClientSession()
+
+    async def _close_session(self, _app: web.Application) -> None:
+        if self.app.client.session is not None:
+            await self.app.client.session.close()
 
     async def _connect_socket(self, _app: web.Application) -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -236,7 +261,7 @@ class SlackBot:
 
     # -- check-in buttons -----------------------------------------------------------------
 
-    async def on_rate(self, ack, body: dict, action: dict, respond) -> None:
+    async def on_rate(self, ack, body: dict, action: dict, respond, client) -> None:
         value = json.loads(action["value"])
         user_id, name, team = self._payload_person(body)
 
@@ -250,15 +275,20 @@ class SlackBot:
             return person, round_
 
         try:
-            person, round_ = await _before_ack(record, ack)
+            person, round_ = await _before_ack(record, ack, self._record_pool)
         except IntegrityError as error:
             await respond(text=str(error), response_type="ephemeral", replace_original=False)
             return
         container = body.get("container") or {}
-        await asyncio.to_thread(
-            self._refresh_checkin, person, round_, container.get("channel_id"),
-            container.get("message_ts"),
-        )  # fmt: skip
+        if container.get("channel_id") and container.get("message_ts"):
+            async with self._redraws:
+                try:
+                    update = await asyncio.to_thread(self.messenger.checkin_update, person, round_)
+                    await client.chat_update(
+                        channel=container["channel_id"], ts=container["message_ts"], **update
+                    )
+                except Exception:
+                    logger.exception("Could not redraw a check-in after a rating")
 
     def _refresh_checkin(
         self, person: Person, round_: Round, channel: str | None = None, ts: str | None = None
@@ -502,10 +532,10 @@ class SlackBot:
                 logger.exception("Could not tell the person about the error")
 
 
-async def _before_ack(fn: Callable[[], T], ack) -> T:
+async def _before_ack(fn: Callable[[], T], ack, pool: ThreadPoolExecutor) -> T:
     """Run `fn` in a worker thread and acknowledge when it is done, or after 2 s at most (the
     write still completes: a slow database never makes Slack show an error)."""
-    task = asyncio.ensure_future(asyncio.to_thread(fn))
+    task = asyncio.get_running_loop().run_in_executor(pool, fn)
     done, _ = await asyncio.wait({task}, timeout=RECORD_BEFORE_ACK_SECONDS)
     await ack()
     return await task

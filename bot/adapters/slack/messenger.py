@@ -252,20 +252,21 @@ class SlackMessenger:
             text=f"Reminder: round {round_.number} has {len(unanswered)} question(s) for you",
         )
 
-    def update_checkin(self, person: Person, round_: Round, channel: str, ts: str) -> None:
-        """Redraw a check-in message with what the person has recorded so far."""
+    def checkin_update(self, person: Person, round_: Round) -> dict:
+        """The arguments of `chat.update` that redraw a person's check-in with what they said."""
         questions = self.service.questions_for(person, round_)
         answers = self.service.my_answers(person, round_)
-        blocks = kit.checkin_blocks(
-            round_, questions, answers, floor=self.service.settings.min_group
-        )
-        self.client.chat_update(
-            channel=channel,
-            ts=ts,
-            blocks=blocks,
-            text=f"Integrity check, round {round_.number}",
-            metadata=kit.checkin_metadata(round_),
-        )
+        return {
+            "blocks": kit.checkin_blocks(
+                round_, questions, answers, floor=self.service.settings.min_group
+            ),
+            "text": f"Integrity check, round {round_.number}",
+            "metadata": kit.checkin_metadata(round_),
+        }
+
+    def update_checkin(self, person: Person, round_: Round, channel: str, ts: str) -> None:
+        """Redraw a check-in message with what the person has recorded so far."""
+        self.client.chat_update(channel=channel, ts=ts, **self.checkin_update(person, round_))
 
     def post_round_to_channels(self, round_: Round) -> None:
         """Post the round in each `INTEGRITY_CHECKIN_CHANNELS` channel, once per channel."""

@@ -100,7 +100,9 @@ class Rig:
         response = self.send.command(ADMIN, "ask")
         assert response.status_code == 200
         humans = 1 + len(EXECUTIVES) + len(FRONTLINE)
-        self.fake.wait_for(lambda: len(self.fake.calls_to("chat.postMessage")) >= humans)
+        self.fake.wait_for(
+            lambda: len(self.fake.calls_to("chat.postMessage")) >= humans, timeout=30
+        )
         current = self.service.open_round()
         assert current is not None
         return current

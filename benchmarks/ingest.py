@@ -1,0 +1,197 @@
+"""Slack answer ingestion benchmark: rating clicks over real HTTP with signature checks.
+
+The Slack app runs in its own process (as in production) on a real SQLite file;
+the fake Web API (`tests/fakes/slack_server.py`) it posts to runs in another, and
+this process plays Slack's side of the clicks: it sends signed `block_actions`
+requests, open loop (each click leaves at its scheduled time whether or not
+earlier ones were answered). Three processes share the two cores:
+
+1. a burst: `--burst` people (default 500) click a rating within one second;
+2. sustained load: `--rate` clicks a second (default 200) for `--seconds` (default 30).
+
+Every click is a different (person, question), so each must become its own row.
+It reports the acknowledgement latency (Slack gives up after 3 s; the aim is p99
+under 50 ms) and answers stored against clicks sent. Last line:
+
+    p50_ms=… p99_ms=… sent=… stored=…
+
+Run: `python benchmarks/ingest.py` (or `--seconds 5` for a quick look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SECRET = "benchmark-signing-secret-0123456789"
+TEAM = "T0BENCH"
+
+
+def run_app(base_url: str, db_path: str, people: int, ready, stop) -> None:
+    """The child process: the core and the Slack app, served on a free port."""
+    import logging
+
+    from aiohttp import web
+
+    from bot.adapters.slack import SlackBot, SlackSettings
+    from bot.service import IntegrityCheck
+    from bot.settings import Settings
+    from bot.store import Store
+    from tests.adapters.slack.harness import AppServer
+
+    logging.basicConfig(level=logging.ERROR)
+    settings = Settings(db_path=Path(db_path), secret=b"benchmark-secret-0123456789abcdef")
+    service = IntegrityCheck(Store(settings.db_path), settings)
+    slack = SlackSettings(
+        bot_token="xoxb-test", signing_secret=SECRET, api_base_url=base_url, posts_per_second=100
+    )
+    bot = SlackBot(service, slack)
+    round_ = service.start_round()
+    everyone = bot.messenger.people(TEAM)
+    assert len(everyone) == people, (len(everyone), people)
+    bot.messenger.pacer.rate = bot.messenger.pacer.burst = 10_000  # set-up, not measured
+    service.deliver(round_, everyone, bot.messenger.send_round)
+    web_app = web.Application()
+    bot.mount(web_app)
+    with AppServer(web_app) as server:
+        refs = {
+            p.user_id: service.store.delivery_for(round_.id, p.id)["message_ref"] for p in everyone
+        }
+        ready.put({"url": server.url, "round": round_.id, "questions": round_.question_ids,
+                   "refs": refs})  # fmt: skip
+        stop.wait()
+
+
+def run_fake(people: int, ready, stop) -> None:
+    """The fake Slack Web API in a process of its own, as Slack is not on the app's machine."""
+    from tests.fakes.slack_server import FakeSlack
+
+    with FakeSlack(team_id=TEAM) as fake:
+        for i in range(people):
+            fake.add_user(f"U{i:06d}", f"person{i}")
+        ready.put(fake.base_url)
+        stop.wait()
+
+
+async def send_clicks(url: str, round_id: int, pairs, schedule) -> list[tuple[int, float]]:
+    import aiohttp
+
+    from tests.adapters.slack.harness import signature
+
+    latencies: list[tuple[int, float]] = []
+    connector = aiohttp.TCPConnector(limit=200)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        async def click(index: int, at: float, user: str, question: str, ref: str) -> None:
+            await asyncio.sleep(max(0.0, at - time.monotonic()))
+            channel, _, ts = ref.partition(":")
+            payload = {
+                "type": "block_actions",
+                "team": {"id": TEAM},
+                "user": {"id": user, "name": user.lower(), "team_id": TEAM},
+                "container": {"type": "message", "channel_id": channel, "message_ts": ts},
+                "trigger_id": "t",
+                "response_url": "http://127.0.0.1:9/unused",
+                "actions": [{"type": "button", "action_id": "integrity_rate_4", "block_id": "b",
+                             "value": json.dumps({"round": round_id, "question": question,
+                                                  "rating": 4})}],
+            }  # fmt: skip
+            from urllib.parse import urlencode
+
+            body = urlencode({"payload": json.dumps(payload)})
+            stamp = str(int(time.time()))
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": signature(SECRET, stamp, body),
+            }
+            started = time.perf_counter()
+            async with http.post(f"{url}/slack/events", data=body, headers=headers) as response:
+                await response.read()
+                if response.status == 200:
+                    latencies.append((index, (time.perf_counter() - started) * 1000))
+
+        await asyncio.gather(
+            *(
+                click(i, at, user, q, ref)
+                for i, (at, (user, q, ref)) in enumerate(zip(schedule, pairs, strict=True))
+            )
+        )
+    return latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--burst", type=int, default=500)
+    parser.add_argument("--rate", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=30)
+    args = parser.parse_args()
+
+    sustained = args.rate * args.seconds
+    total = args.burst + sustained
+    # Enough people that every click is a different (person, question): 4 questions each.
+    people = max(args.burst, -(-total // 4))
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    fake_ready, app_ready = context.Queue(), context.Queue()
+    fake = context.Process(target=run_fake, args=(people, fake_ready, stop))
+    fake.start()
+    base_url = fake_ready.get(timeout=120)
+    with tempfile.TemporaryDirectory() as tmp:
+        db_path = str(Path(tmp) / "bench.db")
+        child = context.Process(target=run_app, args=(base_url, db_path, people, app_ready, stop))
+        child.start()
+        info = app_ready.get(timeout=600)
+        users = sorted(info["refs"])
+        pairs = [
+            (user, question, info["refs"][user]) for question in info["questions"] for user in users
+        ][:total]
+        now = time.monotonic() + 0.5
+        schedule = [now + i / args.burst for i in range(args.burst)]
+        start = now + 2.0  # a second's pause between the burst and the sustained load
+        schedule += [start + i / args.rate for i in range(sustained)]
+        print(f"people={people} clicks={total}: {args.burst} in 1 s, then {args.rate}/s "
+              f"for {args.seconds} s", flush=True)  # fmt: skip
+        latencies = asyncio.run(send_clicks(info["url"], info["round"], pairs, schedule))
+        import sqlite3
+
+        stored = 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with sqlite3.connect(db_path) as conn:
+                stored = conn.execute("select count(*) from answers").fetchone()[0]
+            if stored >= total:
+                break
+            time.sleep(0.2)
+        time.sleep(2)  # let the last redraws finish before the app stops
+        stop.set()
+        child.join(timeout=30)
+        fake.join(timeout=30)
+    burst = sorted(ms for i, ms in latencies if i < args.burst)
+    steady = sorted(ms for i, ms in latencies if i >= args.burst)
+    both = sorted(burst + steady)
+    for label, values in (("burst", burst), ("sustained", steady)):
+        if values:
+            print(f"{label}: acked={len(values)} p50_ms={_pct(values, 50):.1f} "
+                  f"p99_ms={_pct(values, 99):.1f} max_ms={values[-1]:.1f}")  # fmt: skip
+    print(f"p50_ms={_pct(both, 50):.1f} p99_ms={_pct(both, 99):.1f} sent={total} stored={stored}")
+
+
+def _pct(ordered: list[float], percent: int) -> float:
+    if percent == 50:
+        return statistics.median(ordered)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * percent / 100))]
+
+
+if __name__ == "__main__":
+    main()
