@@ -1,7 +1,7 @@
 """Slack answer ingestion benchmark: rating clicks over real HTTP with signature checks.
 
 The Slack app runs in its own process (as in production) on a real SQLite file;
-the fake Web API (`tests/fakes/slack_server.py`) it posts to runs in another, and
+the fake Web API (`tests/fakes/slack_api.py`) it posts to runs in another, and
 this process plays Slack's side of the clicks: it sends signed `block_actions`
 requests, open loop (each click leaves at its scheduled time whether or not
 earlier ones were answered). Three processes share the two cores:
@@ -74,7 +74,7 @@ def run_app(base_url: str, db_path: str, people: int, ready, stop) -> None:
 
 def run_fake(people: int, ready, stop) -> None:
     """The fake Slack Web API in a process of its own, as Slack is not on the app's machine."""
-    from tests.fakes.slack_server import FakeSlack
+    from tests.fakes.slack_api import FakeSlack
 
     with FakeSlack(team_id=TEAM) as fake:
         for i in range(people):

@@ -14,7 +14,7 @@ from bot.adapters.slack import blocks as kit
 from bot.domain import Round
 from bot.service import IntegrityCheck
 from tests.adapters.slack.harness import AppServer, SlackSender
-from tests.fakes.slack_server import FakeSlack
+from tests.fakes.slack_api import FakeSlack
 
 TEAM = "T0ACME"
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

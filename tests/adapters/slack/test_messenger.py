@@ -75,6 +75,7 @@ def test_summary_goes_to_every_executive_or_to_a_channel(service, messenger, fak
     messenger.post_summary(TEAM, "executives", Reply.text("the summary"))
     posted = {c.args["channel"] for c in fake.calls_to("chat.postMessage")}
     assert posted == {f"D{u}" for u in [ADMIN, *EXECUTIVES]}
+    fake.add_channel("C0LEADERSHIP", "leadership", [ADMIN, *EXECUTIVES])
     messenger.post_summary(TEAM, "#C0LEADERSHIP", Reply.text("the summary"))
     assert fake.calls_to("chat.postMessage")[-1].args["channel"] == "C0LEADERSHIP"
 
