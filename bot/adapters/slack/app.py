@@ -47,7 +47,7 @@ from bot.adapters.slack.messenger import PLATFORM, SlackMessenger, message_ref, 
 from bot.commands import Commands, summary_reply
 from bot.domain import Person, Round
 from bot.errors import IntegrityError, InvalidAnswer, UsageError
-from bot.replies import Reply
+from bot.replies import Note, Reply
 from bot.service import KEEP, IntegrityCheck
 
 logger = logging.getLogger(__name__)
@@ -102,11 +102,10 @@ class SlackBot:
             ignoring_self_events_enabled=True,
         )
         self._summaries: dict[str, tuple[str, list[dict]]] = {}
+        # Redrawing a message after a click comes after its ack, a few at a time (`redraw`).
+        self._redraws = asyncio.Semaphore(REDRAWS_AT_ONCE)
         # Saving a click is what its ack waits for: it gets its own threads, so background
         # work (redrawing messages, summaries) never queues in front of it.
-        # Redrawing the message after a click comes after its ack and a few at a time, so a
-        # burst of clicks spends the CPU on acknowledging them first.
-        self._redraws = asyncio.Semaphore(REDRAWS_AT_ONCE)
         self._record_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slack-record")
         self._socket_handler = None
         self._routes()
@@ -261,7 +260,7 @@ class SlackBot:
 
     # -- check-in buttons -----------------------------------------------------------------
 
-    async def on_rate(self, ack, body: dict, action: dict, respond, client) -> None:
+    async def on_rate(self, ack, body: dict, action: dict, respond) -> None:
         value = json.loads(action["value"])
         user_id, name, team = self._payload_person(body)
 
@@ -280,29 +279,34 @@ class SlackBot:
             await respond(text=str(error), response_type="ephemeral", replace_original=False)
             return
         container = body.get("container") or {}
-        if container.get("channel_id") and container.get("message_ts"):
-            async with self._redraws:
-                try:
-                    update = await asyncio.to_thread(self.messenger.checkin_update, person, round_)
-                    await client.chat_update(
-                        channel=container["channel_id"], ts=container["message_ts"], **update
-                    )
-                except Exception:
-                    logger.exception("Could not redraw a check-in after a rating")
+        await self.redraw(person, round_, container.get("channel_id"), container.get("message_ts"))
 
-    def _refresh_checkin(
+    async def redraw(
         self, person: Person, round_: Round, channel: str | None = None, ts: str | None = None
     ) -> None:
-        """Redraw the message a person answered on (or their DM check-in) with what they said."""
-        if not (channel and ts):
-            delivery = self.store.delivery_for(round_.id, person.id)
-            if not delivery or not delivery.get("message_ref"):
-                return
-            channel, ts = parse_ref(delivery["message_ref"])
-        try:
-            self.messenger.update_checkin(person, round_, channel, ts)
-        except Exception:
-            logger.exception("Could not redraw the check-in of round %s", round_.number)
+        """Redraw the message a person answered on (or else their DM check-in) with what they
+        said: after the ack, and a few at a time, so a burst of clicks is acknowledged first."""
+        async with self._redraws:
+
+            def arguments() -> dict | None:
+                where = (channel, ts)
+                if not (channel and ts):
+                    delivery = self.store.delivery_for(round_.id, person.id)
+                    if not delivery or not delivery.get("message_ref"):
+                        return None
+                    where = parse_ref(delivery["message_ref"])
+                return {
+                    "channel": where[0],
+                    "ts": where[1],
+                    **self.messenger.checkin_update(person, round_),
+                }
+
+            try:
+                update = await asyncio.to_thread(arguments)
+                if update is not None:
+                    await self.app.client.chat_update(**update)
+            except Exception:
+                logger.exception("Could not redraw the check-in of round %s", round_.number)
 
     async def on_why(self, ack, body: dict, action: dict, client) -> None:
         await ack()
@@ -346,9 +350,7 @@ class SlackBot:
             return
         await ack()
         message = meta.get("message") or {}
-        await asyncio.to_thread(
-            self._refresh_checkin, person, round_, message.get("channel"), message.get("ts")
-        )
+        await self.redraw(person, round_, message.get("channel"), message.get("ts"))
 
     async def on_answer_privately(self, ack, body: dict, action: dict, client) -> None:
         await ack()
@@ -402,7 +404,7 @@ class SlackBot:
             await ack(response_action="errors", errors={first: str(error)})
             return
         await ack()
-        await asyncio.to_thread(self._refresh_checkin, person, round_)
+        await self.redraw(person, round_)
         await self.publish_home(client, person)
         logger.info("Saved %d answer(s) from the round %s modal", saved, round_.number)
 
@@ -511,7 +513,7 @@ class SlackBot:
         try:
             await asyncio.to_thread(build)
         except IntegrityError as error:
-            self._summaries[person.workspace] = ("", [kit._context(kit.escape(str(error)))])
+            self._summaries[person.workspace] = ("", kit.reply_blocks(Reply([Note(str(error))])))
         await self.publish_home(client, person)
 
     # -- errors --------------------------------------------------------------------------

@@ -186,15 +186,10 @@ def question_blocks(
     """One question of a check-in: the text, rating buttons 1-5 with both ends labelled, why."""
     buttons = []
     for rating in range(1, 6):
-        label = str(rating)
-        if rating == 1:
-            label = f"1 · {question.low_label}"
-        elif rating == 5:
-            label = f"5 · {question.high_label}"
         button = {
             "type": "button",
             "action_id": RATE_ACTION.format(rating=rating),
-            "text": _plain(label, 40),
+            "text": _plain(_scale_label(question, rating), 40),
             "value": action_value(round_, question, rating=rating),
         }
         if answer is not None and answer.rating == rating:

@@ -105,6 +105,7 @@ class SlackMessenger:
         self.pacer = pacer or Pacer(settings.posts_per_second)
         self._team_id: str | None = None
         self._group_members: dict[str, frozenset[str]] = {}
+        self._groups_read = False
         self._dm_channels: dict[str, str] = {}
 
     @property
@@ -142,6 +143,9 @@ class SlackMessenger:
                 return
 
     def _refresh_groups(self) -> None:
+        """Read the configured user groups; a group that cannot be read keeps its last members
+        (and is read again with the next refresh of `people`, not on every event)."""
+        self._groups_read = True
         for group in (self.settings.executives_group, self.settings.admins_group):
             if group:
                 try:
@@ -174,9 +178,7 @@ class SlackMessenger:
     def apply_roles(self, person: Person) -> Person:
         """Settings and user groups make people admins or executives (never the reverse:
         taking a role away is an admin's act, `/integrity role`)."""
-        if not self._group_members and (
-            self.settings.executives_group or self.settings.admins_group
-        ):
+        if not self._groups_read:
             self._refresh_groups()
         admins = self.settings.admins | self._group_members.get(self.settings.admins_group, set())
         executives = (
@@ -263,10 +265,6 @@ class SlackMessenger:
             "text": f"Integrity check, round {round_.number}",
             "metadata": kit.checkin_metadata(round_),
         }
-
-    def update_checkin(self, person: Person, round_: Round, channel: str, ts: str) -> None:
-        """Redraw a check-in message with what the person has recorded so far."""
-        self.client.chat_update(channel=channel, ts=ts, **self.checkin_update(person, round_))
 
     def post_round_to_channels(self, round_: Round) -> None:
         """Post the round in each `INTEGRITY_CHECKIN_CHANNELS` channel, once per channel."""
