@@ -43,6 +43,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
     (
+        "contains prompt delimiters",
+        re.compile(r"</?\s*(answers?|themes?|data|instructions?|system|user)\s*>", re.I),
+    ),
+    (
         "contains a fake role header",
         re.compile(r"^\s*(system|assistant)\s*:", re.I | re.M),
     ),

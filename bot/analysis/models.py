@@ -81,6 +81,7 @@ class Theme(BaseModel):
     quotes: list[Quote] = []
     #: "both", or the one side that raised it: a blind spot of the other side.
     raised_by: Literal["both", "executive", "frontline"] = "both"
+    summary: str = ""  # one sentence, when the LLM engine wrote the theme
 
 
 class Contradiction(BaseModel):
