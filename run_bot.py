@@ -160,15 +160,8 @@ def _analyser(settings):
     from functools import partial
 
     from bot.analysis.engine import analyse
-    from bot.errors import ConfigError
+    from bot.analysis.llm import model_from_env  # a ConfigError names what to set
 
-    try:
-        from bot.analysis.llm import model_from_env
-    except ImportError:
-        raise ConfigError(
-            "INTEGRITY_LLM is set, but this version has no LLM engine yet. Unset INTEGRITY_LLM "
-            "to use the offline engine, which needs no model."
-        ) from None
     return partial(analyse, llm=model_from_env())
 
 

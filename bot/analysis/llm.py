@@ -16,7 +16,7 @@ How a round is analysed (`analyse_with_llm`):
    between `<answers>` tags, marked as data in the system prompt; line breaks
    inside an answer are flattened so it cannot forge another answer's line.
 2. **Map.** Answers are packed, by question and role, into batches that fit the
-   context (`INTEGRITY_LLM_CONTEXT` tokens, default 8192, counted with the
+   context (`INTEGRITY_LLM_CONTEXT` tokens, default 16384, counted with the
    conservative offline estimate of `bot.analysis.tokens`, minus the reply's
    `OUTPUT_TOKENS` and a tenth as headroom), so each answer is read once and no
    call exceeds the context. Each batch gets the offline figures of its questions
@@ -44,9 +44,9 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
 from bot.analysis.models import (
     ROLES,
@@ -65,13 +65,16 @@ from bot.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONTEXT_TOKENS = 8192
+DEFAULT_CONTEXT_TOKENS = 16384
 MIN_CONTEXT_TOKENS = 2048
 #: Room kept for the model's reply in every call.
 OUTPUT_TOKENS = 1536
 #: Share of the context a call may fill, against an estimate that is itself generous.
 HEADROOM = 0.9
 THEMES_PER_BATCH = 6
+MAX_CONTRADICTIONS_PER_BATCH = 8
+#: A theme cites at most this many answers of its batch (its counts are of those).
+MAX_IDS_PER_THEME = 150
 MAX_THEMES = 10
 QUOTES_PER_SIDE = 3
 #: A claim survives verification at this rate or better, or the offline result is shown.
@@ -87,44 +90,55 @@ EXAMPLE = "openai:gpt-4o-mini"
 # --- what the model returns --------------------------------------------------------------
 
 
+def _bounded(kind: Any, limit: int) -> Any:
+    """`kind` (str or a list) with at most `limit` characters or items: announced in the
+    schema (maxLength/maxItems), so a grammar-constrained model (llama.cpp) or a strict
+    schema must close its reply within it, and cut to it when a model runs over anyway,
+    rather than losing the whole reply to one long list. The fields carry no descriptions:
+    the system prompt explains them once, and the schema is sent with every call."""
+    key = "maxLength" if kind is str else "maxItems"
+    cut = BeforeValidator(lambda value: value[:limit] if isinstance(value, str | list) else value)
+    return Annotated[kind, cut, Field(json_schema_extra={key: limit})]
+
+
 class CitedQuote(BaseModel):
-    answer_id: str = Field(description="the id of the quoted answer, like A12")
-    text: str = Field(description="words copied exactly from that answer")
+    answer_id: _bounded(str, 12)
+    text: _bounded(str, 400)
 
 
 class FoundTheme(BaseModel):
-    title: str = Field(description="at most eight words")
-    summary: str = Field(description="one sentence: what these answers say")
-    keywords: list[str] = Field(description="two to five words taken from the answers")
-    answer_ids: list[str] = Field(description="ids of every answer here that raises it")
-    quotes: list[CitedQuote] = Field(description="one to three verbatim quotes")
+    title: _bounded(str, 100)
+    summary: _bounded(str, 400)
+    keywords: _bounded(list[str], 5)
+    answer_ids: _bounded(list[str], MAX_IDS_PER_THEME)
+    quotes: _bounded(list[CitedQuote], 3)
 
 
 class FoundContradiction(BaseModel):
-    question_id: str = Field(description="the question id, like Q2")
-    summary: str = Field(description="one sentence: what executives believe, what frontline sees")
-    executive_quotes: list[CitedQuote]
-    frontline_quotes: list[CitedQuote]
+    question_id: _bounded(str, 12)
+    summary: _bounded(str, 400)
+    executive_quotes: _bounded(list[CitedQuote], 3)
+    frontline_quotes: _bounded(list[CitedQuote], 3)
 
 
 class BatchFindings(BaseModel):
     """Themes and contradictions in one batch of answers."""
 
-    themes: list[FoundTheme]
-    contradictions: list[FoundContradiction]
+    themes: _bounded(list[FoundTheme], THEMES_PER_BATCH)
+    contradictions: _bounded(list[FoundContradiction], MAX_CONTRADICTIONS_PER_BATCH)
 
 
 class MergedTheme(BaseModel):
-    title: str = Field(description="at most eight words")
-    summary: str = Field(description="one sentence: what these answers say")
-    keywords: list[str]
-    theme_ids: list[str] = Field(description="ids of the input themes it combines, like T3")
+    title: _bounded(str, 100)
+    summary: _bounded(str, 400)
+    keywords: _bounded(list[str], 5)
+    theme_ids: _bounded(list[str], 200)
 
 
 class MergedThemes(BaseModel):
     """The batches' themes merged into one list."""
 
-    themes: list[MergedTheme]
+    themes: _bounded(list[MergedTheme], MAX_THEMES)
 
 
 # --- configuration ------------------------------------------------------------------------

@@ -271,8 +271,43 @@ def test_model_from_env_names_what_to_set(monkeypatch):
 
 
 def test_the_context_setting_is_checked():
-    assert LLMSettings.from_env({}).context_tokens == 8192
+    assert LLMSettings.from_env({}).context_tokens == 16384
     assert LLMSettings.from_env({"INTEGRITY_LLM_CONTEXT": "32768"}).context_tokens == 32768
     for bad in ("1000", "-5", "8k"):
         with pytest.raises(ConfigError, match="INTEGRITY_LLM_CONTEXT"):
             LLMSettings.from_env({"INTEGRITY_LLM_CONTEXT": bad})
+
+
+def test_the_core_summary_is_written_by_the_configured_model(store, settings, clock):
+    """`/integrity summary` with INTEGRITY_LLM set: the model's themes, the floor kept, and no
+    person's name or id in anything the model was sent."""
+    from functools import partial
+
+    from bot.commands import Commands
+    from bot.service import IntegrityCheck
+    from tests.conftest import make_people
+
+    model = ScriptedChatModel(reply=grounded_reply)
+    service = IntegrityCheck(store, settings, clock=clock, analyser=partial(analyse, llm=model))
+    executives = make_people(service, "executive", 6)
+    frontline = make_people(service, "frontline", 6)
+    round_ = service.start_round()
+    for person in executives + frontline:
+        for number, question in enumerate(service.questions_for(person, round_)):
+            happy = person.role == "executive"
+            service.record_answer(
+                person,
+                question.id,
+                rating=5 if happy else 1,
+                text=(
+                    f"Customers would come back, they trust us completely ({number})."
+                    if happy
+                    else f"Customers would stay away, they wait on hold for an hour ({number})."
+                ),
+            )
+    text = Commands(service).handle(executives[0], "/integrity summary").as_text()
+    assert "executive on Q1" in text or "frontline on Q1" in text  # the model's theme titles
+    assert "scripted engine" in text
+    sent = "\n".join(prompt_text(p) for p in model.prompts)
+    for person in executives + frontline:
+        assert person.display_name not in sent and person.user_id not in sent
