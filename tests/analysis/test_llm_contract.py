@@ -171,3 +171,20 @@ def test_the_estimate_never_undercounts_the_real_tokenizer(server, labelled_answ
             assert estimate_tokens(message.content) >= real_tokens(server, message.content)
     texts = [a.text for a in labelled_answers if a.id not in {f.answer_id for f in offline.flagged}]
     assert sum(map(estimate_tokens, texts)) >= sum(real_tokens(server, t) for t in texts)
+
+
+def test_the_analyse_command_with_engine_llm(server, monkeypatch, capsys, tmp_path, one_question):
+    """`run_bot.py analyse FILE --engine llm --json` end to end against the server."""
+    from bot.analysis.cli import run
+
+    export = tmp_path / "answers.jsonl"
+    export.write_text("\n".join(a.model_dump_json() for a in one_question), encoding="utf-8")
+    monkeypatch.setenv("INTEGRITY_LLM", f"openai:{MODEL}")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{server}/v1")
+    monkeypatch.setenv("INTEGRITY_LLM_CONTEXT", str(CONTEXT))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert run([str(export), "--engine", "llm", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["engine"] in ("offline", f"llm:{MODEL}")
+    assert report["min_group_size"] == 5
+    assert any(MODEL in note for note in report["notes"])
