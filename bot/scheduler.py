@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Protocol
@@ -40,6 +41,8 @@ from bot.service import IntegrityCheck, SummaryScope
 
 logger = logging.getLogger(__name__)
 
+#: Check-ins posted at once in a tick (the messenger's pacer sets the rate).
+SEND_WORKERS = 8
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -238,6 +241,7 @@ class Scheduler:
         except Exception:
             logger.exception("Could not list the people of %s", default.workspace)
             return
+        due: list[tuple[Person, Round, dict | None]] = []
         for person in people:
             plan = by_team.get((person.team or "").lower(), default)
             slot = plan.last_slot(now, person.tz)
@@ -251,7 +255,16 @@ class Scheduler:
                 # Too late for this week: a stale check-in is worse than none.
                 report.skipped_stale += 1
                 continue
-            self._send(messenger, person, round_, delivery, report)
+            due.append((person, round_, delivery))
+        if not due:
+            return
+        # A few sends at a time, so one post's network wait overlaps the next one's database
+        # work; the messenger's pacer keeps the total under the platform's rate either way.
+        with ThreadPoolExecutor(max_workers=SEND_WORKERS, thread_name_prefix="send") as pool:
+            outcomes = pool.map(lambda item: self._send(messenger, *item), due)
+            for outcome in outcomes:
+                if outcome is not None:
+                    setattr(report, outcome, getattr(report, outcome) + 1)
 
     def _round_for(self, plan: WeeklySchedule, slot: datetime, report: TickReport) -> Round | None:
         """The round of the slot's week, opened now if this is the first slot to pass."""
@@ -280,13 +293,13 @@ class Scheduler:
         person: Person,
         round_: Round,
         delivery: dict | None,
-        report: TickReport,
-    ) -> None:
+    ) -> str | None:
+        """Claim, send, record: which of the report's counts this adds to, if any."""
         now = self.service.now()
         if delivery is None:
             delivery_id = self.store.claim_delivery(round_.id, person)
             if delivery_id is None:
-                return  # another tick or process claimed it a moment ago
+                return None  # another tick or process claimed it a moment ago
         elif delivery["status"] == "failed" or self.store.reclaim_stale_delivery(
             delivery["id"], now - self.stale_claim
         ):
@@ -299,24 +312,21 @@ class Scheduler:
                 logger.exception(
                     "Could not check whether person %s got round %s", person.id, round_.number
                 )
-                report.failed += 1
-                return
+                return "failed"
             if found is not None:
                 self.store.complete_delivery(delivery_id, found)
-                report.recovered += 1
-                return
+                return "recovered"
         else:
-            return  # claimed recently: being sent right now
+            return None  # claimed recently: being sent right now
         questions = self.service.questions_for(person, round_)
         try:
             message_ref = messenger.send_round(person, round_, questions)
         except Exception:
             logger.exception("Could not send round %s to person %s", round_.number, person.id)
             self.store.fail_delivery(delivery_id)
-            report.failed += 1
-            return
+            return "failed"
         self.store.complete_delivery(delivery_id, message_ref)
-        report.sent += 1
+        return "sent"
 
     # -- reminding --------------------------------------------------------------
 

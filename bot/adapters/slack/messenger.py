@@ -43,11 +43,13 @@ PAGE = 200
 
 class Pacer:
     """A token bucket shared by every thread that posts: at most `rate` posts a second,
-    with a burst of `burst`, so fan-out stays under the workspace's budget."""
+    with a burst of `burst` (default 1: evenly spaced), so fan-out stays under the
+    workspace's budget instead of running into 429s, each of which costs a whole
+    `Retry-After` second."""
 
-    def __init__(self, rate: float, burst: int | None = None) -> None:
+    def __init__(self, rate: float, burst: int = 1) -> None:
         self.rate = rate
-        self.burst = burst if burst is not None else max(1, int(rate))
+        self.burst = burst
         self._tokens = float(self.burst)
         self._last = time.monotonic()
         self._lock = threading.Lock()
