@@ -109,16 +109,19 @@ class _Bucket:
     tokens: dict[str, float] = field(default_factory=dict)
     stamps: dict[str, float] = field(default_factory=dict)
 
-    def take(self, key: str) -> bool:
+    def ready(self, key: str) -> bool:
+        """Refill `key`'s bucket to now; True if it holds a token to take."""
         now = time.monotonic()
         tokens = self.tokens.get(key, float(self.burst))
         tokens = min(
             float(self.burst), tokens + (now - self.stamps.get(key, now)) * self.per_second
         )
         self.stamps[key] = now
-        allowed = tokens >= 1
-        self.tokens[key] = tokens - 1 if allowed else tokens
-        return allowed
+        self.tokens[key] = tokens
+        return tokens >= 1
+
+    def take(self, key: str) -> None:
+        self.tokens[key] -= 1
 
 
 _METHODS: dict[str, tuple[str, Callable[[FakeSlack, dict], dict]]] = {}
@@ -166,7 +169,7 @@ class FakeSlack:
         self.views: dict[str, dict] = {}
         self.home_views: dict[str, dict] = {}
         self.socket_acks: list[dict] = []
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: dict[tuple[str, bool], _Bucket] = {}  # (method, per_channel)
         self._faults: dict[str, list[tuple[int, str | None]]] = {}
         self._delays: dict[str, list[float]] = {}
         self._pending_files: dict[str, dict] = {}
@@ -349,9 +352,15 @@ class FakeSlack:
         per_channel: bool = False,
         retry_after: int = 1,
     ) -> None:
-        """Put a token bucket on `method`; calls over it get HTTP 429 with Retry-After."""
+        """Put a token bucket on `method`; calls over it get HTTP 429 with Retry-After.
+
+        A workspace-wide and a per-channel bucket can both be on one method, as on Slack
+        (`chat.postMessage`: a workspace budget and about one a second per channel); a call
+        passes only if every bucket has a token, and a refused call takes none."""
         with self._lock:
-            self._buckets[method] = _Bucket(per_second, burst, per_channel, int(retry_after))
+            self._buckets[(method, per_channel)] = _Bucket(
+                per_second, burst, per_channel, int(retry_after)
+            )
 
     def fail(
         self, method: str, *, status: int = 500, times: int = 1, error: str | None = None
@@ -482,17 +491,22 @@ class FakeSlack:
 
     def _dispatch(self, call: Call, parse_error: SlackError | None) -> web.Response:
         """Answer one call (lock held): rate limit, injected fault, auth, then the method."""
-        bucket = self._buckets.get(call.method)
-        if bucket is not None:
-            key = self._bucket_key(call.args) if bucket.per_channel else ""
-            if not bucket.take(key):
-                self.rate_limited.append(call)
-                return self._answer(
-                    call,
-                    {"ok": False, "error": "ratelimited"},
-                    status=429,
-                    headers={"Retry-After": str(bucket.retry_after)},
-                )
+        buckets = [
+            (bucket, self._bucket_key(call.args) if per_channel else "")
+            for (method, per_channel), bucket in self._buckets.items()
+            if method == call.method
+        ]
+        empty = [bucket for bucket, key in buckets if not bucket.ready(key)]
+        if empty:
+            self.rate_limited.append(call)
+            return self._answer(
+                call,
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                headers={"Retry-After": str(max(b.retry_after for b in empty))},
+            )
+        for bucket, key in buckets:
+            bucket.take(key)
         faults = self._faults.get(call.method)
         if faults:
             status, error = faults.pop(0)

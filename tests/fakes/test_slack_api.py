@@ -155,6 +155,18 @@ def test_per_channel_rate_limits_keep_separate_buckets(fake, client):
         client.chat_postMessage(channel="DU1", text="c")  # the same DM as U1
 
 
+def test_workspace_and_per_channel_limits_apply_together(fake, client):
+    fake.rate_limit("chat.postMessage", per_second=1, burst=2)
+    fake.rate_limit("chat.postMessage", per_second=1, per_channel=True)
+    client.chat_postMessage(channel="U1", text="a")
+    with pytest.raises(SlackApiError, match="ratelimited"):
+        client.chat_postMessage(channel="U1", text="b")  # the channel's one a second
+    client.chat_postMessage(channel="U2", text="c")  # the refused call took no workspace token
+    with pytest.raises(SlackApiError, match="ratelimited"):
+        client.chat_postMessage(channel="C1", text="d")  # the workspace's burst is spent
+    assert [c.args["text"] for c in fake.calls_to("chat.postMessage")] == ["a", "c"]
+
+
 def test_injected_failures_then_success(fake, client):
     fake.fail("users.info", status=500)
     fake.fail("users.info", error="user_not_visible")
