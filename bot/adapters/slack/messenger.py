@@ -133,7 +133,10 @@ class SlackMessenger:
             for channel in self.settings.channels:
                 wanted.update(self._pages("conversations_members", "members", channel=channel))
             members = {uid: u for uid, u in members.items() if uid in wanted}
-        return [self.meet_user(user, workspace) for user in members.values()]
+        # Every tick refreshes everyone: only new or changed people are written, so a large
+        # workspace costs one read, not a transaction per person, before the first send.
+        known = {p.user_id: p for p in self.store.people(PLATFORM, workspace)}
+        return [self.meet_user(user, workspace, known.get(user["id"])) for user in members.values()]
 
     def _pages(self, method: str, key: str, **args) -> Iterator:
         cursor = None
@@ -162,8 +165,11 @@ class SlackMessenger:
                     continue
                 self._group_members[group] = frozenset(users)
 
-    def meet_user(self, user: dict, workspace: str | None = None) -> Person:
-        """The person behind a Slack user object (users.list / users.info), roles applied."""
+    def meet_user(
+        self, user: dict, workspace: str | None = None, known: Person | None = None
+    ) -> Person:
+        """The person behind a Slack user object (users.list / users.info), roles applied;
+        `known` is what the store already holds for them, written again only if it changed."""
         profile = user.get("profile") or {}
         name = (
             profile.get("display_name")
@@ -172,9 +178,12 @@ class SlackMessenger:
             or user.get("name")
             or user["id"]
         )
-        person, _ = self.service.meet(
-            PLATFORM, workspace or self.team_id, user["id"], name, tz=user.get("tz") or None
-        )
+        tz = user.get("tz") or None
+        person = known
+        if person is None or person.display_name != name or (tz and tz != person.tz):
+            person, _ = self.service.meet(
+                PLATFORM, workspace or self.team_id, user["id"], name, tz=tz
+            )
         return self.apply_roles(person)
 
     def apply_roles(self, person: Person) -> Person:

@@ -30,6 +30,20 @@ def test_people_are_active_humans_paged_with_time_zones(messenger, fake, monkeyp
     assert not by_id[FRONTLINE[0]].is_executive
 
 
+def test_a_refresh_writes_only_new_or_changed_people(service, messenger, fake, monkeypatch):
+    messenger.people(TEAM)
+    written = []
+    add_person = service.store.add_person
+    monkeypatch.setattr(
+        service.store, "add_person", lambda *a, **k: written.append(a[2]) or add_person(*a, **k)
+    )
+    fake.add_user(FRONTLINE[0], "moved", tz="Asia/Tokyo")
+    people = {p.user_id: p for p in messenger.people(TEAM)}
+    assert written == [FRONTLINE[0]]  # a tick over a big workspace is one read, not a write each
+    assert (people[FRONTLINE[0]].display_name, people[FRONTLINE[0]].tz) == ("moved", "Asia/Tokyo")
+    assert people[ADMIN].is_admin  # roles still applied to the people read back
+
+
 def test_only_members_of_configured_channels_are_asked(service, slack_settings, fake):
     fake.add_channel("C0SUPPORT", "support", [FRONTLINE[0], FRONTLINE[1], "UBOTTY"])
     fake.add_channel("C0LEADERS", "leaders", [EXECUTIVES[0]])
