@@ -16,7 +16,10 @@ Sends go claim → send → record, through the core's delivery claims: a person
 is claimed in SQLite before the message is posted, so two ticks or two
 processes never send the same round twice; a claim left by a process that died
 before recording its send is taken over after `stale_claim` and checked with the
-platform (`Messenger.find_sent`) before anything is sent again.
+platform (`Messenger.find_sent`) before anything is sent again. A tick works out who
+is due with a few queries (each slot's round and each round's deliveries read once),
+then sends through `SEND_WORKERS` threads, so one post's network wait overlaps the
+next one's database work; the messenger's pacer sets the rate.
 
 The platform side is a `Messenger` (Slack, Teams): it knows the people of a
 workspace, posts, and paces its own posts to its platform's rate limits.
@@ -210,10 +213,12 @@ class Scheduler:
     # -- closing ----------------------------------------------------------------
 
     def _close_due(self, report: TickReport) -> None:
-        from bot.commands import summary_reply
-        from bot.trends import trend_chart
-
         for closed in self.service.close_due_rounds():
+            # Imported here, when a round closes: matplotlib takes a second to load, and a
+            # restarted scheduler's first tick should be sending by then.
+            from bot.commands import summary_reply
+            from bot.trends import trend_chart
+
             report.closed.append(closed.number)
             reply = summary_reply(
                 self.service, SummaryScope(rounds=[closed], label=f"round {closed.number}")
@@ -241,14 +246,30 @@ class Scheduler:
         except Exception:
             logger.exception("Could not list the people of %s", default.workspace)
             return
+        # Everyone in a time zone shares a slot, and everyone in a round its deliveries: read
+        # each once a tick, not once a person (10,000 people are 20,000 queries otherwise).
+        rounds: dict[tuple[WeeklySchedule, datetime], Round | None] = {}
+        deliveries: dict[int, dict[int, dict]] = {}
         due: list[tuple[Person, Round, dict | None]] = []
         for person in people:
             plan = by_team.get((person.team or "").lower(), default)
             slot = plan.last_slot(now, person.tz)
-            round_ = self._round_for(plan, slot, report)
+            if (plan, slot) not in rounds:
+                opened = len(report.opened)
+                round_ = self._round_for(plan, slot, report)
+                if len(report.opened) > opened:
+                    # Opening this week's round closed last week's: forget what was read of it.
+                    rounds = {}
+                    due = [item for item in due if item[1].id == round_.id]
+                rounds[plan, slot] = round_
+            round_ = rounds[plan, slot]
             if round_ is None or not round_.is_open:
                 continue
-            delivery = self.store.delivery_for(round_.id, person.id)
+            if round_.id not in deliveries:
+                deliveries[round_.id] = {
+                    d["person_id"]: d for d in self.store.deliveries(round_.id)
+                }
+            delivery = deliveries[round_.id].get(person.id)
             if delivery is not None and delivery["status"] == "sent":
                 continue
             if delivery is None and now - slot > timedelta(hours=plan.catch_up_hours):

@@ -247,3 +247,24 @@ def test_schedule_command_is_for_admins_and_shows_in_status(commands, service, a
     assert "Mondays at 10:00" in commands.handle(worker, "/integrity status").as_text()
     commands.handle(admin, "/integrity schedule off")
     assert "No weekly check-in" in commands.handle(admin, "/integrity schedule").as_text()
+
+
+def test_a_round_closed_by_the_next_weeks_opening_is_not_sent_in_the_same_tick(world):
+    service, people, messenger, scheduler = world
+    london, tokyo, sydney, fallback = people[0], people[2], people[3], people[4]
+    service.store.save_schedule(
+        WeeklySchedule(
+            "test", "W", weekday=0, local_time=time(10), tz="Europe/London", round_days=7
+        ).to_row()
+    )
+    with time_machine.travel(datetime(2026, 10, 26, 10, 30, tzinfo=UTC), tick=False):
+        scheduler.tick()  # round 1 (week 44), open until next Monday 10:00 London
+    for person in (london, fallback):  # their sends failed: retried on every tick
+        service.store.fail_delivery(service.store.delivery_for(1, person.id)["id"])
+    messenger.sent.clear()
+    # Monday 01:30 UTC: Tokyo's and Sydney's 10:00 has passed, London is still in week 44.
+    with time_machine.travel(datetime(2026, 11, 2, 1, 30, tzinfo=UTC), tick=False):
+        report = scheduler.tick()
+    assert report.opened == [2]  # opening week 45's round closed round 1
+    assert messenger.count(tokyo.id, 2) == 1 and messenger.count(sydney.id, 2) == 1
+    assert not [s for s in messenger.sent if s[1] == 1]  # nobody gets the closed round
