@@ -43,13 +43,15 @@ PAGE = 200
 
 class Pacer:
     """A token bucket shared by every thread that posts: at most `rate` posts a second,
-    with a burst of `burst` (default 1: evenly spaced), so fan-out stays under the
-    workspace's budget instead of running into 429s, each of which costs a whole
-    `Retry-After` second."""
+    evenly spaced, so fan-out stays under the workspace's budget instead of running into
+    429s, each of which costs a whole `Retry-After` second. `burst` (by default a tenth
+    of a second's posts, at least 1) is how much of a stall in the sender (a slow commit,
+    a busy CPU) is made up at once rather than lost for good (a few percent of a fan-out
+    at 100 posts a second, `benchmarks/fanout.py`)."""
 
-    def __init__(self, rate: float, burst: int = 1) -> None:
+    def __init__(self, rate: float, burst: int | None = None) -> None:
         self.rate = rate
-        self.burst = burst
+        self.burst = burst if burst is not None else max(1, round(rate / 10))
         self._tokens = float(self.burst)
         self._last = time.monotonic()
         self._lock = threading.Lock()

@@ -82,6 +82,17 @@ def test_the_pacer_keeps_to_its_rate():
     assert time.monotonic() - started >= 0.45  # ten waits of 50 ms after the first
 
 
+def test_the_pacer_makes_up_a_short_stall_and_no_more():
+    assert Pacer(rate=5).burst == 1  # Slack's default pace: evenly spaced, no burst
+    pacer = Pacer(rate=100)
+    assert pacer.burst == 10  # a tenth of a second's posts
+    time.sleep(0.3)  # the sender stalled
+    started = time.monotonic()
+    for _ in range(30):
+        pacer.wait()
+    assert time.monotonic() - started >= 0.19  # ten at once, then twenty 10 ms apart
+
+
 def test_summary_goes_to_every_executive_or_to_a_channel(service, messenger, fake):
     from bot.replies import Reply
 
