@@ -11,7 +11,9 @@ acknowledges Slack's requests:
   slack_sdk's `RateLimitErrorRetryHandler`;
 - a check-in carries message metadata naming its round, so after a crash
   `find_sent` can tell whether it went out before the claim was recorded;
-- channel posts are claimed in the store before posting, like deliveries.
+- channel posts are claimed in the store before posting, like deliveries;
+- who is asked is read from Slack at most every `PEOPLE_MAX_AGE` and served from memory in
+  between, so a large workspace is not listed at every tick of the scheduler.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -39,6 +43,18 @@ logger = logging.getLogger(__name__)
 PLATFORM = "slack"
 #: users.list and conversations.members page size (Slack recommends 200 at most).
 PAGE = 200
+#: How long a listing of the people to ask is served before Slack is asked again. users.list
+#: is a Tier 2 method (about 20 calls a minute per app and workspace) and a listing costs one
+#: call per PAGE people: 50 calls at 10,000 people, two and a half minutes of that budget.
+#: Listed at every tick (once a minute) that workspace would be rate-limited every minute;
+#: every 15 minutes it takes about a sixth of the budget (a quarter at 15,000 people).
+#: Someone who joins just before their slot is asked after the next refresh, within these
+#: 15 minutes, well inside the scheduler's catch-up window (12 hours by default).
+PEOPLE_MAX_AGE = timedelta(minutes=15)
+#: After a failed refresh the last good listing is served this long before Slack is asked
+#: again: a refresh that failed late has spent most of its budget already, and the next tick,
+#: a minute later, would most likely fail the same way.
+PEOPLE_RETRY = timedelta(minutes=5)
 
 
 class Pacer:
@@ -82,6 +98,18 @@ def web_client(settings: SlackSettings, *, retries: int = 8) -> WebClient:
     )
 
 
+@dataclass
+class _Listing:
+    """The humans to ask as Slack last listed them (user objects, already filtered)."""
+
+    users: list[dict]
+    #: When the listing was read (the start of the refresh that read it).
+    read_at: datetime
+    #: When Slack was last asked, successfully or not, and when it is asked next.
+    tried_at: datetime
+    next_read: datetime
+
+
 def message_ref(channel: str, ts: str) -> str:
     return f"{channel}:{ts}"
 
@@ -111,6 +139,12 @@ class SlackMessenger:
         self._group_members: dict[str, frozenset[str]] = {}
         self._groups_read = False
         self._dm_channels: dict[str, str] = {}
+        # Per workspace: the last good listing and how many refreshes have succeeded. The
+        # lock makes one thread refresh while the others (the scheduler, `/integrity ask`'s
+        # delivery) wait for its result instead of listing the workspace again themselves.
+        self._listings: dict[str, _Listing] = {}
+        self._reads: dict[str, int] = {}
+        self._people_lock = threading.Lock()
 
     @property
     def store(self):
@@ -125,9 +159,63 @@ class SlackMessenger:
 
     # -- people -------------------------------------------------------------------
 
-    def people(self, workspace: str) -> list[Person]:
-        """Everyone to ask, refreshed from Slack: active humans of the workspace, or only the
-        members of `INTEGRITY_CHANNELS`; time zones from the same listing."""
+    def people(self, workspace: str, *, refresh: bool = False) -> list[Person]:
+        """Everyone to ask: active humans of the workspace, or only the members of
+        `INTEGRITY_CHANNELS`, with time zones from the same listing.
+
+        The listing (and the user groups' members) is read from Slack when it is
+        `PEOPLE_MAX_AGE` old, or at once with `refresh`; in between it is served from memory,
+        as the scheduler asks at every tick. A refresh that fails serves the last good
+        listing (a warning is logged) and is tried again after `PEOPLE_RETRY`; with no
+        listing yet, the error is raised. Teams and roles come from the store on every call.
+        """
+        # Ages are measured on the core's clock, the one the scheduler's slots use (and tests
+        # move). A clock that went back makes the listing stale: it is read again, no harm.
+        reads = self._reads.get(workspace, 0)
+        with self._people_lock:
+            listing = self._listings.get(workspace)
+            now = self.service.now()
+            if refresh:
+                # A refresh that finished while this call waited for the lock will do.
+                stale = listing is None or self._reads.get(workspace, 0) == reads
+            else:
+                stale = listing is None or not listing.tried_at <= now < listing.next_read
+            if stale:
+                listing = self._read_listing(workspace, listing, now)
+            # Only new or changed people are written, so a large workspace costs one read,
+            # not a transaction per person, before the first send.
+            known = {p.user_id: p for p in self.store.people(PLATFORM, workspace)}
+            return [
+                self.meet_user(user, workspace, known.get(user["id"])) for user in listing.users
+            ]
+
+    def _read_listing(self, workspace: str, last: _Listing | None, now: datetime) -> _Listing:
+        """Read the people to ask from Slack, or keep `last` if Slack cannot be read."""
+        try:
+            users = self._list_humans()
+        except Exception as error:  # a 5xx, a 429 the client gave up on, a dropped connection
+            if last is None:
+                raise
+            last.tried_at, last.next_read = now, now + PEOPLE_RETRY
+            reason = error.response.get("error") if isinstance(error, SlackApiError) else error
+            logger.warning(
+                "Could not refresh the people of %s from Slack (%s); asking the %d listed at "
+                "%s until the next try at %s",
+                workspace,
+                reason,
+                len(last.users),
+                last.read_at.isoformat(timespec="seconds"),
+                last.next_read.isoformat(timespec="seconds"),
+            )
+            return last
+        listing = _Listing(users, read_at=now, tried_at=now, next_read=now + PEOPLE_MAX_AGE)
+        self._listings[workspace] = listing
+        self._reads[workspace] = self._reads.get(workspace, 0) + 1
+        logger.debug("Listed %d people of %s from Slack", len(users), workspace)
+        return listing
+
+    def _list_humans(self) -> list[dict]:
+        """The user groups' members, then the humans to ask (user objects), from Slack."""
         self._refresh_groups()
         members = {u["id"]: u for u in self._pages("users_list", "members") if is_human(u)}
         if self.settings.channels:
@@ -135,10 +223,7 @@ class SlackMessenger:
             for channel in self.settings.channels:
                 wanted.update(self._pages("conversations_members", "members", channel=channel))
             members = {uid: u for uid, u in members.items() if uid in wanted}
-        # Every tick refreshes everyone: only new or changed people are written, so a large
-        # workspace costs one read, not a transaction per person, before the first send.
-        known = {p.user_id: p for p in self.store.people(PLATFORM, workspace)}
-        return [self.meet_user(user, workspace, known.get(user["id"])) for user in members.values()]
+        return list(members.values())
 
     def _pages(self, method: str, key: str, **args) -> Iterator:
         cursor = None
@@ -151,7 +236,7 @@ class SlackMessenger:
 
     def _refresh_groups(self) -> None:
         """Read the configured user groups; a group that cannot be read keeps its last members
-        (and is read again with the next refresh of `people`, not on every event)."""
+        (and is read again with the next refresh of `people`'s listing, not on every event)."""
         self._groups_read = True
         for group in (self.settings.executives_group, self.settings.admins_group):
             if group:
@@ -318,8 +403,20 @@ class SlackMessenger:
             thread_ts=thread_ts,
         )
 
+    def summary_recipients(self, workspace: str, to: str) -> list[str]:
+        """Who a summary for `to` reaches, one address each for `post_summary`, so the
+        scheduler can record (and retry) each recipient on its own: `@USER` for every
+        executive's DM, or the channel."""
+        if to and to != "executives":
+            return [to.lstrip("#")]
+        return [f"@{p.user_id}" for p in self.store.people(PLATFORM, workspace) if p.is_executive]
+
     def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
-        """A closed round's summary: to every executive's DM, or to one channel."""
+        """A closed round's summary: to every executive's DM, to one person's DM (`@USER`,
+        raising if it fails), or to one channel."""
+        if to.startswith("@"):
+            self.send_reply(self.dm_channel(to[1:]), reply)
+            return
         if to and to != "executives":
             self.send_reply(to.lstrip("#"), reply)
             return
@@ -331,8 +428,9 @@ class SlackMessenger:
                     logger.exception("Could not send the summary to person %s", person.id)
 
     def deliver(self, round_: Round) -> str:
-        """Send a round to everyone in the workspace now (after `/integrity ask`)."""
-        people = self.people(self.team_id)
+        """Send a round to everyone in the workspace now (after `/integrity ask`): an admin
+        asked for it, so the people are listed afresh rather than served from the last tick."""
+        people = self.people(self.team_id, refresh=True)
         report = self.service.deliver(round_, people, self.send_round)
         failed = ""
         if report.failed:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
+from slack_sdk.errors import SlackApiError
 
 from bot.adapters.slack.config import SlackSettings
-from bot.adapters.slack.messenger import Pacer, SlackMessenger
+from bot.adapters.slack.messenger import (
+    PEOPLE_MAX_AGE,
+    PEOPLE_RETRY,
+    Pacer,
+    SlackMessenger,
+    web_client,
+)
 from bot.errors import ConfigError
 from tests.adapters.slack.conftest import ADMIN, EXECUTIVES, FRONTLINE, TEAM
 
@@ -30,8 +40,9 @@ def test_people_are_active_humans_paged_with_time_zones(messenger, fake, monkeyp
     assert not by_id[FRONTLINE[0]].is_executive
 
 
-def test_a_refresh_writes_only_new_or_changed_people(service, messenger, fake, monkeypatch):
+def test_a_refresh_writes_only_new_or_changed_people(service, messenger, fake, clock, monkeypatch):
     messenger.people(TEAM)
+    clock.now += PEOPLE_MAX_AGE
     written = []
     add_person = service.store.add_person
     monkeypatch.setattr(
@@ -60,8 +71,135 @@ def test_a_user_group_makes_executives_and_no_role_is_taken_away(service, slack_
     assert people[FRONTLINE[7]].is_executive
     assert not people[EXECUTIVES[0]].is_executive  # not in any setting now: frontline
     fake.add_usergroup("S0LEADS", "leadership", [])
-    people = {p.user_id: p for p in messenger.people(TEAM)}
+    people = {p.user_id: p for p in messenger.people(TEAM, refresh=True)}
     assert people[FRONTLINE[7]].is_executive  # demoting is an admin's act
+
+
+def listed(fake) -> int:
+    """How many users.list calls Slack has received (each page is one)."""
+    return len(fake.calls_to("users.list"))
+
+
+def test_people_are_listed_from_slack_once_per_max_age(service, messenger, fake, clock):
+    first = {p.user_id for p in messenger.people(TEAM)}
+    assert listed(fake) == 1  # 18 users: one page
+    fake.add_user("UNEW", "newcomer", tz="Asia/Tokyo")
+    for _ in range(14):  # the scheduler's ticks, a minute apart
+        clock.now += timedelta(minutes=1)
+        assert {p.user_id for p in messenger.people(TEAM)} == first
+    clock.now += PEOPLE_MAX_AGE - timedelta(minutes=14, seconds=1)
+    assert {p.user_id for p in messenger.people(TEAM)} == first
+    assert listed(fake) == 1  # a minute's ticks over a quarter hour: no more listings
+    assert service.store.person("slack", TEAM, "UNEW") is None
+
+    clock.now += timedelta(seconds=1)  # the listing is PEOPLE_MAX_AGE old
+    people = {p.user_id: p for p in messenger.people(TEAM)}
+    assert listed(fake) == 2  # one refresh
+    assert set(people) == first | {"UNEW"}
+    assert people["UNEW"].tz == "Asia/Tokyo"
+    assert service.store.person("slack", TEAM, "UNEW") is not None
+    messenger.people(TEAM)
+    assert listed(fake) == 2  # and served from it again
+
+
+def test_teams_and_roles_come_from_the_store_on_every_call(service, messenger, fake):
+    person = {p.user_id: p for p in messenger.people(TEAM)}[FRONTLINE[0]]
+    service.store.set_role(person.id, "executive")
+    again = {p.user_id: p for p in messenger.people(TEAM)}[FRONTLINE[0]]
+    assert listed(fake) == 1
+    assert again.is_executive  # the cache holds Slack's listing, not what the store says
+
+
+def test_a_clock_that_went_back_reads_slack_again(messenger, fake, clock):
+    messenger.people(TEAM)
+    clock.now -= timedelta(minutes=1)
+    messenger.people(TEAM)
+    assert listed(fake) == 2
+
+
+def test_refresh_lists_at_once_and_ask_delivers_to_who_is_there_now(service, messenger, fake):
+    messenger.people(TEAM)
+    fake.add_user("UNEW", "newcomer")
+    assert "UNEW" not in {p.user_id for p in messenger.people(TEAM)}
+    assert "UNEW" in {p.user_id for p in messenger.people(TEAM, refresh=True)}
+    assert listed(fake) == 2
+    fake.add_user("ULATER", "later still")
+    round_ = service.start_round()  # `/integrity ask`
+    assert messenger.deliver(round_) == f"Sent to {3 + len(EXECUTIVES) + len(FRONTLINE)} people."
+    assert listed(fake) == 3
+    assert fake.messages.get("DULATER")
+
+
+@pytest.mark.parametrize("failure", ["500", "429", "500-on-a-later-page"])
+def test_a_failed_refresh_asks_the_last_good_listing_and_tries_again_later(
+    service, slack_settings, fake, clock, monkeypatch, caplog, failure
+):
+    # No retries of a 429 here: this is what is left once slack_sdk has given up waiting.
+    messenger = SlackMessenger(
+        service, slack_settings, client=web_client(slack_settings, retries=0)
+    )
+    monkeypatch.setattr("bot.adapters.slack.messenger.PAGE", 5)
+    before = {p.user_id for p in messenger.people(TEAM)}
+    calls = listed(fake)  # 18 users, 5 a page: 4 pages
+    fake.add_user("UNEW", "newcomer")
+    fake.add_user(FRONTLINE[0], "renamed")
+    if failure == "500-on-a-later-page":
+        users_list = messenger.client.users_list
+
+        def later_page_fails(**args):
+            if args.get("cursor"):
+                fake.fail("users.list", status=500)
+            return users_list(**args)
+
+        monkeypatch.setattr(messenger.client, "users_list", later_page_fails)
+    elif failure == "429":
+        # Tier 2 runs out half way: two pages pass, the third gets a 429 (Retry-After).
+        fake.rate_limit("users.list", per_second=0.001, burst=2)
+    else:
+        fake.fail("users.list", status=500)
+    clock.now += PEOPLE_MAX_AGE
+    with caplog.at_level(logging.WARNING, logger="bot.adapters.slack.messenger"):
+        people = {p.user_id: p for p in messenger.people(TEAM)}
+    assert set(people) == before  # the whole last listing, not no one and not part of one
+    assert people[FRONTLINE[0]].display_name == FRONTLINE[0].lower()
+    assert "Could not refresh the people of T0ACME" in caplog.text
+    assert listed(fake) > calls  # Slack was asked (the pages answered before a 429 count)
+    assert bool(fake.rate_limited) == (failure == "429")
+    monkeypatch.undo()  # Slack answers again
+    fake.rate_limit("users.list", per_second=1000, burst=1000)
+
+    calls = listed(fake)
+    clock.now += PEOPLE_RETRY - timedelta(seconds=1)
+    assert {p.user_id for p in messenger.people(TEAM)} == before
+    assert listed(fake) == calls  # not at every tick while Slack is failing
+    clock.now += timedelta(seconds=1)
+    people = {p.user_id: p for p in messenger.people(TEAM)}
+    assert set(people) == before | {"UNEW"}  # tried again, and the newcomer is asked
+    assert people[FRONTLINE[0]].display_name == "renamed"
+    assert listed(fake) == calls + 1
+
+
+def test_with_no_listing_yet_a_failure_is_raised(messenger, fake):
+    fake.fail("users.list", status=500)
+    with pytest.raises(SlackApiError):
+        messenger.people(TEAM)  # the scheduler logs it and tries at the next tick
+    assert len(messenger.people(TEAM)) == 1 + len(EXECUTIVES) + len(FRONTLINE)
+
+
+def test_threads_asking_at_once_share_one_listing(service, messenger, fake):
+    fake.delay("users.list", seconds=0.3)  # the first refresh is slow; the others wait for it
+    results: list[set[str]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append({p.user_id for p in messenger.people(TEAM)}))
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert listed(fake) == 1
+    assert results == [{ADMIN, *EXECUTIVES, *FRONTLINE}] * 6
+    assert len(service.store.people("slack", TEAM)) == 1 + len(EXECUTIVES) + len(FRONTLINE)
 
 
 def test_find_sent_recovers_a_check_in_posted_before_a_crash(service, messenger, fake):
