@@ -14,7 +14,10 @@ scheduler's previous tick a minute earlier would have done, so the timed tick me
 a workspace it knows (a bot's very first refresh also onboards everyone: about 4 s
 for 10,000 more). The clock starts at the first tick after the weekly slot has
 passed, and includes its `users.list` refresh, the opening of the round, and every
-claim, post and record, until all deliveries are recorded as sent.
+claim, post and record, until all deliveries are recorded as sent. (The messenger
+serves its listing for 15 minutes between refreshes, so that set-up uses a messenger
+of its own: the timed one starts cold and refreshes, the worst case, a slot that
+falls due when the listing does.)
 
 The lower bound the limits imply: the workspace bucket lets its `burst` through at
 once and then `rate` a second, so the last of `people` posts cannot leave before
@@ -104,7 +107,8 @@ def run_scheduler(base_url: str, db_path: str, rate: float, clock) -> None:
     slack = SlackSettings(bot_token="xoxb-test", api_base_url=base_url, posts_per_second=rate)
     messenger = SlackMessenger(service, slack)
     if not service.store.schedules():
-        messenger.people(TEAM)  # set-up: the previous tick's refresh (see the docstring)
+        # Set-up: the previous tick's refresh, by a messenger of its own (see the docstring).
+        SlackMessenger(service, slack).people(TEAM)
         slot = datetime.now(UTC) - timedelta(minutes=1)
         plan = WeeklySchedule(
             PLATFORM, TEAM, weekday=slot.weekday(), local_time=slot.time().replace(second=0,
