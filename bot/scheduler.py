@@ -10,7 +10,8 @@ from the database and the clock
    was (their own time zone, falling back to the schedule's; `zoneinfo` handles
    daylight-saving changes), whether that slot is still inside the catch-up
    window, and whether that week's round was already delivered to them;
-3. who is owed a reminder (delivered, not answered, at most one a day).
+3. who is owed a reminder (delivered, not answered, at most one a day, and not
+   before half the time from their check-in to the close has passed).
 
 Sends go claim → send → record, through the core's delivery claims: a person
 is claimed in SQLite before the message is posted, so two ticks or two
@@ -145,6 +146,21 @@ def week_of(slot: datetime) -> str:
     """The ISO week a slot belongs to, the key of its scheduled round."""
     year, week, _ = slot.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def reminder_due(closes_at: datetime, sent_at: datetime | None, left: int) -> datetime:
+    """When the next of `left` reminders falls due: on the last `left` days before the close,
+    but never before half the time from the check-in to the close has passed, so a short
+    round does not remind someone in the same breath as it asks them (a 1-day round with one
+    reminder: 12 hours after the check-in, not with it)."""
+    due = closes_at - timedelta(days=left)
+    if sent_at is not None:
+        due = max(due, sent_at + (closes_at - sent_at) / 2)
+    return due
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def _zone(name: str | None) -> ZoneInfo | None:
@@ -365,8 +381,11 @@ class Scheduler:
             plan = plan or plans.get((person.platform, person.workspace, ""))
             if plan is None or delivery["reminders"] >= plan.reminders:
                 continue
-            # Reminders fall on the last `reminders` days before the round closes.
-            due = current.closes_at - timedelta(days=plan.reminders - delivery["reminders"])
+            due = reminder_due(
+                current.closes_at,
+                _dt(delivery["sent_at"]),
+                plan.reminders - delivery["reminders"],
+            )
             if now < due or now >= current.closes_at:
                 continue
             if not self.store.mark_reminded(delivery["id"], now):

@@ -13,7 +13,7 @@ import time_machine
 from bot.domain import Person, Question, Round
 from bot.errors import UsageError
 from bot.replies import Reply
-from bot.scheduler import Scheduler, WeeklySchedule, parse_schedule
+from bot.scheduler import Scheduler, WeeklySchedule, parse_schedule, reminder_due
 from bot.service import IntegrityCheck
 from bot.store import Store
 
@@ -179,6 +179,46 @@ def test_reminders_go_to_non_responders_at_most_once_a_day(world):
     assert responder.id not in reminded
     for person in people[1:]:
         assert reminded.count(person.id) == 2  # reminders=2, on two different days
+
+
+def test_a_reminder_is_never_due_before_half_the_time_from_check_in_to_close():
+    monday = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    # A 5-day round: the last `left` days before the close, as before.
+    closes = monday + timedelta(days=5)
+    assert reminder_due(closes, monday, 1) == closes - timedelta(days=1)
+    assert reminder_due(closes, monday, 2) == closes - timedelta(days=2)
+    # Checked in late (a catch-up): half the time it had left, if that is later.
+    late = monday + timedelta(days=3)
+    assert reminder_due(closes, late, 2) == late + timedelta(days=1)
+    # A 1-day round: not with the check-in but halfway to the close.
+    tuesday = monday + timedelta(days=1)
+    assert reminder_due(tuesday, monday, 1) == monday + timedelta(hours=12)
+    # No send time known (an old row): the day rule alone.
+    assert reminder_due(tuesday, None, 1) == monday
+
+
+def test_a_one_day_round_reminds_halfway_not_with_the_check_in(world):
+    service, people, messenger, scheduler = world
+    service.store.save_schedule(
+        WeeklySchedule(
+            "test", "W", weekday=0, local_time=time(10), tz="Europe/London", round_days=1
+        ).to_row()
+    )
+    london = people[0]
+    start = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)  # London's slot: round 1 opens
+    with time_machine.travel(start, tick=False) as traveller:
+        scheduler.tick()
+        sent_at = datetime.fromisoformat(service.store.delivery_for(1, london.id)["sent_at"])
+        assert sent_at == start and messenger.reminders == []
+        traveller.move_to(start + timedelta(hours=11, minutes=59))
+        scheduler.tick()
+        assert (london.id, 1) not in messenger.reminders
+        traveller.move_to(start + timedelta(hours=12))
+        assert scheduler.tick().reminded >= 1
+        assert messenger.reminders.count((london.id, 1)) == 1
+        traveller.move_to(start + timedelta(hours=23))
+        scheduler.tick()  # one a day at most: no second one before the close
+    assert messenger.reminders.count((london.id, 1)) == 1
 
 
 def test_the_round_closes_on_time_and_its_summary_goes_to_executives(world):
