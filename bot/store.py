@@ -232,6 +232,41 @@ def m004_channel_posts(db: sqlite_utils.Database) -> None:
     db.table("channel_posts").create_index(["platform", "workspace", "message_ref"])
 
 
+@migrations()
+def m005_summary_posts(db: sqlite_utils.Database) -> None:
+    """Summaries owed and posted: one row per (round, platform, workspace, destination).
+
+    A row is written, owed, in the transaction that closes the round (`close_round` with
+    `summaries`), so no crash can close a round without owing its summary. A scheduler
+    claims it (`claimed_at`), posts, and records each recipient that got it (`posted_to`,
+    a JSON list of the messenger's addresses) and then the whole post (`posted_at`); a
+    failed post is released (`claimed_at` cleared) for a later tick, and a claim left by a
+    dead process is taken over once it is stale. Rounds closed before this migration owe
+    nothing: the table starts empty.
+    """
+    db.table("summary_posts").create(
+        {
+            "id": int,
+            "round_id": int,
+            "platform": str,
+            "workspace": str,
+            "destination": str,  # the schedule's `summary_to`: "executives" or a channel id
+            "owed_at": str,
+            "claimed_at": str,  # null: free to claim
+            "posted_to": str,  # JSON list of the recipients that got it
+            "posted_at": str,  # null: still owed
+        },
+        pk="id",
+        foreign_keys=[("round_id", "rounds", "id")],
+        not_null={"round_id", "platform", "workspace", "destination", "owed_at"},
+        defaults={"posted_to": "[]"},
+    )
+    db.table("summary_posts").create_index(
+        ["round_id", "platform", "workspace", "destination"], unique=True
+    )
+    db.table("summary_posts").create_index(["posted_at"])
+
+
 def _is_lock_error(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and (
         "locked" in str(error) or "busy" in str(error)
@@ -508,12 +543,29 @@ class Store:
         )
         return [self._round(r) for r in rows]
 
-    def close_round(self, round_id: int, closed_at: datetime) -> Round:
-        self.write(
-            lambda: self.db.table("rounds").update(
+    def close_round(
+        self,
+        round_id: int,
+        closed_at: datetime,
+        *,
+        summaries: Iterable[tuple[str, str, str]] = (),
+    ) -> Round:
+        """Close a round; each (platform, workspace, destination) in `summaries` is owed its
+        summary, recorded in the same transaction (a destination already owed stays as it is)."""
+
+        def run() -> None:
+            self.db.table("rounds").update(
                 round_id, {"status": "closed", "closed_at": closed_at.isoformat(timespec="seconds")}
             )
-        )
+            for platform, workspace, destination in summaries:
+                self.db.execute(
+                    "insert into summary_posts (round_id, platform, workspace, destination, "
+                    "owed_at) values (?, ?, ?, ?, ?) on conflict "
+                    "(round_id, platform, workspace, destination) do nothing",
+                    [round_id, platform, workspace, destination, _now()],
+                )
+
+        self.write(run)
         return self.round(round_id)
 
     def _round(self, row: dict) -> Round:
@@ -728,6 +780,85 @@ class Store:
         )
         return self.round(rows[0]["round_id"]) if rows else None
 
+    # -- summary posts -------------------------------------------------------------
+
+    def owed_summary_posts(self, platforms: Iterable[str]) -> list[dict]:
+        """Summary posts of these platforms not posted yet, oldest first (claimed or not)."""
+        names = list(platforms)
+        if not names:
+            return []
+        marks = ",".join("?" for _ in names)
+        return [
+            _summary_post(r)
+            for r in self._rows(
+                f"select * from summary_posts where posted_at is null and platform in ({marks}) "
+                "order by id",
+                names,
+            )
+        ]
+
+    def claim_summary_post(self, post_id: int, older_than: datetime) -> dict | None:
+        """Claim an owed summary post: free, or left claimed before `older_than` by a process
+        that died. The row as it stands once claimed (its `posted_to` is what to skip), or
+        None if it was posted already or another process holds a fresh claim."""
+
+        def run() -> dict | None:
+            cursor = self.db.execute(
+                "update summary_posts set claimed_at = ? where id = ? and posted_at is null "
+                "and (claimed_at is null or claimed_at < ?)",
+                [_now(), post_id, older_than.isoformat(timespec="seconds")],
+            )
+            if cursor.rowcount != 1:
+                return None
+            return _summary_post(
+                self._rows("select * from summary_posts where id = ?", [post_id])[0]
+            )
+
+        return self.write(run)
+
+    def record_summary_recipient(self, post_id: int, recipient: str) -> None:
+        """One recipient got the summary: a retry of this post skips them."""
+
+        def run() -> None:
+            rows = self._rows("select posted_to from summary_posts where id = ?", [post_id])
+            posted = json.loads(rows[0]["posted_to"] or "[]")
+            if recipient not in posted:
+                self.db.execute(
+                    "update summary_posts set posted_to = ? where id = ?",
+                    [json.dumps([*posted, recipient]), post_id],
+                )
+
+        self.write(run)
+
+    def complete_summary_post(self, post_id: int) -> None:
+        """Every recipient got it: the post is no longer owed (and the list of who got it,
+        executives' ids, is not kept past the time it is needed)."""
+        self.write(
+            lambda: self.db.execute(
+                "update summary_posts set posted_at = ?, claimed_at = null, posted_to = '[]' "
+                "where id = ?",
+                [_now(), post_id],
+            )
+        )
+
+    def release_summary_post(self, post_id: int) -> None:
+        """The post failed (for some recipient): still owed, free for a later tick."""
+        self.write(
+            lambda: self.db.execute(
+                "update summary_posts set claimed_at = null where id = ? and posted_at is null",
+                [post_id],
+            )
+        )
+
+    def summary_posts(self, round_id: int) -> list[dict]:
+        """Every summary post of a round, owed or posted."""
+        return [
+            _summary_post(r)
+            for r in self._rows(
+                "select * from summary_posts where round_id = ? order by id", [round_id]
+            )
+        ]
+
     # -- answers ----------------------------------------------------------------
 
     def upsert_answer(
@@ -925,6 +1056,10 @@ class Store:
             return removed
 
         return self.write(run)
+
+
+def _summary_post(row: dict) -> dict:
+    return {**row, "posted_to": json.loads(row["posted_to"] or "[]")}
 
 
 def _person(row: dict) -> Person:

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlite_utils
 
 from bot.service import KEEP
 from bot.store import DatabaseBusy, Store, migrations
@@ -18,7 +19,7 @@ def test_migrations_build_the_schema_on_a_fresh_in_memory_database():
     assert store.schema_version() == [m.name for m in migrations._migrations]
     assert {
         "people", "questions", "rounds", "round_questions",
-        "deliveries", "answers", "proposals", "seen_events",
+        "deliveries", "answers", "proposals", "seen_events", "summary_posts",
     } <= set(store.db.table_names())  # fmt: skip
     # Applying again is a no-op: nothing pending, nothing duplicated.
     assert migrations.pending(store.db) == []
@@ -76,6 +77,102 @@ def test_a_delivery_is_claimed_once(store):
     assert first is not None
     assert store.claim_delivery(round_.id, person) is None
     assert len(store.deliveries(round_.id)) == 1
+
+
+SLACK_EXECS = ("slack", "T1", "executives")
+SLACK_CHANNEL = ("slack", "T1", "C0LEADERS")
+
+
+def test_closing_a_round_owes_its_summaries_in_the_same_transaction(store):
+    round_ = _round(store)
+    closed_at = datetime(2026, 1, 10, tzinfo=UTC)
+    store.close_round(round_.id, closed_at, summaries=[SLACK_EXECS, SLACK_CHANNEL, SLACK_EXECS])
+    posts = store.summary_posts(round_.id)
+    assert [(p["platform"], p["workspace"], p["destination"]) for p in posts] == [
+        SLACK_EXECS,
+        SLACK_CHANNEL,
+    ]  # one row per destination, however often it is named
+    assert all(p["posted_at"] is None and p["claimed_at"] is None for p in posts)
+    assert all(p["posted_to"] == [] for p in posts)
+    assert [p["id"] for p in store.owed_summary_posts(["slack"])] == [p["id"] for p in posts]
+    assert store.owed_summary_posts(["teams"]) == [] and store.owed_summary_posts([]) == []
+    # Closing it again (a second process a moment later) owes nothing more.
+    store.close_round(round_.id, closed_at, summaries=[SLACK_EXECS])
+    assert len(store.summary_posts(round_.id)) == 2
+
+
+def test_a_close_whose_summary_cannot_be_owed_does_not_close(store):
+    round_ = _round(store)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.close_round(
+            round_.id, datetime(2026, 1, 10, tzinfo=UTC), summaries=[("slack", "T1", None)]
+        )
+    assert store.round(round_.id).is_open  # closing and owing are one transaction
+    assert store.summary_posts(round_.id) == []
+
+
+def test_a_close_without_summaries_owes_none(store):
+    round_ = _round(store)
+    store.close_round(round_.id, datetime(2026, 1, 10, tzinfo=UTC))
+    assert not store.round(round_.id).is_open
+    assert store.summary_posts(round_.id) == []
+
+
+def test_a_summary_post_is_claimed_once_released_taken_over_and_completed(store):
+    round_ = _round(store)
+    store.close_round(round_.id, datetime(2026, 1, 10, tzinfo=UTC), summaries=[SLACK_EXECS])
+    (post,) = store.owed_summary_posts(["slack"])
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    claimed = store.claim_summary_post(post["id"], past)
+    assert claimed is not None and claimed["claimed_at"] is not None
+    assert store.claim_summary_post(post["id"], past) is None  # fresh: another is posting
+    store.record_summary_recipient(post["id"], "@U1")
+    store.record_summary_recipient(post["id"], "@U1")  # recorded once
+    store.release_summary_post(post["id"])  # failed for someone else: still owed, free
+    (owed,) = store.owed_summary_posts(["slack"])
+    assert owed["claimed_at"] is None and owed["posted_to"] == ["@U1"]
+    again = store.claim_summary_post(post["id"], past)
+    assert again is not None and again["posted_to"] == ["@U1"]  # the retry skips U1
+    # A claim left by a process that died is taken over once it is older than the cut-off.
+    future = datetime.now(UTC) + timedelta(minutes=1)
+    taken = store.claim_summary_post(post["id"], future)
+    assert taken is not None and taken["posted_to"] == ["@U1"]
+    store.record_summary_recipient(post["id"], "@U2")
+    store.complete_summary_post(post["id"])
+    (done,) = store.summary_posts(round_.id)
+    assert done["posted_at"] is not None and done["claimed_at"] is None
+    assert done["posted_to"] == []  # who got it is not kept once nobody is owed it
+    assert store.owed_summary_posts(["slack"]) == []
+    assert store.claim_summary_post(post["id"], future) is None  # posted: never again
+    store.release_summary_post(post["id"])  # a late release cannot make it owed again
+    assert store.owed_summary_posts(["slack"]) == []
+
+
+def test_m005_on_an_existing_database_owes_no_summary_for_earlier_rounds(tmp_path):
+    path = tmp_path / "before-m005.db"
+    old = sqlite_utils.Database(path)
+    migrations.apply(old, stop_before="m005_summary_posts")
+    assert "summary_posts" not in old.table_names()
+    old["rounds"].insert(
+        {
+            "number": 1,
+            "opened_at": "2026-01-05T10:00:00+00:00",
+            "closes_at": "2026-01-10T10:00:00+00:00",
+            "closed_at": "2026-01-10T10:00:00+00:00",
+            "status": "closed",
+            "week": "2026-W02",
+        }
+    )
+    old.close()
+    store = Store(path)
+    assert store.schema_version()[-1] == "m005_summary_posts"
+    assert set(store.db.table("summary_posts").columns_dict) >= {
+        "round_id", "platform", "workspace", "destination", "claimed_at", "posted_to",
+        "posted_at",
+    }  # fmt: skip
+    assert store.owed_summary_posts(["slack", "teams", "test"]) == []
+    assert store.summary_posts(1) == []
+    store.close()
 
 
 def test_upsert_answer_edits_each_half_on_its_own(store):
