@@ -5,13 +5,15 @@ across restarts and silently skips a slot that passed while the process was
 down, so the tick never relies on having run before: each time it works out
 from the database and the clock
 
-1. which open rounds are due to close (closed, and their summary posted);
+1. which open rounds are due to close (closed, each owing its summary, in one
+   transaction);
 2. for every person with a schedule, when their most recent local check-in slot
    was (their own time zone, falling back to the schedule's; `zoneinfo` handles
    daylight-saving changes), whether that slot is still inside the catch-up
    window, and whether that week's round was already delivered to them;
 3. who is owed a reminder (delivered, not answered, at most one a day, and not
-   before half the time from their check-in to the close has passed).
+   before half the time from their check-in to the close has passed);
+4. which summaries are still owed (`summary_posts`), and posts them.
 
 Sends go claim → send → record, through the core's delivery claims: a person
 is claimed in SQLite before the message is posted, so two ticks or two
@@ -21,6 +23,13 @@ platform (`Messenger.find_sent`) before anything is sent again. A tick works out
 is due with a few queries (each slot's round and each round's deliveries read once),
 then sends through `SEND_WORKERS` threads, so one post's network wait overlaps the
 next one's database work; the messenger's pacer sets the rate.
+
+Summaries go the same way. A round the scheduler closes (on time, or an ad-hoc round
+giving way to the weekly one) owes its summary to each workspace's `summary_to`, written
+in the transaction that closes it; every tick claims each owed post, posts it, and
+records it, so a crash or a platform error between the close and the post delays the
+summary instead of losing it. A failed post is released and retried on a later tick; a
+claim left by a dead process is taken over after `stale_claim`.
 
 The platform side is a `Messenger` (Slack, Teams): it knows the people of a
 workspace, posts, and paces its own posts to its platform's rate limits.
@@ -51,7 +60,14 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 
 class Messenger(Protocol):
-    """What the scheduler needs from a chat platform."""
+    """What the scheduler needs from a chat platform.
+
+    A messenger may also offer `summary_recipients(workspace, to) -> list[str]`: each
+    recipient of a summary for `to` as an address that `post_summary` posts to that
+    recipient alone (an executive's DM, or the channel). The scheduler then records each
+    recipient a summary reached, and a retry skips them; without it, a destination is one
+    recipient, posted to (and retried) as a whole. See `Scheduler._post_summary`.
+    """
 
     platform: str
 
@@ -72,7 +88,8 @@ class Messenger(Protocol):
         ...
 
     def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
-        """Post a closed round's summary to the executives (DMs) or to a channel."""
+        """Post a closed round's summary to the executives (DMs), a channel, or one address
+        from `summary_recipients`; raise if it failed, so the scheduler posts it again."""
         ...
 
 
@@ -159,6 +176,13 @@ def reminder_due(closes_at: datetime, sent_at: datetime | None, left: int) -> da
     return due
 
 
+def _summary_recipients(messenger: Messenger, workspace: str, to: str) -> list[str]:
+    """Each recipient of a summary for `to`, as the messenger addresses them one by one, or
+    the whole destination as one if it cannot (see `Messenger`)."""
+    recipients = getattr(messenger, "summary_recipients", None)
+    return list(recipients(workspace, to)) if recipients is not None else [to]
+
+
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -182,6 +206,8 @@ class TickReport:
     skipped_stale: int = 0
     reminded: int = 0
     failed: int = 0
+    summaries_posted: int = 0
+    summaries_failed: int = 0
 
 
 class Scheduler:
@@ -218,6 +244,9 @@ class Scheduler:
             for workspace_schedules in self._by_workspace().values():
                 self._deliver_workspace(workspace_schedules, report)
             self._remind(report)
+            # Last: check-ins are due at a slot, a summary a few seconds later does no harm,
+            # and a round closed by this tick's opening of the week's round is owed one too.
+            self._post_summaries(report)
             return report
 
     def _by_workspace(self) -> dict[tuple[str, str], list[WeeklySchedule]]:
@@ -229,26 +258,103 @@ class Scheduler:
     # -- closing ----------------------------------------------------------------
 
     def _close_due(self, report: TickReport) -> None:
-        for closed in self.service.close_due_rounds():
-            # Imported here, when a round closes: matplotlib takes a second to load, and a
-            # restarted scheduler's first tick should be sending by then.
-            from bot.commands import summary_reply
-            from bot.trends import trend_chart
+        closed = self.service.close_due_rounds(summaries=self._summary_destinations())
+        report.closed.extend(r.number for r in closed)
 
-            report.closed.append(closed.number)
-            reply = summary_reply(
-                self.service, SummaryScope(rounds=[closed], label=f"round {closed.number}")
+    def _summary_destinations(self) -> list[tuple[str, str, str]]:
+        """Where a round the scheduler closes owes its summary: each workspace's own
+        `summary_to` (a team's schedule sets when the team is asked, not a summary)."""
+        return [(s.platform, s.workspace, s.summary_to) for s in self.schedules() if not s.team]
+
+    # -- summaries --------------------------------------------------------------
+
+    def _post_summaries(self, report: TickReport) -> None:
+        """Post every owed summary this process has a messenger for; each round's summary
+        is built once a tick, whatever the number of its destinations."""
+        owed = self.store.owed_summary_posts(self.messengers)
+        replies: dict[int, Reply | None] = {}
+        for post in owed:
+            outcome = self._post_summary(post, replies)
+            if outcome is not None:
+                setattr(report, outcome, getattr(report, outcome) + 1)
+
+    def _post_summary(self, post: dict, replies: dict[int, Reply | None]) -> str | None:
+        """Claim, post, record one owed summary post: which of the report's counts it adds to.
+
+        The unit of record is a recipient. For "executives" a platform sends one DM per
+        executive, and one of them failing (a 500, a deactivated account) must neither
+        lose the summary for that executive nor post it again to those who got it: so a
+        messenger with `summary_recipients` is posted to one recipient at a time, each one
+        recorded (`posted_to`) as it is reached, and a retry posts only to the rest. The
+        post stays owed until every recipient got it (one who can never be reached keeps it
+        owed, retried and logged every tick). A messenger without it (Teams today)
+        is posted to once for the whole destination: a failure leaves all of it owed, and
+        the retry may reach again those it reached before the failure. A recipient is the
+        messenger's address (an `@USER` or a channel); a summary that fails halfway through
+        one recipient's messages is posted to that recipient again, whole.
+        """
+        claimed = self.store.claim_summary_post(post["id"], self.service.now() - self.stale_claim)
+        if claimed is None:
+            return None  # posted meanwhile, or being posted by another tick or process
+        round_ = self.store.round(claimed["round_id"])
+        workspace, destination = claimed["workspace"], claimed["destination"]
+        messenger = self.messengers[claimed["platform"]]
+        if round_.id not in replies:
+            try:
+                replies[round_.id] = self._summary_reply(round_)
+            except Exception:
+                logger.exception("Could not build the summary of round %s", round_.number)
+                replies[round_.id] = None  # not built again before the next tick
+        reply = replies[round_.id]
+        if reply is None:
+            self.store.release_summary_post(claimed["id"])  # logged above; next tick
+            return "summaries_failed"
+        try:
+            recipients = _summary_recipients(messenger, workspace, destination)
+        except Exception:
+            logger.exception(
+                "Could not find who gets the summary of round %s at %s; retried on a later tick",
+                round_.number,
+                destination,
             )
-            reply.extend(trend_chart(self.service))
-            for item in self.schedules():
-                if item.team:
-                    continue
-                try:
-                    self.messengers[item.platform].post_summary(
-                        item.workspace, item.summary_to, reply
-                    )
-                except Exception:
-                    logger.exception("Could not post the summary of round %s", closed.number)
+            self.store.release_summary_post(claimed["id"])
+            return "summaries_failed"
+        failed = []
+        for recipient in recipients:
+            if recipient in claimed["posted_to"]:
+                continue  # reached by an earlier try
+            try:
+                messenger.post_summary(workspace, recipient, reply)
+            except Exception:
+                logger.exception(
+                    "Could not post the summary of round %s to %s", round_.number, recipient
+                )
+                failed.append(recipient)
+                continue
+            self.store.record_summary_recipient(claimed["id"], recipient)
+        if failed:
+            logger.warning(
+                "The summary of round %s is still owed to %s (%s); retried on a later tick",
+                round_.number,
+                destination,
+                ", ".join(failed),
+            )
+            self.store.release_summary_post(claimed["id"])
+            return "summaries_failed"
+        self.store.complete_summary_post(claimed["id"])
+        return "summaries_posted"
+
+    def _summary_reply(self, round_: Round) -> Reply:
+        # Imported here, when a summary is due: matplotlib takes a second to load, and a
+        # restarted scheduler's first tick should be sending by then.
+        from bot.commands import summary_reply
+        from bot.trends import trend_chart
+
+        reply = summary_reply(
+            self.service, SummaryScope(rounds=[round_], label=f"round {round_.number}")
+        )
+        reply.extend(trend_chart(self.service))
+        return reply
 
     # -- delivering -------------------------------------------------------------
 
@@ -315,7 +421,8 @@ class Scheduler:
         current = self.service.open_round()
         if current is not None:
             # An ad-hoc or overdue round gives way: the weekly rhythm is the promise.
-            self.service.close_round(round_=current)
+            self.service.close_round(round_=current, summaries=self._summary_destinations())
+            report.closed.append(current.number)
         closes = slot + timedelta(days=plan.round_days)
         try:
             opened = self.service.start_round(week=week, closes_at=closes)
@@ -411,7 +518,14 @@ class Scheduler:
     def _safe_tick(self) -> None:
         try:
             report = self.tick()
-            if report.sent or report.closed or report.reminded or report.opened:
+            if (
+                report.sent
+                or report.closed
+                or report.reminded
+                or report.opened
+                or report.summaries_posted
+                or report.summaries_failed
+            ):
                 logger.info("Scheduler tick: %s", report)
         except Exception:
             logger.exception("Scheduler tick failed; the next tick will retry")

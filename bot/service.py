@@ -162,20 +162,29 @@ class IntegrityCheck:
         closes = closes_at or opened + timedelta(days=self.settings.round_days)
         return self.store.create_round(chosen, opened, closes, week=week)
 
-    def close_round(self, requester: Person | None = None, round_: Round | None = None) -> Round:
-        """Close the open round now; its answers can no longer change."""
+    def close_round(
+        self,
+        requester: Person | None = None,
+        round_: Round | None = None,
+        *,
+        summaries: Sequence[tuple[str, str, str]] = (),
+    ) -> Round:
+        """Close the open round now; its answers can no longer change. Each (platform,
+        workspace, destination) in `summaries` is owed the round's summary, recorded with
+        the close (the scheduler posts it)."""
         if requester is not None and not (requester.is_executive or requester.is_admin):
             raise NotAllowed("Only executives and admins can close a round.")
         round_ = round_ or self.open_round()
         if round_ is None or not round_.is_open:
             raise UsageError("No round is open. Start one with `/integrity ask`.")
-        return self.store.close_round(round_.id, self.now())
+        return self.store.close_round(round_.id, self.now(), summaries=summaries)
 
-    def close_due_rounds(self) -> list[Round]:
-        """Close every open round whose closing time has passed (scheduler, and on start)."""
+    def close_due_rounds(self, *, summaries: Sequence[tuple[str, str, str]] = ()) -> list[Round]:
+        """Close every open round whose closing time has passed (scheduler, and on start),
+        each owing its summary to `summaries` as in `close_round`."""
         now = self.now()
         return [
-            self.store.close_round(r.id, now)
+            self.store.close_round(r.id, now, summaries=summaries)
             for r in self.store.rounds(status="open")
             if r.closes_at <= now
         ]

@@ -62,6 +62,34 @@ class RecordingMessenger:
         return sum(1 for p, n, _ in self.sent if (p, n) == (person_id, number))
 
 
+class AddressingMessenger(RecordingMessenger):
+    """Posts a summary to one recipient at a time (`summary_recipients`), like Slack; a
+    recipient in `fail_summary` fails that many times, and `die_in_summary` kills the process
+    in its next summary post."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.fail_summary: dict[str, int] = {}
+        self.die_in_summary = False
+
+    def summary_recipients(self, workspace: str, to: str) -> list[str]:
+        if to != "executives":
+            return [to]
+        return [f"@{p.user_id}" for p in self.store.people("test", workspace) if p.is_executive]
+
+    def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
+        if self.die_in_summary:
+            self.die_in_summary = False
+            raise Killed
+        if self.fail_summary.get(to):
+            self.fail_summary[to] -= 1
+            raise ConnectionError(f"no route to {to}")
+        self.summaries.append((to, reply))
+
+    def got(self, to: str) -> int:
+        return sum(1 for t, _ in self.summaries if t == to)
+
+
 ZONES = ["Europe/London", "America/New_York", "Asia/Tokyo", "Australia/Sydney", None]
 
 
@@ -308,3 +336,160 @@ def test_a_round_closed_by_the_next_weeks_opening_is_not_sent_in_the_same_tick(w
     assert report.opened == [2]  # opening week 45's round closed round 1
     assert messenger.count(tokyo.id, 2) == 1 and messenger.count(sydney.id, 2) == 1
     assert not [s for s in messenger.sent if s[1] == 1]  # nobody gets the closed round
+
+
+# -- summaries owed at the close --------------------------------------------------------------
+
+EXECS = ["@e0", "@e1", "@e2"]
+
+
+@pytest.fixture
+def addressed(world):
+    """The world with three executives and a messenger that addresses each one."""
+    service, people, _, _ = world
+    for i in range(3):
+        service.store.add_person("test", "W", f"e{i}", f"E{i}", "executive")
+    messenger = AddressingMessenger(service.store)
+    return service, messenger, Scheduler(service, {"test": messenger})
+
+
+def _open_round(scheduler, traveller) -> Round:
+    traveller.move_to(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+    scheduler.tick()
+    current = scheduler.service.open_round()
+    assert current is not None
+    return current
+
+
+def test_a_failed_recipient_is_retried_alone_on_the_next_tick(addressed, caplog):
+    service, messenger, scheduler = addressed
+    messenger.fail_summary["@e1"] = 2
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        round_ = _open_round(scheduler, traveller)
+        traveller.move_to(round_.closes_at)
+        first = scheduler.tick()
+        assert (first.closed, first.summaries_posted, first.summaries_failed) == ([1], 0, 1)
+        assert [messenger.got(to) for to in EXECS] == [1, 0, 1]
+        (post,) = service.store.owed_summary_posts(["test"])
+        assert post["posted_to"] == ["@e0", "@e2"] and post["claimed_at"] is None
+        traveller.shift(timedelta(minutes=1))
+        assert scheduler.tick().summaries_failed == 1  # failed again: still owed
+        traveller.shift(timedelta(minutes=1))
+        third = scheduler.tick()
+        traveller.shift(timedelta(minutes=1))
+        fourth = scheduler.tick()
+    assert (third.summaries_posted, fourth.summaries_posted, fourth.summaries_failed) == (1, 0, 0)
+    assert [messenger.got(to) for to in EXECS] == [1, 1, 1]  # nobody got it twice
+    assert service.store.owed_summary_posts(["test"]) == []
+    assert "Could not post the summary of round 1 to @e1" in caplog.text
+    assert "still owed to executives (@e1)" in caplog.text
+
+
+def test_a_summary_claimed_by_a_killed_process_is_taken_over_once_stale(addressed):
+    service, messenger, scheduler = addressed
+    messenger.die_in_summary = True
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        round_ = _open_round(scheduler, traveller)
+        traveller.move_to(round_.closes_at)
+        with pytest.raises(Killed):
+            scheduler.tick()
+        assert not service.store.round(round_.id).is_open  # closed, and owing its summary
+        restarted = Scheduler(IntegrityCheck(service.store, service.settings), {"test": messenger})
+        traveller.shift(timedelta(minutes=4))
+        assert restarted.tick().summaries_posted == 0  # the claim is fresh: maybe posting
+        assert messenger.summaries == []
+        traveller.shift(timedelta(minutes=2))
+        assert restarted.tick().summaries_posted == 1
+        assert restarted.tick().summaries_posted == 0
+    assert [messenger.got(to) for to in EXECS] == [1, 1, 1]
+
+
+def test_a_messenger_without_recipients_is_retried_whole(world):
+    service, _, messenger, scheduler = world
+    posts = []
+
+    def fails_once(workspace: str, to: str, reply: Reply) -> None:
+        posts.append(to)
+        if len(posts) == 1:
+            raise ConnectionError("the platform is down")
+
+    messenger.post_summary = fails_once
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        round_ = _open_round(scheduler, traveller)
+        traveller.move_to(round_.closes_at)
+        assert scheduler.tick().summaries_failed == 1
+        traveller.shift(timedelta(minutes=1))
+        assert scheduler.tick().summaries_posted == 1
+        traveller.shift(timedelta(minutes=1))
+        scheduler.tick()
+    assert posts == ["executives", "executives"]
+
+
+def test_each_round_summary_is_built_once_a_tick_for_all_its_destinations(addressed):
+    service, messenger, scheduler = addressed
+    service.store.save_schedule(
+        WeeklySchedule(
+            "test", "W2", weekday=0, local_time=time(10), tz="Europe/London", summary_to="C9"
+        ).to_row()
+    )
+    built = []
+    build = scheduler._summary_reply
+
+    def counted(round_: Round) -> Reply:
+        built.append(round_.number)
+        return build(round_)
+
+    scheduler._summary_reply = counted
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        round_ = _open_round(scheduler, traveller)
+        traveller.move_to(round_.closes_at)
+        report = scheduler.tick()
+    assert report.summaries_posted == 2 and built == [1]
+    assert [messenger.got(to) for to in [*EXECS, "C9"]] == [1, 1, 1, 1]
+    destinations = {(p["workspace"], p["destination"]) for p in service.store.summary_posts(1)}
+    assert destinations == {("W", "executives"), ("W2", "C9")}
+
+
+def test_a_round_closed_by_hand_or_before_the_upgrade_owes_no_summary(addressed, admin):
+    service, messenger, scheduler = addressed
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        round_ = _open_round(scheduler, traveller)
+        traveller.shift(timedelta(hours=1))
+        service.close_round(admin)  # `/integrity close`: the executive reads `summary` then
+        for _ in range(3):
+            traveller.shift(timedelta(minutes=1))
+            scheduler.tick()
+    assert not service.store.round(round_.id).is_open
+    assert service.store.summary_posts(round_.id) == [] and messenger.summaries == []
+
+
+def test_an_ad_hoc_round_closed_by_the_weekly_one_gets_its_summary(addressed, admin):
+    service, messenger, scheduler = addressed
+    with time_machine.travel(datetime(2026, 10, 30, 12, 0, tzinfo=UTC), tick=False) as traveller:
+        ad_hoc = service.start_round(admin)  # `/integrity ask` on a Friday
+        traveller.move_to(datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
+        report = scheduler.tick()  # the week's round opens, the ad-hoc one gives way
+    assert report.opened == [2] and report.closed == [ad_hoc.number]
+    assert report.summaries_posted == 1
+    assert [messenger.got(to) for to in EXECS] == [1, 1, 1]
+    assert all(
+        f"Integrity check: round {ad_hoc.number}" in reply.as_text()
+        for _, reply in messenger.summaries
+    )
+
+
+def test_two_schedulers_at_the_close_post_each_summary_once(addressed, settings):
+    service, messenger, scheduler = addressed
+    second_store = Store(settings.db_path)
+    second = Scheduler(IntegrityCheck(second_store, settings), {"test": messenger})
+    with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
+        round_ = _open_round(scheduler, traveller)
+        traveller.move_to(round_.closes_at)
+        threads = [threading.Thread(target=s.tick) for s in (scheduler, second) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    second_store.close()
+    assert [messenger.got(to) for to in EXECS] == [1, 1, 1]
+    assert len(service.store.summary_posts(round_.id)) == 1
