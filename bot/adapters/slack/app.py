@@ -13,6 +13,14 @@ What it listens to:
 - Messages in the DM with the bot: the same command words, without the slash.
 - `app_home_opened`: the App Home tab.
 
+Every handler does what its acknowledgement depends on (a rating is saved, a
+modal's input is checked), acknowledges, and hands the rest (redrawing a message,
+a slow summary, opening a modal) to `after_ack`, which runs it as a background
+task and reports its failure like any other. Bolt runs with
+`process_before_response`, so it answers Slack as soon as the handler returns:
+without it, Bolt polls every pending request for its ack every 10 ms, and a burst
+of clicks spends its time polling.
+
 Every event is recorded at most once (`event_id`, in SQLite), since Slack
 redelivers; answers upsert by person, round and question anyway. Requests are
 signature-checked (by Bolt, and before parsing in HTTP mode, so a malformed body
@@ -23,11 +31,12 @@ synchronous, so it runs in worker threads and never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -35,9 +44,13 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -55,8 +68,14 @@ logger = logging.getLogger(__name__)
 ROUTE = "/slack/events"
 #: A click is acknowledged within this many seconds even if the database is slow.
 RECORD_BEFORE_ACK_SECONDS = 2.0
+#: On shutdown, how long work already acknowledged may take to finish.
+SHUTDOWN_GRACE_SECONDS = 10.0
 #: Check-in messages redrawn at the same time, at most.
 REDRAWS_AT_ONCE = 2
+#: A redraw waits for pending acks at most this long (a long burst must not starve it).
+REDRAW_MAX_DELAY_SECONDS = 3.0
+#: 429s a background call (a redraw, the App Home) waits out before it gives up.
+BACKGROUND_RATE_LIMIT_RETRIES = 10
 #: Words whose reply can take a while (the analysis engine, charts, files).
 SLOW_WORDS = {"summary", "trend", "export", "ask"}
 #: response_url accepts five responses; longer replies go to the DM instead.
@@ -84,30 +103,56 @@ class SlackBot:
         self.commands = Commands(service, on_round_started=self._round_started)
         secret = settings.signing_secret
         self.verifier = SignatureVerifier(secret) if secret else None
+        # Bolt's client for handlers; its token comes from `authorize`, on each request.
         client = AsyncWebClient(
-            token=settings.bot_token,
             base_url=settings.api_base_url,
             timeout=10,
             # No rate-limit waits here: these calls answer a person who is waiting
             # (views.open must follow a click within 3 s). Fan-out waits in the messenger.
             retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
         )
+        # Redraws and App Home updates nobody is waiting on wait out a 429 instead: chat.update
+        # is a Tier 3 method (about 50 a minute), which a busy Monday morning can exceed.
+        self.background_client = AsyncWebClient(
+            token=settings.bot_token,
+            base_url=settings.api_base_url,
+            timeout=10,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(max_retry_count=1),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=BACKGROUND_RATE_LIMIT_RETRIES),
+            ],
+        )
         # Bolt formats its debug lines unless its logger has a level of its own.
         bolt_logger = logging.getLogger("slack_bolt.integrity")
         bolt_logger.setLevel(logging.getLogger().getEffectiveLevel())
+        self._authorization: AuthorizeResult | None = None
+        self._authorizing = asyncio.Lock()
+
+        async def authorize() -> AuthorizeResult:
+            return await self._authorize()
+
         self.app = AsyncApp(
             client=client,
+            authorize=authorize,
             logger=bolt_logger,
             signing_secret=settings.signing_secret,
             ignoring_self_events_enabled=True,
+            # Handlers return right after their ack; what follows goes to `after_ack`.
+            process_before_response=True,
         )
         self._summaries: dict[str, tuple[str, list[dict]]] = {}
         # Redrawing a message after a click comes after its ack, a few at a time (`redraw`).
         self._redraws = asyncio.Semaphore(REDRAWS_AT_ONCE)
+        self._redrawing: dict[tuple, str] = {}  # message → "waiting", "drawing" or "again"
+        # Set while no request is waiting for its ack (HTTP mode counts them in `handle_http`).
+        self._acks_pending = 0
+        self._no_acks_pending = asyncio.Event()
+        self._no_acks_pending.set()
         # Saving a click is what its ack waits for: it gets its own threads, so background
         # work (redrawing messages, summaries) never queues in front of it.
         self._record_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slack-record")
         self._socket_handler = None
+        self._background: set[asyncio.Task] = set()
         self._routes()
 
     @property
@@ -142,6 +187,16 @@ class SlackBot:
 
     async def handle_http(self, request: web.Request) -> web.StreamResponse:
         """One request from Slack: signature first, then the body, then Bolt."""
+        self._acks_pending += 1
+        self._no_acks_pending.clear()
+        try:
+            return await self._handle_http(request)
+        finally:
+            self._acks_pending -= 1
+            if not self._acks_pending:
+                self._no_acks_pending.set()
+
+    async def _handle_http(self, request: web.Request) -> web.StreamResponse:
         body = await request.text()
         if self.verifier is None or not self.verifier.is_valid(
             body,
@@ -164,8 +219,11 @@ class SlackBot:
         # One HTTP session (kept-alive connections) for every call to Slack from the event
         # loop; without it slack_sdk opens a new session, and connection, per call.
         self.app.client.session = aiohttp.ClientSession()
+        self.background_client.session = self.app.client.session
 
     async def _close_session(self, _app: web.Application) -> None:
+        if self._background:  # let work already acknowledged finish (a redraw, a reply)
+            await asyncio.wait(set(self._background), timeout=SHUTDOWN_GRACE_SECONDS)
         if self.app.client.session is not None:
             await self.app.client.session.close()
 
@@ -190,6 +248,33 @@ class SlackBot:
             return BoltResponse(status=200, body="")
         return await next()
 
+    async def _authorize(self) -> AuthorizeResult:
+        """Who the app is in its workspace, from one `auth.test` shared by every request (Bolt's
+        single-team default makes the call from each request until the first answer is back,
+        so a burst right after a start makes hundreds, and `auth.test` allows about 100 a
+        minute). A failed call is not kept: the next request asks again."""
+        async with self._authorizing:
+            if self._authorization is None:
+                self._authorization = AuthorizeResult.from_auth_test_response(
+                    auth_test_response=await self.background_client.auth_test(),
+                    bot_token=self.settings.bot_token,
+                )
+        return self._authorization
+
+    def after_ack(self, work: Awaitable[None], body: dict, respond=None) -> None:
+        """Run `work` after the handler has returned (and Slack has its ack), as a task whose
+        failure is logged and told to the person like a handler's (`on_error`)."""
+
+        async def run() -> None:
+            try:
+                await work
+            except Exception as error:
+                await self.on_error(error, body, respond)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._background.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._background.discard)
+
     # -- people ---------------------------------------------------------------------------
 
     def person(self, user_id: str, name: str, team: str | None) -> Person:
@@ -208,13 +293,16 @@ class SlackBot:
 
     # -- /integrity -----------------------------------------------------------------------
 
-    async def on_command(self, ack, body: dict, respond, context) -> None:
+    async def on_command(self, ack, body: dict, respond) -> None:
         text = (body.get("text") or "").strip()
         word = text.split()[0].lower() if text else "help"
         if word in SLOW_WORDS:
             await ack(response_type="ephemeral", text=f"Working on `/integrity {text}`…")
         else:
             await ack()
+        self.after_ack(self.run_command(body, text, respond), body, respond)
+
+    async def run_command(self, body: dict, text: str, respond) -> None:
         person = await asyncio.to_thread(
             self.person, body["user_id"], body.get("user_name", ""), body.get("team_id")
         )
@@ -273,8 +361,13 @@ class SlackBot:
             )  # fmt: skip
             return person, round_
 
+        saving = await _before_ack(record, ack, self._record_pool)
+        self.after_ack(self._rated(saving, body, respond), body, respond)
+
+    async def _rated(self, saving: asyncio.Future, body: dict, respond) -> None:
+        """After a rating's ack: say why it was refused, or redraw the message it was on."""
         try:
-            person, round_ = await _before_ack(record, ack, self._record_pool)
+            person, round_ = await saving
         except IntegrityError as error:
             await respond(text=str(error), response_type="ephemeral", replace_original=False)
             return
@@ -285,31 +378,60 @@ class SlackBot:
         self, person: Person, round_: Round, channel: str | None = None, ts: str | None = None
     ) -> None:
         """Redraw the message a person answered on (or else their DM check-in) with what they
-        said: after the ack, and a few at a time, so a burst of clicks is acknowledged first."""
-        async with self._redraws:
+        said. Acks come first: a redraw waits while clicks are being acknowledged (up to
+        `REDRAW_MAX_DELAY_SECONDS`), a few run at a time, and each message has one redraw
+        queued at most: it shows the answers as they are when it runs, and a click during
+        it draws once more after it."""
+        key = (person.id, round_.id, channel, ts)
+        if key in self._redrawing:  # waiting: it will show this answer; drawing: go again
+            if self._redrawing[key] == "drawing":
+                self._redrawing[key] = "again"
+            return
+        self._redrawing[key] = "waiting"
+        try:
+            async with self._redraws:
+                while True:  # one message is redrawn by one task, so updates land in order
+                    await self._after_acks()
+                    self._redrawing[key] = "drawing"
+                    await self._redraw(person, round_, channel, ts)
+                    if self._redrawing[key] != "again":
+                        break
+        finally:
+            del self._redrawing[key]
 
-            def arguments() -> dict | None:
-                where = (channel, ts)
-                if not (channel and ts):
-                    delivery = self.store.delivery_for(round_.id, person.id)
-                    if not delivery or not delivery.get("message_ref"):
-                        return None
-                    where = parse_ref(delivery["message_ref"])
-                return {
-                    "channel": where[0],
-                    "ts": where[1],
-                    **self.messenger.checkin_update(person, round_),
-                }
+    async def _after_acks(self) -> None:
+        """Wait until no request is waiting for its ack, or `REDRAW_MAX_DELAY_SECONDS`."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._no_acks_pending.wait(), REDRAW_MAX_DELAY_SECONDS)
 
-            try:
-                update = await asyncio.to_thread(arguments)
-                if update is not None:
-                    await self.app.client.chat_update(**update)
-            except Exception:
-                logger.exception("Could not redraw the check-in of round %s", round_.number)
+    async def _redraw(
+        self, person: Person, round_: Round, channel: str | None, ts: str | None
+    ) -> None:
+        def arguments() -> dict | None:
+            where = (channel, ts)
+            if not (channel and ts):
+                delivery = self.store.delivery_for(round_.id, person.id)
+                if not delivery or not delivery.get("message_ref"):
+                    return None
+                where = parse_ref(delivery["message_ref"])
+            return {
+                "channel": where[0],
+                "ts": where[1],
+                **self.messenger.checkin_update(person, round_),
+            }
+
+        try:
+            update = await asyncio.to_thread(arguments)
+            if update is not None:
+                await self.background_client.chat_update(**update)
+        except Exception:
+            logger.exception("Could not redraw the check-in of round %s", round_.number)
 
     async def on_why(self, ack, body: dict, action: dict, client) -> None:
         await ack()
+        self.after_ack(self.open_why(body, action, client), body)
+
+    async def open_why(self, body: dict, action: dict, client) -> None:
         value = json.loads(action["value"])
         user_id, name, team = self._payload_person(body)
         container = body.get("container") or {}
@@ -350,10 +472,13 @@ class SlackBot:
             return
         await ack()
         message = meta.get("message") or {}
-        await self.redraw(person, round_, message.get("channel"), message.get("ts"))
+        self.after_ack(self.redraw(person, round_, message.get("channel"), message.get("ts")), body)
 
     async def on_answer_privately(self, ack, body: dict, action: dict, client) -> None:
         await ack()
+        self.after_ack(self.open_answers(body, action, client), body)
+
+    async def open_answers(self, body: dict, action: dict, client) -> None:
         value = json.loads(action["value"])
         user_id, name, team = self._payload_person(body)
 
@@ -370,7 +495,7 @@ class SlackBot:
 
         await client.views_open(trigger_id=body["trigger_id"], view=await asyncio.to_thread(load))
 
-    async def on_answers_submitted(self, ack, body: dict, view: dict, client) -> None:
+    async def on_answers_submitted(self, ack, body: dict, view: dict) -> None:
         meta = json.loads(view["private_metadata"])
         values = view["state"]["values"]
         user_id, name, team = self._payload_person(body)
@@ -404,15 +529,22 @@ class SlackBot:
             await ack(response_action="errors", errors={first: str(error)})
             return
         await ack()
-        await self.redraw(person, round_)
-        await self.publish_home(client, person)
         logger.info("Saved %d answer(s) from the round %s modal", saved, round_.number)
+
+        async def show() -> None:
+            await self.redraw(person, round_)
+            await self.publish_home(person)
+
+        self.after_ack(show(), body)
 
     # -- messages: thread answers and DM commands ----------------------------------------
 
     async def on_message(self, body: dict, event: dict, client) -> None:
         if event.get("subtype") or event.get("bot_id") or not event.get("user"):
             return  # edits, joins, bots (ourselves included)
+        self.after_ack(self.handle_message(body, event, client), body)
+
+    async def handle_message(self, body: dict, event: dict, client) -> None:
         team = body.get("team_id")
         thread_ts = event.get("thread_ts")
         if thread_ts and thread_ts != event.get("ts"):
@@ -470,15 +602,19 @@ class SlackBot:
 
     # -- App Home ------------------------------------------------------------------------
 
-    async def on_home_opened(self, body: dict, event: dict, client) -> None:
+    async def on_home_opened(self, body: dict, event: dict) -> None:
         if event.get("tab", "home") != "home":
             return
-        person = await asyncio.to_thread(self.person, event["user"], "", body.get("team_id"))
-        await self.publish_home(client, person)
 
-    async def publish_home(self, client, person: Person) -> None:
+        async def publish() -> None:
+            person = await asyncio.to_thread(self.person, event["user"], "", body.get("team_id"))
+            await self.publish_home(person)
+
+        self.after_ack(publish(), body)
+
+    async def publish_home(self, person: Person) -> None:
         view = await asyncio.to_thread(self.home_view, person)
-        await client.views_publish(user_id=person.user_id, view=view)
+        await self.background_client.views_publish(user_id=person.user_id, view=view)
 
     def home_view(self, person: Person) -> dict:
         round_ = self.service.open_round()
@@ -499,8 +635,11 @@ class SlackBot:
             summary_label=label,
         )
 
-    async def on_home_summary(self, ack, body: dict, client) -> None:
+    async def on_home_summary(self, ack, body: dict) -> None:
         await ack()
+        self.after_ack(self.refresh_home_summary(body), body)
+
+    async def refresh_home_summary(self, body: dict) -> None:
         user_id, name, team = self._payload_person(body)
         person = await asyncio.to_thread(self.person, user_id, name, team)
 
@@ -514,7 +653,7 @@ class SlackBot:
             await asyncio.to_thread(build)
         except IntegrityError as error:
             self._summaries[person.workspace] = ("", kit.reply_blocks(Reply([Note(str(error))])))
-        await self.publish_home(client, person)
+        await self.publish_home(person)
 
     # -- errors --------------------------------------------------------------------------
 
@@ -534,13 +673,14 @@ class SlackBot:
                 logger.exception("Could not tell the person about the error")
 
 
-async def _before_ack(fn: Callable[[], T], ack, pool: ThreadPoolExecutor) -> T:
+async def _before_ack(fn: Callable[[], T], ack, pool: ThreadPoolExecutor) -> asyncio.Future[T]:
     """Run `fn` in a worker thread and acknowledge when it is done, or after 2 s at most (the
-    write still completes: a slow database never makes Slack show an error)."""
+    write still completes: a slow database never makes Slack show an error). Returns `fn`'s
+    future, done unless the ack had to go first."""
     task = asyncio.get_running_loop().run_in_executor(pool, fn)
-    done, _ = await asyncio.wait({task}, timeout=RECORD_BEFORE_ACK_SECONDS)
+    await asyncio.wait({task}, timeout=RECORD_BEFORE_ACK_SECONDS)
     await ack()
-    return await task
+    return task
 
 
 def _notice_modal(title: str, text: str) -> dict:

@@ -239,3 +239,79 @@ def test_the_web_server_mounts_slack_when_its_token_is_set(service, fake):
     web_app, messengers = build_server(service, env, scheduler=False)
     assert set(messengers) == {"slack"}
     assert "/slack/events" in {r.resource.canonical for r in web_app.router.routes()}
+
+
+def _rating_buttons(rig: Rig, user: str) -> int:
+    """How many questions the person's check-in has rating buttons for."""
+    return sum(b["action_id"] == "integrity_rate_1" for b in rig.buttons(user))
+
+
+def test_clicks_are_acked_before_their_redraw_and_the_message_ends_up_showing_all(rig: Rig):
+    rig.start_round()
+    user = FRONTLINE[0]
+    questions = _rating_buttons(rig, user)
+    assert questions >= 3
+    rig.fake.delay("chat.update", seconds=3)  # the first redraw is slow to be answered
+    for number in range(1, questions + 1):
+        assert rig.rate(user, number, number).status_code == 200
+    # Every click was acked while the first redraw was still waiting for Slack, and the
+    # clicks that came meanwhile wait for it instead of racing it.
+    assert len(rig.fake.calls_to("chat.update")) <= 1
+    rig.fake.wait_for(lambda: len(answers_of(rig)) == questions)
+    rig.fake.wait_for(lambda: len(rig.fake.calls_to("chat.update")) == 2, timeout=10)
+    time.sleep(0.5)  # time for a needless third redraw to show up, if there were one
+    updates = rig.fake.calls_to("chat.update")
+    assert len(updates) == 2  # the slow one, then one for all the clicks made meanwhile
+    last = json.dumps(updates[-1].args["blocks"])
+    for number in range(1, questions + 1):
+        assert f"{number}/5 recorded" in last, number
+    assert "Not answered yet" not in last
+    assert updates[-1].args["ts"] == rig.checkin(user)["ts"]
+
+
+def test_a_rate_limited_redraw_waits_out_the_429_and_lands(rig: Rig):
+    rig.start_round()
+    rig.fake.rate_limit("chat.update", per_second=1, burst=1, retry_after=1)
+    clickers = FRONTLINE[:4]
+    for user in clickers:
+        assert rig.rate(user, 1, 4).status_code == 200
+    rig.fake.wait_for(
+        lambda: (
+            {c.args["channel"] for c in rig.fake.calls_to("chat.update")}
+            == {f"D{user}" for user in clickers}
+        ),
+        timeout=20,
+    )
+    assert [c.method for c in rig.fake.rate_limited][:1] == ["chat.update"]  # 429s were met
+    for user in clickers:
+        assert "4/5 recorded" in json.dumps(rig.checkin(user)["blocks"]), user
+
+
+def test_a_failure_after_the_ack_is_logged_and_told_with_what_was_sent(
+    rig: Rig, monkeypatch, caplog
+):
+    def broken(person, text):
+        raise RuntimeError("the database file vanished")
+
+    monkeypatch.setattr(rig.bot.commands, "handle", broken)
+    response = rig.send.command(EXECUTIVES[0], "status")
+    assert response.status_code == 200  # acked: the failure came after
+    rig.fake.wait_for(lambda: "something went wrong" in rig.responses_text())
+    assert "What you sent: `status`" in rig.responses_text()
+    assert "the database file vanished" in caplog.text  # logged, with its traceback
+    assert "the database file vanished" not in rig.responses_text()  # not shown to people
+    monkeypatch.undo()
+    assert rig.send.command(FRONTLINE[0], "help").status_code == 200
+    rig.fake.wait_for(lambda: "Integrity Check" in rig.responses_text())
+
+
+def test_a_burst_right_after_the_start_asks_slack_who_the_app_is_once(make_rig):
+    from concurrent.futures import ThreadPoolExecutor
+
+    rig = make_rig()
+    rig.fake.delay("auth.test", seconds=0.5)  # every click arrives while the first is asked
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda user: rig.send.command(user, "help"), FRONTLINE))
+    assert statuses and all(r.status_code == 200 for r in statuses)
+    assert len(rig.fake.calls_to("auth.test")) == 1
+    rig.fake.wait_for(lambda: rig.responses_text().count("Integrity Check") >= len(FRONTLINE))

@@ -1,4 +1,4 @@
-"""Issue #3's scheduler scenarios end to end: `Scheduler` driving the real `SlackMessenger`
+"""The weekly scheduler end to end: `Scheduler` driving the real `SlackMessenger`
 (slack_sdk's WebClient over HTTP) against the fake Slack Web API server.
 
 `tests/test_scheduler.py` proves the scheduler's logic with an in-process messenger. Here
