@@ -881,46 +881,44 @@ class Store:
         rating click and a later "why" each edit their own half of the answer.
         """
 
+        record: dict[str, Any] = {
+            "round_id": round_id,
+            "question_id": question_id,
+            "pseudonym": pseudonym,
+            "role": person.role,
+            "team": person.team,
+            "answered_on": day.isoformat(),
+            "on_record": int(on_record),
+            "source": source,
+        }
+        if rating is not keep:
+            record["rating"] = rating
+        if text is not keep:
+            record["text"] = text or ""
+        # One statement (this is the busiest write: every click): insert, or edit the
+        # person's answer to this question of this round in place.
+        edits = ", ".join(f"{column} = excluded.{column}" for column in list(record)[3:])
+        upsert = (
+            f"insert into answers ({', '.join(record)}) values ({', '.join('?' * len(record))}) "
+            f"on conflict (round_id, question_id, pseudonym) do update set {edits} returning id"
+        )
+
         def run() -> int:
-            table = self.db.table("answers")
-            rows = self._rows(
-                "select * from answers where round_id = ? and question_id = ? and pseudonym = ?",
-                [round_id, question_id, pseudonym],
+            answer_id = self.db.execute(upsert, list(record.values())).fetchone()[0]
+            reached = self.db.execute(
+                "update deliveries set answered = 1 where round_id = ? and person_id = ?",
+                [round_id, person.id],
             )
-            record: dict[str, Any] = {
-                "round_id": round_id,
-                "question_id": question_id,
-                "pseudonym": pseudonym,
-                "role": person.role,
-                "team": person.team,
-                "answered_on": day.isoformat(),
-                "on_record": int(on_record),
-                "source": source,
-            }
-            if rating is not keep:
-                record["rating"] = rating
-            if text is not keep:
-                record["text"] = text or ""
-            if rows:
-                record["id"] = rows[0]["id"]
-                table.upsert(record, pk="id")
-            else:
-                record["id"] = table.insert(record).last_pk
-            delivered = self.delivery_for(round_id, person.id)
-            if delivered is None:
+            if reached.rowcount == 0:
                 # Answered without a delivery (a channel thread, or the terminal):
                 # record that they were reached, so the response rate stays true.
                 self.db.execute(
-                    "insert or ignore into deliveries "
+                    "insert into deliveries "
                     "(round_id, person_id, role, status, claimed_at, sent_at, answered) "
                     "values (?, ?, ?, 'sent', ?, ?, 1)",
                     [round_id, person.id, person.role, _now(), _now()],
                 )
-            else:
-                self.db.execute(
-                    "update deliveries set answered = 1 where id = ?", [delivered["id"]]
-                )
-            return int(record["id"])
+            return int(answer_id)
 
         answer_id = self.write(run)
         return self.answer(answer_id)
