@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 from bot.adapters.slack import blocks as kit
@@ -315,3 +316,23 @@ def test_a_burst_right_after_the_start_asks_slack_who_the_app_is_once(make_rig):
     assert statuses and all(r.status_code == 200 for r in statuses)
     assert len(rig.fake.calls_to("auth.test")) == 1
     rig.fake.wait_for(lambda: rig.responses_text().count("Integrity Check") >= len(FRONTLINE))
+
+
+def test_a_slow_database_still_gets_the_click_acked_and_the_answer_saved(rig: Rig, monkeypatch):
+    import bot.adapters.slack.app as slack_app
+
+    rig.start_round()
+    monkeypatch.setattr(slack_app, "RECORD_BEFORE_ACK_SECONDS", 0.2)
+    saving = rig.service.record_answer
+    release = threading.Event()
+
+    def slow(*args, **kwargs):
+        release.wait(10)  # the database is locked by someone else for a while
+        return saving(*args, **kwargs)
+
+    monkeypatch.setattr(rig.service, "record_answer", slow)
+    assert rig.rate(FRONTLINE[0], 1, 3).status_code == 200  # acked without waiting for it
+    assert answers_of(rig) == []
+    release.set()
+    rig.fake.wait_for(lambda: len(answers_of(rig)) == 1)
+    rig.fake.wait_for(lambda: "3/5 recorded" in json.dumps(rig.checkin(FRONTLINE[0])["blocks"]))
