@@ -47,6 +47,7 @@ def run_app(base_url: str, db_path: str, people: int, ready, stop) -> None:
     from aiohttp import web
 
     from bot.adapters.slack import SlackBot, SlackSettings
+    from bot.adapters.web import freeze_heap_on_startup
     from bot.service import IntegrityCheck
     from bot.settings import Settings
     from bot.store import Store
@@ -66,6 +67,7 @@ def run_app(base_url: str, db_path: str, people: int, ready, stop) -> None:
     service.deliver(round_, everyone, bot.messenger.send_round)
     web_app = web.Application()
     bot.mount(web_app)
+    freeze_heap_on_startup(web_app)  # as build_server does
     with AppServer(web_app) as server:
         refs = {
             p.user_id: service.store.delivery_for(round_.id, p.id)["message_ref"] for p in everyone
