@@ -544,17 +544,27 @@ class TeamsBot:
         return await self.send_proactive(person, [outgoing])
 
     async def send_proactive(self, person: Person, activities: list[Activity]) -> str:
-        """Send activities into the person's stored conversation; the last message id."""
+        """Send activities into the person's stored conversation; the last message id.
+
+        Raises if any of them was not sent, so the caller can retry. The error is caught
+        inside the turn and raised here: left to the adapter, its default turn-error
+        handler would post "Exception caught : …" (the connector's URL included) into the
+        person's chat and, if that post went through, swallow the error, so a failed
+        check-in or summary would be recorded as sent."""
         data = await asyncio.to_thread(self.store.conversation_ref, person.id)
         if data is None:
             raise LookupError(f"No Teams conversation with {person.display_name} yet.")
         reference = ConversationReference.model_validate(data)
         sent: list[str] = []
+        failed: list[Exception] = []
 
         async def send(context: TurnContext) -> None:
-            for outgoing in activities:
-                response = await context.send_activity(outgoing)
-                sent.append(response.id if response and response.id else "")
+            try:
+                for outgoing in activities:
+                    response = await context.send_activity(outgoing)
+                    sent.append(response.id if response and response.id else "")
+            except Exception as error:
+                failed.append(error)
 
         continuation = reference.get_continuation_activity()
         if self.settings.anonymous:
@@ -564,6 +574,8 @@ class TeamsBot:
             )
         else:
             await self.adapter.continue_conversation(self.settings.client_id, continuation, send)
+        if failed:
+            raise failed[0]
         return sent[-1] if sent else ""
 
     def _on_loop(self, coroutine: Any) -> Any:

@@ -29,6 +29,7 @@ class Call:
     path: str
     body: dict | bytes | None
     headers: dict
+    refused: bool = False
 
 
 @dataclass
@@ -39,6 +40,14 @@ class FakeConnector:
     calls: list[Call] = field(default_factory=list)
     #: Members of a team, by team id, for GET /v3/conversations/{id}/members.
     members: dict[str, list[dict]] = field(default_factory=dict)
+    #: Refusals set with `refuse`, by conversation id: [status, posts left or None].
+    refusals: dict[str, list] = field(default_factory=dict)
+
+    def refuse(self, conversation: str, status: int = 403, times: int | None = None) -> None:
+        """Answer the next `times` posts into a conversation (all of them if None) with
+        HTTP `status`: 403 is what Teams answers a bot that may no longer post there (the
+        person removed the app). Refused posts are in `calls`, but not in `messages`."""
+        self.refusals[conversation] = [status, times]
 
     def messages(self, conversation: str | None = None) -> list[dict]:
         """The message activities posted, optionally into one conversation."""
@@ -49,6 +58,7 @@ class FakeConnector:
             and isinstance(c.body, dict)
             and c.body.get("type") == "message"
             and (conversation is None or f"/v3/conversations/{conversation}/" in c.path)
+            and not c.refused
         ]
 
     def cards(self, conversation: str | None = None) -> list[dict]:
@@ -59,14 +69,34 @@ class FakeConnector:
             if a["contentType"] == "application/vnd.microsoft.card.adaptive"
         ]
 
+    def _refusal(self, conversation: str) -> int | None:
+        refusal = self.refusals.get(conversation)
+        if refusal is None:
+            return None
+        status, left = refusal
+        if left is not None:
+            refusal[1] -= 1
+            if refusal[1] <= 0:
+                del self.refusals[conversation]
+        return status
+
     async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
         try:
             body: dict | bytes | None = await request.json() if raw else None
         except ValueError:
             body = raw
-        self.calls.append(Call(request.method, request.path, body, dict(request.headers)))
         parts = request.path.strip("/").split("/")
+        status = None
+        if request.method == "POST" and parts[:2] == ["v3", "conversations"] and len(parts) > 2:
+            status = self._refusal(parts[2])
+        self.calls.append(
+            Call(request.method, request.path, body, dict(request.headers), refused=bool(status))
+        )
+        if status:
+            return web.json_response(
+                {"error": {"code": "Refused", "message": "Refused by the test."}}, status=status
+            )
         if request.method == "GET" and parts[-1] == "members":
             return web.json_response(self.members.get(parts[2], []))
         if request.method == "POST" and parts == ["v3", "conversations"]:

@@ -8,10 +8,12 @@ outgoing connector calls are part of what is tested.
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
 from bot.adapters.teams.config import TeamsSettings
+from bot.scheduler import Scheduler
 from tests.adapters.teams.conftest import BOT_ID, TENANT
 from tests.conftest import make_people
 
@@ -392,3 +394,35 @@ async def test_a_malformed_activity_gets_400_and_the_bot_keeps_serving(teams, se
         assert response.status == 400
         assert "not a valid" in (await response.json())["error"]
     assert await teams.say("help") in (200, 202)  # still serving
+
+
+def summaries_in(connector, conversation: str) -> int:
+    """How many times a round's summary reached a conversation (its heading is in the first
+    of its cards)."""
+    return sum(
+        1
+        for card in connector.cards(conversation)
+        if any(t.startswith("Integrity check: round") for t in texts(card))
+    )
+
+
+async def test_a_failed_teams_summary_is_retried_and_never_reported_as_sent(teams, service, clock):
+    service.store.add_person("teams", TENANT, "aad-boss", "Bo Boss", "executive")
+    await teams.say("hi", user="boss", name="Bo Boss")
+    round_ = service.start_round()
+    service.close_round(round_=round_, summaries=[("teams", TENANT, "executives")])
+    before = len(teams.connector.messages("a:chat-boss"))
+    teams.connector.refuse("a:chat-boss", 500, times=1)  # the first card fails, then all is well
+    scheduler = Scheduler(service, {"teams": teams.bot})
+
+    first = await asyncio.to_thread(scheduler.tick)
+    # The SDK's own turn-error handler would have posted "Exception caught : 500 …" and
+    # swallowed the error: the summary recorded as sent, though it never arrived.
+    assert (first.summaries_posted, first.summaries_failed) == (0, 1)
+    assert len(teams.connector.messages("a:chat-boss")) == before  # nothing else posted
+    clock.now += timedelta(minutes=1)
+    second = await asyncio.to_thread(scheduler.tick)
+    assert (second.summaries_posted, second.summaries_failed) == (1, 0)
+    assert summaries_in(teams.connector, "a:chat-boss") == 1
+    said = [m.get("text") or "" for m in teams.connector.messages("a:chat-boss")]
+    assert not [t for t in said if "Exception" in t]
