@@ -28,8 +28,12 @@ Summaries go the same way. A round the scheduler closes (on time, or an ad-hoc r
 giving way to the weekly one) owes its summary to each workspace's `summary_to`, written
 in the transaction that closes it; every tick claims each owed post, posts it, and
 records it, so a crash or a platform error between the close and the post delays the
-summary instead of losing it. A failed post is released and retried on a later tick; a
-claim left by a dead process is taken over after `stale_claim`.
+summary instead of losing it. The messenger turns a destination into its recipients
+(`Messenger.summary_recipients`: each executive's DM, or the channel) and each one
+reached is recorded, so a retry posts only to those still owed it: one executive who
+cannot be reached is retried on every tick without the others getting it again. A
+failed post is released and retried on a later tick; a claim left by a dead process is
+taken over after `stale_claim`.
 
 The platform side is a `Messenger` (Slack, Teams): it knows the people of a
 workspace, posts, and paces its own posts to its platform's rate limits.
@@ -62,11 +66,10 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 class Messenger(Protocol):
     """What the scheduler needs from a chat platform.
 
-    A messenger may also offer `summary_recipients(workspace, to) -> list[str]`: each
-    recipient of a summary for `to` as an address that `post_summary` posts to that
-    recipient alone (an executive's DM, or the channel). The scheduler then records each
-    recipient a summary reached, and a retry skips them; without it, a destination is one
-    recipient, posted to (and retried) as a whole. See `Scheduler._post_summary`.
+    A summary goes out in two steps, so that the scheduler can record (and retry) each
+    recipient on its own: `summary_recipients` says who a destination reaches, one
+    address each, and `post_summary` posts to one of those addresses. See
+    `Scheduler._post_summary`.
     """
 
     platform: str
@@ -87,9 +90,16 @@ class Messenger(Protocol):
         """Nudge a person who has not answered yet."""
         ...
 
-    def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
-        """Post a closed round's summary to the executives (DMs), a channel, or one address
-        from `summary_recipients`; raise if it failed, so the scheduler posts it again."""
+    def summary_recipients(self, workspace: str, to: str) -> list[str]:
+        """Who a summary for the destination `to` (a schedule's `summary_to`: "executives"
+        or a channel) reaches, as addresses for `post_summary`, one per recipient (an
+        executive's DM, or the channel). An address must stay the same from one tick to
+        the next: it is how a retry knows who already got the summary."""
+        ...
+
+    def post_summary(self, workspace: str, recipient: str, reply: Reply) -> None:
+        """Post a closed round's summary to one `recipient` from `summary_recipients`, and
+        to no one else; raise if it failed, so the scheduler posts it again."""
         ...
 
 
@@ -174,13 +184,6 @@ def reminder_due(closes_at: datetime, sent_at: datetime | None, left: int) -> da
     if sent_at is not None:
         due = max(due, sent_at + (closes_at - sent_at) / 2)
     return due
-
-
-def _summary_recipients(messenger: Messenger, workspace: str, to: str) -> list[str]:
-    """Each recipient of a summary for `to`, as the messenger addresses them one by one, or
-    the whole destination as one if it cannot (see `Messenger`)."""
-    recipients = getattr(messenger, "summary_recipients", None)
-    return list(recipients(workspace, to)) if recipients is not None else [to]
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -283,15 +286,14 @@ class Scheduler:
 
         The unit of record is a recipient. For "executives" a platform sends one DM per
         executive, and one of them failing (a 500, a deactivated account) must neither
-        lose the summary for that executive nor post it again to those who got it: so a
-        messenger with `summary_recipients` is posted to one recipient at a time, each one
-        recorded (`posted_to`) as it is reached, and a retry posts only to the rest. The
-        post stays owed until every recipient got it (one who can never be reached keeps it
-        owed, retried and logged every tick). A messenger without it (Teams today)
-        is posted to once for the whole destination: a failure leaves all of it owed, and
-        the retry may reach again those it reached before the failure. A recipient is the
-        messenger's address (an `@USER` or a channel); a summary that fails halfway through
-        one recipient's messages is posted to that recipient again, whole.
+        lose the summary for that executive nor post it again to those who got it: so the
+        destination is posted to one recipient at a time (`Messenger.summary_recipients`,
+        asked again on every try), each one recorded (`posted_to`) as it is reached, and a
+        retry posts only to the rest. The post stays owed until every recipient got it (one
+        who can never be reached keeps it owed, retried and logged every tick, and nobody
+        else gets it again). A recipient is the messenger's address (an `@USER` or a
+        channel); a summary that fails halfway through one recipient's messages is posted
+        to that recipient again, whole.
         """
         claimed = self.store.claim_summary_post(post["id"], self.service.now() - self.stale_claim)
         if claimed is None:
@@ -310,7 +312,7 @@ class Scheduler:
             self.store.release_summary_post(claimed["id"])  # logged above; next tick
             return "summaries_failed"
         try:
-            recipients = _summary_recipients(messenger, workspace, destination)
+            recipients = list(messenger.summary_recipients(workspace, destination))
         except Exception:
             logger.exception(
                 "Could not find who gets the summary of round %s at %s; retried on a later tick",

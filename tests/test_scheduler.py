@@ -23,7 +23,8 @@ class Killed(BaseException):
 
 
 class RecordingMessenger:
-    """An in-process platform that records every post, and can die mid-send."""
+    """An in-process platform that records every post, and can die mid-send. A summary goes
+    to `@USER` for each executive, or to the channel named."""
 
     platform = "test"
 
@@ -31,7 +32,7 @@ class RecordingMessenger:
         self.store = store
         self.sent: list[tuple[int, int, datetime]] = []  # person id, round number, when
         self.reminders: list[tuple[int, int]] = []
-        self.summaries: list[tuple[str, Reply]] = []
+        self.summaries: list[tuple[str, Reply]] = []  # recipient, summary
         self.die_before_send: set[int] = set()
         self.die_after_send: set[int] = set()
 
@@ -55,39 +56,44 @@ class RecordingMessenger:
     def remind(self, person: Person, round_: Round, unanswered: list[Question]) -> None:
         self.reminders.append((person.id, round_.number))
 
-    def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
-        self.summaries.append((to, reply))
-
-    def count(self, person_id: int, number: int) -> int:
-        return sum(1 for p, n, _ in self.sent if (p, n) == (person_id, number))
-
-
-class AddressingMessenger(RecordingMessenger):
-    """Posts a summary to one recipient at a time (`summary_recipients`), like Slack; a
-    recipient in `fail_summary` fails that many times, and `die_in_summary` kills the process
-    in its next summary post."""
-
-    def __init__(self, store: Store) -> None:
-        super().__init__(store)
-        self.fail_summary: dict[str, int] = {}
-        self.die_in_summary = False
-
     def summary_recipients(self, workspace: str, to: str) -> list[str]:
         if to != "executives":
             return [to]
         return [f"@{p.user_id}" for p in self.store.people("test", workspace) if p.is_executive]
 
-    def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
+    def post_summary(self, workspace: str, recipient: str, reply: Reply) -> None:
+        self.summaries.append((recipient, reply))
+
+    def count(self, person_id: int, number: int) -> int:
+        return sum(1 for p, n, _ in self.sent if (p, n) == (person_id, number))
+
+    def got(self, recipient: str) -> int:
+        return sum(1 for t, _ in self.summaries if t == recipient)
+
+
+class FailingMessenger(RecordingMessenger):
+    """Its summary posts can fail: a recipient in `fail_summary` fails that many times, one
+    in `unreachable` every time, and `die_in_summary` kills the process in its next summary
+    post. `tries` lists every recipient posted to, failed or not."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
+        self.fail_summary: dict[str, int] = {}
+        self.unreachable: set[str] = set()
+        self.die_in_summary = False
+        self.tries: list[str] = []
+
+    def post_summary(self, workspace: str, recipient: str, reply: Reply) -> None:
         if self.die_in_summary:
             self.die_in_summary = False
             raise Killed
-        if self.fail_summary.get(to):
-            self.fail_summary[to] -= 1
-            raise ConnectionError(f"no route to {to}")
-        self.summaries.append((to, reply))
-
-    def got(self, to: str) -> int:
-        return sum(1 for t, _ in self.summaries if t == to)
+        self.tries.append(recipient)
+        if recipient in self.unreachable:
+            raise PermissionError(f"{recipient} cannot be messaged")
+        if self.fail_summary.get(recipient):
+            self.fail_summary[recipient] -= 1
+            raise ConnectionError(f"no route to {recipient}")
+        super().post_summary(workspace, recipient, reply)
 
 
 ZONES = ["Europe/London", "America/New_York", "Asia/Tokyo", "Australia/Sydney", None]
@@ -251,6 +257,7 @@ def test_a_one_day_round_reminds_halfway_not_with_the_check_in(world):
 
 def test_the_round_closes_on_time_and_its_summary_goes_to_executives(world):
     service, people, messenger, scheduler = world
+    service.store.add_person("test", "W", "boss", "Bo Boss", "executive")
     start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     with time_machine.travel(start, tick=False) as traveller:
         scheduler.tick()
@@ -261,7 +268,7 @@ def test_the_round_closes_on_time_and_its_summary_goes_to_executives(world):
         report = scheduler.tick()
     assert report.closed == [1] and service.open_round() is None
     ((to, reply),) = messenger.summaries
-    assert to == "executives" and "Integrity check: round 1" in reply.as_text()
+    assert to == "@boss" and "Integrity check: round 1" in reply.as_text()
     (chart,) = reply.files  # the gap over time goes with every end-of-round summary
     assert chart.name == "trend-give-away.png" and chart.content.startswith(b"\x89PNG")
 
@@ -345,11 +352,11 @@ EXECS = ["@e0", "@e1", "@e2"]
 
 @pytest.fixture
 def addressed(world):
-    """The world with three executives and a messenger that addresses each one."""
+    """The world with three executives and a messenger whose summary posts can fail."""
     service, people, _, _ = world
     for i in range(3):
         service.store.add_person("test", "W", f"e{i}", f"E{i}", "executive")
-    messenger = AddressingMessenger(service.store)
+    messenger = FailingMessenger(service.store)
     return service, messenger, Scheduler(service, {"test": messenger})
 
 
@@ -404,25 +411,23 @@ def test_a_summary_claimed_by_a_killed_process_is_taken_over_once_stale(addresse
     assert [messenger.got(to) for to in EXECS] == [1, 1, 1]
 
 
-def test_a_messenger_without_recipients_is_retried_whole(world):
-    service, _, messenger, scheduler = world
-    posts = []
-
-    def fails_once(workspace: str, to: str, reply: Reply) -> None:
-        posts.append(to)
-        if len(posts) == 1:
-            raise ConnectionError("the platform is down")
-
-    messenger.post_summary = fails_once
+def test_a_recipient_who_can_never_be_reached_is_retried_alone_every_tick(addressed, caplog):
+    service, messenger, scheduler = addressed
+    messenger.unreachable.add("@e1")  # e.g. a deactivated account
     with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
         round_ = _open_round(scheduler, traveller)
         traveller.move_to(round_.closes_at)
-        assert scheduler.tick().summaries_failed == 1
-        traveller.shift(timedelta(minutes=1))
-        assert scheduler.tick().summaries_posted == 1
-        traveller.shift(timedelta(minutes=1))
-        scheduler.tick()
-    assert posts == ["executives", "executives"]
+        reports = []
+        for _ in range(3):
+            reports.append(scheduler.tick())
+            traveller.shift(timedelta(minutes=1))
+    assert reports[0].closed == [1]
+    assert [(r.summaries_posted, r.summaries_failed) for r in reports] == [(0, 1)] * 3
+    assert [messenger.got(to) for to in EXECS] == [1, 0, 1]  # the others once, not per tick
+    assert messenger.tries == ["@e0", "@e1", "@e2", "@e1", "@e1"]  # e1 tried on every tick
+    (post,) = service.store.owed_summary_posts(["test"])
+    assert post["posted_to"] == ["@e0", "@e2"] and post["claimed_at"] is None
+    assert caplog.text.count("still owed to executives (@e1)") == 3
 
 
 def test_each_round_summary_is_built_once_a_tick_for_all_its_destinations(addressed):

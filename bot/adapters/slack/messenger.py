@@ -411,21 +411,21 @@ class SlackMessenger:
             return [to.lstrip("#")]
         return [f"@{p.user_id}" for p in self.store.people(PLATFORM, workspace) if p.is_executive]
 
-    def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
-        """A closed round's summary: to every executive's DM, to one person's DM (`@USER`,
-        raising if it fails), or to one channel."""
-        if to.startswith("@"):
-            self.send_reply(self.dm_channel(to[1:]), reply)
-            return
-        if to and to != "executives":
-            self.send_reply(to.lstrip("#"), reply)
-            return
-        for person in self.store.people(PLATFORM, workspace):
-            if person.is_executive:
-                try:
-                    self.send_reply(self.dm_channel(person.user_id), reply)
-                except SlackApiError:
-                    logger.exception("Could not send the summary to person %s", person.id)
+    def post_summary(self, workspace: str, recipient: str, reply: Reply) -> None:
+        """A closed round's summary to one recipient from `summary_recipients`: a person's
+        DM (`@USER`) or a channel; a failure raises, and the scheduler retries it.
+
+        "executives" is a destination, not a recipient: expanded here, one executive's
+        failure would either be swallowed or make the retry post to them all again, so it
+        is refused (a caller's mistake: ask `summary_recipients` first)."""
+        if not recipient or recipient == "executives":
+            raise ValueError(
+                f"Not one recipient: {recipient!r}; post to each of summary_recipients()."
+            )
+        if recipient.startswith("@"):
+            self.send_reply(self.dm_channel(recipient[1:]), reply)
+        else:
+            self.send_reply(recipient.lstrip("#"), reply)
 
     def deliver(self, round_: Round) -> str:
         """Send a round to everyone in the workspace now (after `/integrity ask`): an admin

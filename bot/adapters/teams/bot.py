@@ -612,13 +612,33 @@ class TeamsBot:
 
         self._on_loop(send())
 
-    def post_summary(self, workspace: str, to: str, reply: Reply) -> None:
-        """A closed round's summary, to each executive of the tenant in their 1:1 chat."""
+    def summary_recipients(self, workspace: str, to: str) -> list[str]:
+        """Who a summary reaches: `@<user id>` for each executive of the tenant the bot has
+        a 1:1 chat with (the others are listed in `status`, and get the next one once
+        they open Integrity Check).
+
+        Teams posts summaries to executives only. Any other destination (a channel set
+        with `schedule … summary CHANNEL`) is logged and the summary goes to the
+        executives instead: they are who it is for, and refusing would leave it owed
+        and retried every tick without ever reaching anyone."""
         if to != "executives":
-            logger.warning("Teams posts summaries to executives only, not to %r", to)
-        for person in self.reachable_people(workspace):
-            if person.is_executive:
-                self._on_loop(self.send_proactive(person, self.reply_activities(reply, person)))
+            logger.warning(
+                "Teams posts summaries to executives only, not to %r: posting to them", to
+            )
+        return [f"@{p.user_id}" for p in self.reachable_people(workspace) if p.is_executive]
+
+    def post_summary(self, workspace: str, recipient: str, reply: Reply) -> None:
+        """A closed round's summary to one executive (`@<user id>` from
+        `summary_recipients`) in their 1:1 chat; raises if it was not sent (unknown
+        person, no chat, the connector refused), and the scheduler retries that one."""
+        if not recipient.startswith("@"):
+            raise ValueError(
+                f"Not one recipient: {recipient!r}; post to each of summary_recipients()."
+            )
+        person = self.store.person(PLATFORM, workspace, recipient[1:])
+        if person is None:
+            raise LookupError(f"No Teams person {recipient[1:]!r} in tenant {workspace!r}.")
+        self._on_loop(self.send_proactive(person, self.reply_activities(reply, person)))
 
     def _round_started(self, round_: Round) -> str:
         """After `ask` (in a worker thread): send the new round to everyone reachable."""

@@ -235,12 +235,30 @@ def test_summary_goes_to_every_executive_or_to_a_channel(service, messenger, fak
     from bot.replies import Reply
 
     messenger.people(TEAM)
-    messenger.post_summary(TEAM, "executives", Reply.text("the summary"))
-    posted = {c.args["channel"] for c in fake.calls_to("chat.postMessage")}
-    assert posted == {f"D{u}" for u in [ADMIN, *EXECUTIVES]}
+    recipients = messenger.summary_recipients(TEAM, "executives")
+    assert sorted(recipients) == sorted(f"@{u}" for u in [ADMIN, *EXECUTIVES])
+    for recipient in recipients:
+        messenger.post_summary(TEAM, recipient, Reply.text("the summary"))
+    posted = [c.args["channel"] for c in fake.calls_to("chat.postMessage")]
+    assert sorted(posted) == sorted(f"D{u}" for u in [ADMIN, *EXECUTIVES])  # each one once
     fake.add_channel("C0LEADERSHIP", "leadership", [ADMIN, *EXECUTIVES])
+    assert messenger.summary_recipients(TEAM, "#C0LEADERSHIP") == ["C0LEADERSHIP"]
     messenger.post_summary(TEAM, "#C0LEADERSHIP", Reply.text("the summary"))
     assert fake.calls_to("chat.postMessage")[-1].args["channel"] == "C0LEADERSHIP"
+
+
+def test_a_summary_posts_to_one_recipient_and_raises_if_it_fails(service, messenger, fake):
+    from bot.replies import Reply
+
+    messenger.people(TEAM)
+    # A destination is not a recipient: refused, rather than posted to everyone at once.
+    for destination in ("executives", ""):
+        with pytest.raises(ValueError, match="Not one recipient"):
+            messenger.post_summary(TEAM, destination, Reply.text("the summary"))
+    assert fake.calls_to("chat.postMessage") == []
+    fake.fail("chat.postMessage", status=500)
+    with pytest.raises(SlackApiError):
+        messenger.post_summary(TEAM, f"@{EXECUTIVES[0]}", Reply.text("the summary"))
 
 
 @pytest.mark.parametrize(

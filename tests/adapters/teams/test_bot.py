@@ -8,12 +8,13 @@ outgoing connector calls are part of what is tested.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 
 from bot.adapters.teams.config import TeamsSettings
-from bot.scheduler import Scheduler
+from bot.replies import Reply
+from bot.scheduler import Scheduler, WeeklySchedule
 from tests.adapters.teams.conftest import BOT_ID, TENANT
 from tests.conftest import make_people
 
@@ -404,6 +405,65 @@ def summaries_in(connector, conversation: str) -> int:
         for card in connector.cards(conversation)
         if any(t.startswith("Integrity check: round") for t in texts(card))
     )
+
+
+async def test_an_executive_who_cannot_be_reached_does_not_make_the_others_get_it_again(
+    teams, service, clock, caplog
+):
+    executives = ["e0", "e1", "e2"]
+    for user in executives:
+        service.store.add_person("teams", TENANT, f"aad-{user}", user.upper(), "executive")
+        await teams.say("hi", user=user, name=user.upper())  # a 1:1 chat with the bot
+    await teams.say("hi", user="u1", name="Ann")  # frontline: never gets a summary
+    service.store.save_schedule(
+        WeeklySchedule("teams", TENANT, weekday=0, local_time=time(10), tz="Europe/London").to_row()
+    )
+    round_ = service.start_round(closes_at=clock.now + timedelta(minutes=1))
+    teams.connector.refuse("a:chat-e1", 403)  # E1 removed the app: every post is refused
+    scheduler = Scheduler(service, {"teams": teams.bot})
+
+    reports = []
+    for _ in range(4):  # the close, then three retries a minute apart
+        clock.now += timedelta(minutes=1)
+        reports.append(await asyncio.to_thread(scheduler.tick))
+    assert reports[0].closed == [round_.number]
+    assert [(r.summaries_posted, r.summaries_failed) for r in reports] == [(0, 1)] * 4
+    got = [summaries_in(teams.connector, f"a:chat-{u}") for u in [*executives, "u1"]]
+    assert got == [1, 0, 1, 0]  # E0 and E2 once, however often E1 fails
+    refused = [c for c in teams.connector.calls if c.refused]
+    assert len(refused) == 4  # one try a tick, stopped at its first refused message
+    assert all(c.path.startswith("/v3/conversations/a:chat-e1/activities") for c in refused)
+    (post,) = service.store.owed_summary_posts(["teams"])
+    assert post["posted_to"] == ["@aad-e0", "@aad-e2"]
+    assert f"Could not post the summary of round {round_.number} to @aad-e1" in caplog.text
+
+    # E1 adds the app again: the next tick reaches E1, and only E1.
+    del teams.connector.refusals["a:chat-e1"]
+    clock.now += timedelta(minutes=1)
+    report = await asyncio.to_thread(scheduler.tick)
+    assert (report.summaries_posted, report.summaries_failed) == (1, 0)
+    got = [summaries_in(teams.connector, f"a:chat-{u}") for u in [*executives, "u1"]]
+    assert got == [1, 1, 1, 0]
+    assert service.store.owed_summary_posts(["teams"]) == []
+
+
+async def test_teams_summaries_go_to_each_reachable_executive_whatever_the_destination(
+    teams, service, caplog
+):
+    service.store.add_person("teams", TENANT, "aad-boss", "Bo Boss", "executive")
+    await teams.say("hi", user="boss", name="Bo Boss")
+    await teams.say("hi", user="u1", name="Ann")
+    service.store.add_person("teams", TENANT, "aad-far", "Far", "executive")  # no chat yet
+    assert teams.bot.summary_recipients(TENANT, "executives") == ["@aad-boss"]
+    assert "executives only" not in caplog.text
+    # Teams has no summary channel: a schedule naming one still reaches the executives.
+    assert teams.bot.summary_recipients(TENANT, "19:general@thread.tacv2") == ["@aad-boss"]
+    assert "executives only, not to '19:general@thread.tacv2'" in caplog.text
+    # One recipient at a time: a destination is refused, not expanded.
+    with pytest.raises(ValueError, match="Not one recipient"):
+        teams.bot.post_summary(TENANT, "executives", Reply.text("the summary"))
+    with pytest.raises(LookupError):
+        teams.bot.post_summary(TENANT, "@aad-nobody", Reply.text("the summary"))
 
 
 async def test_a_failed_teams_summary_is_retried_and_never_reported_as_sent(teams, service, clock):
