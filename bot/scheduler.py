@@ -26,14 +26,18 @@ next one's database work; the messenger's pacer sets the rate.
 
 Summaries go the same way. A round the scheduler closes (on time, or an ad-hoc round
 giving way to the weekly one) owes its summary to each workspace's `summary_to`, written
-in the transaction that closes it; every tick claims each owed post, posts it, and
-records it, so a crash or a platform error between the close and the post delays the
-summary instead of losing it. The messenger turns a destination into its recipients
+in the transaction that closes it; every tick claims each owed post that is due, posts
+it, and records it, so a crash or a platform error between the close and the post delays
+the summary instead of losing it. The messenger turns a destination into its recipients
 (`Messenger.summary_recipients`: each executive's DM, or the channel) and each one
 reached is recorded, so a retry posts only to those still owed it: one executive who
-cannot be reached is retried on every tick without the others getting it again. A
-failed post is released and retried on a later tick; a claim left by a dead process is
-taken over after `stale_claim`.
+cannot be reached is retried without the others getting it again. A failed post is
+released with its next try 1, 2, 4, … minutes on (at most an hour apart,
+`summary_retry_delay`), so an outage delays a summary by at most about twice as long
+(20 minutes: tries at minutes 0, 1, 3, 7, 15, 31); one still owed `SUMMARY_GIVE_UP`
+after its round closed (an executive who deactivated their account or removed the app)
+is given up, with one error naming who never got it, instead of being tried every
+minute for ever. A claim left by a dead process is taken over after `stale_claim`.
 
 The platform side is a `Messenger` (Slack, Teams): it knows the people of a
 workspace, posts, and paces its own posts to its platform's rate limits.
@@ -60,6 +64,15 @@ logger = logging.getLogger(__name__)
 
 #: Check-ins posted at once in a tick (the messenger's pacer sets the rate).
 SEND_WORKERS = 8
+#: The wait after a summary post's first failed try; it doubles with each failed try...
+SUMMARY_RETRY_FIRST = timedelta(minutes=1)
+#: ... up to this, so a recipient who comes back waits at most an hour for it.
+SUMMARY_RETRY_MAX = timedelta(hours=1)
+#: How long after its round closed a summary post may stay owed before it is given up.
+#: Rounds are weekly, so the next summary (a week after this one) supersedes it, and a
+#: summary days late is read as stale; three days still cover an outage or an account
+#: fixed over a long weekend. An executive can still read it: `/integrity summary round N`.
+SUMMARY_GIVE_UP = timedelta(days=3)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -186,8 +199,19 @@ def reminder_due(closes_at: datetime, sent_at: datetime | None, left: int) -> da
     return due
 
 
+def summary_retry_delay(failed_tries: int) -> timedelta:
+    """How long a summary post waits after its `failed_tries`-th failed try: 1, 2, 4, …
+    minutes, at most `SUMMARY_RETRY_MAX`."""
+    doublings = min(max(failed_tries - 1, 0), 20)  # 2**20 minutes is far past the cap
+    return min(SUMMARY_RETRY_FIRST * 2**doublings, SUMMARY_RETRY_MAX)
+
+
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _error(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _zone(name: str | None) -> ZoneInfo | None:
@@ -210,7 +234,8 @@ class TickReport:
     reminded: int = 0
     failed: int = 0
     summaries_posted: int = 0
-    summaries_failed: int = 0
+    summaries_failed: int = 0  # tried and failed: released for a later try
+    summaries_abandoned: int = 0  # failed once more after `SUMMARY_GIVE_UP`: given up
 
 
 class Scheduler:
@@ -272,16 +297,19 @@ class Scheduler:
     # -- summaries --------------------------------------------------------------
 
     def _post_summaries(self, report: TickReport) -> None:
-        """Post every owed summary this process has a messenger for; each round's summary
-        is built once a tick, whatever the number of its destinations."""
-        owed = self.store.owed_summary_posts(self.messengers)
-        replies: dict[int, Reply | None] = {}
+        """Post every owed summary this process has a messenger for whose next try is due;
+        each round's summary is built once a tick, whatever the number of its destinations."""
+        now = self.service.now()
+        owed = self.store.owed_summary_posts(self.messengers, due_by=now)
+        replies: dict[int, Reply | Exception] = {}
         for post in owed:
-            outcome = self._post_summary(post, replies)
+            outcome = self._post_summary(post, replies, now)
             if outcome is not None:
                 setattr(report, outcome, getattr(report, outcome) + 1)
 
-    def _post_summary(self, post: dict, replies: dict[int, Reply | None]) -> str | None:
+    def _post_summary(
+        self, post: dict, replies: dict[int, Reply | Exception], now: datetime
+    ) -> str | None:
         """Claim, post, record one owed summary post: which of the report's counts it adds to.
 
         The unit of record is a recipient. For "executives" a platform sends one DM per
@@ -289,62 +317,119 @@ class Scheduler:
         lose the summary for that executive nor post it again to those who got it: so the
         destination is posted to one recipient at a time (`Messenger.summary_recipients`,
         asked again on every try), each one recorded (`posted_to`) as it is reached, and a
-        retry posts only to the rest. The post stays owed until every recipient got it (one
-        who can never be reached keeps it owed, retried and logged every tick, and nobody
-        else gets it again). A recipient is the messenger's address (an `@USER` or a
-        channel); a summary that fails halfway through one recipient's messages is posted
-        to that recipient again, whole.
+        retry posts only to the rest. The post stays owed until every recipient got it, and
+        nobody else gets it again; a try that fails is retried later, or given up once the
+        post is owed too long (`_summary_failed`). A recipient is the messenger's address
+        (an `@USER` or a channel); a summary that fails halfway through one recipient's
+        messages is posted to that recipient again, whole.
+
+        The first failed try of a post logs each error with its traceback; later ones log
+        one warning line, naming the error: one recipient gone for good is a few dozen lines
+        over `SUMMARY_GIVE_UP`, not a traceback a minute.
         """
-        claimed = self.store.claim_summary_post(post["id"], self.service.now() - self.stale_claim)
+        claimed = self.store.claim_summary_post(post["id"], now - self.stale_claim, now=now)
         if claimed is None:
-            return None  # posted meanwhile, or being posted by another tick or process
+            return None  # posted meanwhile, being posted by another tick or process, or not due
         round_ = self.store.round(claimed["round_id"])
         workspace, destination = claimed["workspace"], claimed["destination"]
         messenger = self.messengers[claimed["platform"]]
+        first_try = claimed["attempts"] == 0
         if round_.id not in replies:
             try:
                 replies[round_.id] = self._summary_reply(round_)
-            except Exception:
-                logger.exception("Could not build the summary of round %s", round_.number)
-                replies[round_.id] = None  # not built again before the next tick
+            except Exception as error:
+                # Our own bug, not the platform's: an error with its traceback at the first
+                # try, not built again before the next tick.
+                if first_try:
+                    logger.exception("Could not build the summary of round %s", round_.number)
+                replies[round_.id] = error
         reply = replies[round_.id]
-        if reply is None:
-            self.store.release_summary_post(claimed["id"])  # logged above; next tick
-            return "summaries_failed"
+        if isinstance(reply, Exception):
+            why = f"could not build it: {_error(reply)}"
+            return self._summary_failed(claimed, round_, now, "its recipients", why, [])
         try:
             recipients = list(messenger.summary_recipients(workspace, destination))
-        except Exception:
-            logger.exception(
-                "Could not find who gets the summary of round %s at %s; retried on a later tick",
-                round_.number,
-                destination,
-            )
-            self.store.release_summary_post(claimed["id"])
-            return "summaries_failed"
-        failed = []
+        except Exception as error:
+            if first_try:
+                logger.warning(
+                    "Could not find who gets the summary of round %s at %s",
+                    round_.number,
+                    destination,
+                    exc_info=True,
+                )
+            why = f"could not find who gets it: {_error(error)}"
+            return self._summary_failed(claimed, round_, now, "its recipients", why, [])
+        reached = list(claimed["posted_to"])
+        failed: dict[str, Exception] = {}
         for recipient in recipients:
-            if recipient in claimed["posted_to"]:
+            if recipient in reached:
                 continue  # reached by an earlier try
             try:
                 messenger.post_summary(workspace, recipient, reply)
-            except Exception:
-                logger.exception(
-                    "Could not post the summary of round %s to %s", round_.number, recipient
-                )
-                failed.append(recipient)
+            except Exception as error:
+                if first_try:
+                    logger.warning(
+                        "Could not post the summary of round %s to %s",
+                        round_.number,
+                        recipient,
+                        exc_info=True,
+                    )
+                failed[recipient] = error
                 continue
             self.store.record_summary_recipient(claimed["id"], recipient)
+            reached.append(recipient)
         if failed:
-            logger.warning(
-                "The summary of round %s is still owed to %s (%s); retried on a later tick",
-                round_.number,
-                destination,
-                ", ".join(failed),
-            )
-            self.store.release_summary_post(claimed["id"])
-            return "summaries_failed"
+            why = "; ".join(f"{to}: {_error(error)}" for to, error in failed.items())
+            return self._summary_failed(claimed, round_, now, ", ".join(failed), why, reached)
         self.store.complete_summary_post(claimed["id"])
         return "summaries_posted"
+
+    def _summary_failed(
+        self,
+        claimed: dict,
+        round_: Round,
+        now: datetime,
+        owed_to: str,
+        why: str,
+        reached: list[str],
+    ) -> str:
+        """A try of a claimed summary post failed (`why`; `owed_to` did not get it). Once the
+        post has been owed `SUMMARY_GIVE_UP` since its round closed, give it up, with one
+        error; until then release it, with its next try `summary_retry_delay` on (and never
+        after the give-up time, so the last try falls on it)."""
+        tries = claimed["attempts"] + 1
+        closed_at = round_.closed_at or datetime.fromisoformat(claimed["owed_at"])
+        give_up_at = closed_at + SUMMARY_GIVE_UP
+        destination = claimed["destination"]
+        if now >= give_up_at:
+            self.store.give_up_summary_post(claimed["id"])
+            logger.error(
+                "Gave up the summary of round %s to %s after %s tries over %s: never reached "
+                "%s (%s); reached %s. Not tried again; `/integrity summary round %s` shows it.",
+                round_.number,
+                destination,
+                tries,
+                now - closed_at,
+                owed_to,
+                why,
+                ", ".join(reached) or "nobody",
+                round_.number,
+            )
+            return "summaries_abandoned"
+        retry_at = min(now + summary_retry_delay(tries), give_up_at)
+        self.store.release_summary_post(claimed["id"], retry_at)
+        logger.warning(
+            "The summary of round %s is still owed to %s (%s): try %s failed (%s); "
+            "next try at %s, given up at %s",
+            round_.number,
+            destination,
+            owed_to,
+            tries,
+            why,
+            f"{retry_at:%Y-%m-%d %H:%M:%S %Z}",
+            f"{give_up_at:%Y-%m-%d %H:%M %Z}",
+        )
+        return "summaries_failed"
 
     def _summary_reply(self, round_: Round) -> Reply:
         # Imported here, when a summary is due: matplotlib takes a second to load, and a
@@ -527,6 +612,7 @@ class Scheduler:
                 or report.opened
                 or report.summaries_posted
                 or report.summaries_failed
+                or report.summaries_abandoned
             ):
                 logger.info("Scheduler tick: %s", report)
         except Exception:

@@ -267,6 +267,25 @@ def m005_summary_posts(db: sqlite_utils.Database) -> None:
     db.table("summary_posts").create_index(["posted_at"])
 
 
+@migrations()
+def m006_summary_retries(db: sqlite_utils.Database) -> None:
+    """A failed summary post waits before its next try, and is given up in the end.
+
+    `status` is what the post is: "owed", "posted", or "given_up" (owed too long: never
+    tried again, and `posted_to` keeps who did get it). `attempts` counts its failed tries
+    and `retry_at` is when it may be tried again (null: at once); the scheduler sets both
+    when it releases a failed post (see `bot.scheduler.SUMMARY_GIVE_UP`). Rows owed before
+    this migration keep being owed, due at once, with no failed try counted; posted ones
+    are "posted".
+    """
+    table = db.table("summary_posts")
+    table.add_column("status", str, not_null_default="owed")
+    table.add_column("attempts", int, not_null_default=0)
+    table.add_column("retry_at", str)  # null: due now
+    db.execute("update summary_posts set status = 'posted' where posted_at is not null")
+    table.create_index(["status"])
+
+
 def _is_lock_error(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and (
         "locked" in str(error) or "busy" in str(error)
@@ -283,6 +302,11 @@ def _now() -> str:
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _iso(moment: datetime) -> str:
+    """A time as stored: ISO, UTC, whole seconds (so the text compares as the time does)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 class Store:
@@ -782,31 +806,37 @@ class Store:
 
     # -- summary posts -------------------------------------------------------------
 
-    def owed_summary_posts(self, platforms: Iterable[str]) -> list[dict]:
-        """Summary posts of these platforms not posted yet, oldest first (claimed or not)."""
+    def owed_summary_posts(
+        self, platforms: Iterable[str], *, due_by: datetime | None = None
+    ) -> list[dict]:
+        """Summary posts of these platforms still owed, oldest first (claimed or not); with
+        `due_by`, only those whose next try (`retry_at`) is not after it."""
         names = list(platforms)
         if not names:
             return []
         marks = ",".join("?" for _ in names)
-        return [
-            _summary_post(r)
-            for r in self._rows(
-                f"select * from summary_posts where posted_at is null and platform in ({marks}) "
-                "order by id",
-                names,
-            )
-        ]
+        sql = f"select * from summary_posts where status = 'owed' and platform in ({marks})"
+        params: list[Any] = list(names)
+        if due_by is not None:
+            sql += " and (retry_at is null or retry_at <= ?)"
+            params.append(_iso(due_by))
+        return [_summary_post(r) for r in self._rows(sql + " order by id", params)]
 
-    def claim_summary_post(self, post_id: int, older_than: datetime) -> dict | None:
+    def claim_summary_post(
+        self, post_id: int, older_than: datetime, *, now: datetime | None = None
+    ) -> dict | None:
         """Claim an owed summary post: free, or left claimed before `older_than` by a process
         that died. The row as it stands once claimed (its `posted_to` is what to skip), or
-        None if it was posted already or another process holds a fresh claim."""
+        None if it was posted or given up already, another process holds a fresh claim, or
+        (with `now`, the claim's time) its next try is not due yet."""
 
         def run() -> dict | None:
+            at = _iso(now) if now is not None else _now()
+            due = " and (retry_at is null or retry_at <= ?)" if now is not None else ""
             cursor = self.db.execute(
-                "update summary_posts set claimed_at = ? where id = ? and posted_at is null "
-                "and (claimed_at is null or claimed_at < ?)",
-                [_now(), post_id, older_than.isoformat(timespec="seconds")],
+                "update summary_posts set claimed_at = ? where id = ? and status = 'owed' "
+                "and (claimed_at is null or claimed_at < ?)" + due,
+                [at, post_id, _iso(older_than), *([at] if now is not None else [])],
             )
             if cursor.rowcount != 1:
                 return None
@@ -835,17 +865,30 @@ class Store:
         executives' ids, is not kept past the time it is needed)."""
         self.write(
             lambda: self.db.execute(
-                "update summary_posts set posted_at = ?, claimed_at = null, posted_to = '[]' "
-                "where id = ?",
+                "update summary_posts set status = 'posted', posted_at = ?, claimed_at = null, "
+                "retry_at = null, posted_to = '[]' where id = ?",
                 [_now(), post_id],
             )
         )
 
-    def release_summary_post(self, post_id: int) -> None:
-        """The post failed (for some recipient): still owed, free for a later tick."""
+    def release_summary_post(self, post_id: int, retry_at: datetime | None = None) -> None:
+        """A try of the post failed (for some recipient): one more failed try counted, still
+        owed, free to claim again once `retry_at` has come (None: at once)."""
         self.write(
             lambda: self.db.execute(
-                "update summary_posts set claimed_at = null where id = ? and posted_at is null",
+                "update summary_posts set claimed_at = null, attempts = attempts + 1, "
+                "retry_at = ? where id = ? and status = 'owed'",
+                [_iso(retry_at) if retry_at is not None else None, post_id],
+            )
+        )
+
+    def give_up_summary_post(self, post_id: int) -> None:
+        """The post failed once more and has been owed too long: never tried again. Who did
+        get it stays in `posted_to` (it is what an operator asks after)."""
+        self.write(
+            lambda: self.db.execute(
+                "update summary_posts set status = 'given_up', claimed_at = null, "
+                "attempts = attempts + 1, retry_at = null where id = ? and status = 'owed'",
                 [post_id],
             )
         )

@@ -13,7 +13,14 @@ import time_machine
 from bot.domain import Person, Question, Round
 from bot.errors import UsageError
 from bot.replies import Reply
-from bot.scheduler import Scheduler, WeeklySchedule, parse_schedule, reminder_due
+from bot.scheduler import (
+    SUMMARY_GIVE_UP,
+    Scheduler,
+    WeeklySchedule,
+    parse_schedule,
+    reminder_due,
+    summary_retry_delay,
+)
 from bot.service import IntegrityCheck
 from bot.store import Store
 
@@ -368,7 +375,7 @@ def _open_round(scheduler, traveller) -> Round:
     return current
 
 
-def test_a_failed_recipient_is_retried_alone_on_the_next_tick(addressed, caplog):
+def test_a_failed_recipient_is_retried_alone_after_a_wait_that_doubles(addressed, caplog):
     service, messenger, scheduler = addressed
     messenger.fail_summary["@e1"] = 2
     with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
@@ -379,17 +386,20 @@ def test_a_failed_recipient_is_retried_alone_on_the_next_tick(addressed, caplog)
         assert [messenger.got(to) for to in EXECS] == [1, 0, 1]
         (post,) = service.store.owed_summary_posts(["test"])
         assert post["posted_to"] == ["@e0", "@e2"] and post["claimed_at"] is None
-        traveller.shift(timedelta(minutes=1))
-        assert scheduler.tick().summaries_failed == 1  # failed again: still owed
-        traveller.shift(timedelta(minutes=1))
-        third = scheduler.tick()
-        traveller.shift(timedelta(minutes=1))
-        fourth = scheduler.tick()
-    assert (third.summaries_posted, fourth.summaries_posted, fourth.summaries_failed) == (1, 0, 0)
+        assert post["attempts"] == 1
+        retry_at = datetime.fromisoformat(post["retry_at"])
+        assert retry_at == round_.closes_at + timedelta(minutes=1)
+        reports = []
+        for _ in range(3):
+            traveller.shift(timedelta(minutes=1))
+            reports.append(scheduler.tick())
+    # Failed again a minute later, waits two minutes (not tried at +2), gets through at +3.
+    assert [(r.summaries_posted, r.summaries_failed) for r in reports] == [(0, 1), (0, 0), (1, 0)]
+    assert messenger.tries == ["@e0", "@e1", "@e2", "@e1", "@e1"]
     assert [messenger.got(to) for to in EXECS] == [1, 1, 1]  # nobody got it twice
     assert service.store.owed_summary_posts(["test"]) == []
     assert "Could not post the summary of round 1 to @e1" in caplog.text
-    assert "still owed to executives (@e1)" in caplog.text
+    assert "still owed to executives (@e1): try 2 failed" in caplog.text
 
 
 def test_a_summary_claimed_by_a_killed_process_is_taken_over_once_stale(addressed):
@@ -411,23 +421,107 @@ def test_a_summary_claimed_by_a_killed_process_is_taken_over_once_stale(addresse
     assert [messenger.got(to) for to in EXECS] == [1, 1, 1]
 
 
-def test_a_recipient_who_can_never_be_reached_is_retried_alone_every_tick(addressed, caplog):
+def test_the_wait_between_tries_doubles_from_a_minute_up_to_an_hour():
+    waits = [summary_retry_delay(n) for n in range(1, 10)]
+    assert waits == [timedelta(minutes=m) for m in (1, 2, 4, 8, 16, 32, 60, 60, 60)]
+    assert summary_retry_delay(10_000) == timedelta(hours=1)
+
+
+def _summary_tries(messenger, recipient: str, tick, moments) -> tuple[list, list]:
+    """Tick at each moment: the reports, and the moments at which `recipient` was tried."""
+    reports, tried = [], []
+    for moment in moments:
+        before = messenger.tries.count(recipient)
+        reports.append(tick(moment))
+        if messenger.tries.count(recipient) > before:
+            tried.append(moment)
+    return reports, tried
+
+
+def test_a_recipient_down_for_half_an_hour_gets_it_once_with_a_few_tries(addressed, clock, caplog):
+    service, messenger, _ = addressed
+    # The service's own clock (not the machine's) decides when a post is due again.
+    scheduler = Scheduler(
+        IntegrityCheck(service.store, service.settings, clock=clock), {"test": messenger}
+    )
+    clock.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    scheduler.tick()
+    closes = scheduler.service.open_round().closes_at
+    messenger.unreachable.add("@e1")  # an outage for this DM, over after 30 minutes
+
+    def tick(moment: datetime):
+        clock.now = moment
+        if moment >= closes + timedelta(minutes=30):
+            messenger.unreachable.discard("@e1")
+        return scheduler.tick()
+
+    minutes = [closes + timedelta(minutes=m) for m in range(121)]  # a tick a minute, 2 hours
+    reports, tried = _summary_tries(messenger, "@e1", tick, minutes)
+    # Tried at the close, then 1, 2, 4, 8 and 16 minutes after each failure: reached at +31.
+    assert [int((at - closes).total_seconds()) // 60 for at in tried] == [0, 1, 3, 7, 15, 31]
+    assert len(messenger.tries) == 2 + 6  # e0 and e2 once, e1 six times over 121 ticks
+    assert [messenger.got(to) for to in EXECS] == [1, 1, 1]
+    assert sum(r.summaries_failed for r in reports) == 5
+    assert sum(r.summaries_posted for r in reports) == 1
+    assert not any(r.summaries_abandoned for r in reports)
+    assert service.store.owed_summary_posts(["test"]) == []
+    # One traceback, at the first failure; then one warning line a try, naming the error.
+    tracebacks = [r for r in caplog.records if r.exc_info]
+    assert [r.getMessage() for r in tracebacks] == ["Could not post the summary of round 1 to @e1"]
+    still_owed = [r for r in caplog.records if "still owed to executives (@e1)" in r.getMessage()]
+    assert len(still_owed) == 5 and all(r.levelname == "WARNING" for r in still_owed)
+    assert all("PermissionError: @e1 cannot be messaged" in r.getMessage() for r in still_owed)
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_a_recipient_who_can_never_be_reached_is_given_up_with_one_error(addressed, caplog):
     service, messenger, scheduler = addressed
     messenger.unreachable.add("@e1")  # e.g. a deactivated account
+    # Built afresh at each of some 80 tries: a plain summary (the chart takes 0.15 s).
+    scheduler._summary_reply = lambda round_: Reply.text(f"Integrity check: round {round_.number}")
     with time_machine.travel(datetime(2026, 11, 2, 9, 0, tzinfo=UTC), tick=False) as traveller:
         round_ = _open_round(scheduler, traveller)
-        traveller.move_to(round_.closes_at)
-        reports = []
-        for _ in range(3):
-            reports.append(scheduler.tick())
-            traveller.shift(timedelta(minutes=1))
+        closes = round_.closes_at
+
+        def tick(moment: datetime):
+            traveller.move_to(moment)
+            return scheduler.tick()
+
+        # A tick a minute for three hours, then (to keep the test quick) one every quarter
+        # of an hour, up to a day past the give-up time.
+        moments = [
+            *_ticks(closes, closes + timedelta(hours=3), timedelta(minutes=1)),
+            *_ticks(
+                closes + timedelta(hours=3, minutes=15),
+                closes + SUMMARY_GIVE_UP + timedelta(days=1),
+                timedelta(minutes=15),
+            ),
+        ]
+        reports, tried = _summary_tries(messenger, "@e1", tick, moments)
     assert reports[0].closed == [1]
-    assert [(r.summaries_posted, r.summaries_failed) for r in reports] == [(0, 1)] * 3
-    assert [messenger.got(to) for to in EXECS] == [1, 0, 1]  # the others once, not per tick
-    assert messenger.tries == ["@e0", "@e1", "@e2", "@e1", "@e1"]  # e1 tried on every tick
-    (post,) = service.store.owed_summary_posts(["test"])
-    assert post["posted_to"] == ["@e0", "@e2"] and post["claimed_at"] is None
-    assert caplog.text.count("still owed to executives (@e1)") == 3
+    after = [int((at - closes).total_seconds()) // 60 for at in tried]
+    assert after[:8] == [0, 1, 3, 7, 15, 31, 63, 123]  # doubling, then an hour apart
+    gaps = [b - a for a, b in zip(after, after[1:], strict=False)]
+    assert all(60 <= gap <= 75 for gap in gaps[7:-1])  # the hour, rounded up to a tick
+    # The last try is at the give-up time, and none after it.
+    assert tried[-1] == closes + SUMMARY_GIVE_UP
+    assert len(tried) < 100  # not 4,320 (a try a minute for three days)
+    abandoned = [(at, r.summaries_abandoned) for at, r in zip(moments, reports, strict=True)]
+    assert [item for item in abandoned if item[1]] == [(closes + SUMMARY_GIVE_UP, 1)]
+    assert [messenger.got(to) for to in EXECS] == [1, 0, 1]  # the others once, not per try
+    assert messenger.tries.count("@e0") == messenger.tries.count("@e2") == 1
+    # Given up: never owed again, and who did get it is kept.
+    assert service.store.owed_summary_posts(["test"]) == []
+    (post,) = service.store.summary_posts(round_.id)
+    assert post["status"] == "given_up" and post["posted_to"] == ["@e0", "@e2"]
+    assert post["attempts"] == len(tried) and post["claimed_at"] is None
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1  # the give-up, once
+    message = errors[0].getMessage()
+    assert message.startswith("Gave up the summary of round 1 to executives")
+    assert "never reached @e1 (@e1: PermissionError: @e1 cannot be messaged)" in message
+    assert "reached @e0, @e2" in message
+    assert len([r for r in caplog.records if r.exc_info]) == 1  # the first failure only
 
 
 def test_each_round_summary_is_built_once_a_tick_for_all_its_destinations(addressed):

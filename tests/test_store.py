@@ -165,13 +165,85 @@ def test_m005_on_an_existing_database_owes_no_summary_for_earlier_rounds(tmp_pat
     )
     old.close()
     store = Store(path)
-    assert store.schema_version()[-1] == "m005_summary_posts"
+    assert "m005_summary_posts" in store.schema_version()
     assert set(store.db.table("summary_posts").columns_dict) >= {
         "round_id", "platform", "workspace", "destination", "claimed_at", "posted_to",
         "posted_at",
     }  # fmt: skip
     assert store.owed_summary_posts(["slack", "teams", "test"]) == []
     assert store.summary_posts(1) == []
+    store.close()
+
+
+def test_a_failed_summary_post_waits_for_its_next_try_and_can_be_given_up(store):
+    round_ = _round(store)
+    store.close_round(round_.id, datetime(2026, 1, 10, tzinfo=UTC), summaries=[SLACK_EXECS])
+    (post,) = store.owed_summary_posts(["slack"])
+    assert (post["status"], post["attempts"], post["retry_at"]) == ("owed", 0, None)
+    now = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)  # a service clock, not the machine's
+    stale = now - timedelta(minutes=5)
+    claimed = store.claim_summary_post(post["id"], stale, now=now)
+    assert claimed["claimed_at"] == "2026-01-10T09:00:00+00:00"
+    store.record_summary_recipient(post["id"], "@U1")
+    store.release_summary_post(post["id"], now + timedelta(minutes=2))
+    (owed,) = store.owed_summary_posts(["slack"])  # still owed, whenever it is due
+    assert owed["attempts"] == 1 and owed["retry_at"] == "2026-01-10T09:02:00+00:00"
+    # Not due before its next try: neither listed as due nor claimable.
+    soon = now + timedelta(minutes=1)
+    assert store.owed_summary_posts(["slack"], due_by=soon) == []
+    assert store.claim_summary_post(post["id"], soon - timedelta(minutes=5), now=soon) is None
+    due = now + timedelta(minutes=2)
+    assert [p["id"] for p in store.owed_summary_posts(["slack"], due_by=due)] == [post["id"]]
+    again = store.claim_summary_post(post["id"], due - timedelta(minutes=5), now=due)
+    assert again is not None and again["posted_to"] == ["@U1"]
+    # Given up: never owed or claimable again, and who got it is kept.
+    store.give_up_summary_post(post["id"])
+    (given_up,) = store.summary_posts(round_.id)
+    assert given_up["status"] == "given_up" and given_up["attempts"] == 2
+    assert given_up["claimed_at"] is None and given_up["posted_at"] is None
+    assert given_up["posted_to"] == ["@U1"]
+    later = now + timedelta(days=30)
+    assert store.owed_summary_posts(["slack"]) == []
+    assert store.owed_summary_posts(["slack"], due_by=later) == []
+    assert store.claim_summary_post(post["id"], later, now=later) is None
+    store.release_summary_post(post["id"])  # a late release cannot make it owed again
+    assert store.owed_summary_posts(["slack"]) == []
+
+
+def test_m006_on_a_database_with_m005_rows_keeps_them_owed_or_posted(tmp_path):
+    path = tmp_path / "before-m006.db"
+    old = sqlite_utils.Database(path)
+    migrations.apply(old, stop_before="m006_summary_retries")
+    assert "attempts" not in old["summary_posts"].columns_dict
+    for number in (1, 2):
+        old["rounds"].insert(
+            {
+                "number": number,
+                "opened_at": f"2026-01-0{number}T10:00:00+00:00",
+                "closes_at": f"2026-01-0{number + 5}T10:00:00+00:00",
+                "closed_at": f"2026-01-0{number + 5}T10:00:00+00:00",
+                "status": "closed",
+            }
+        )
+    posts = old["summary_posts"]
+    row = {"platform": "slack", "workspace": "T1", "destination": "executives"}
+    posts.insert({**row, "round_id": 1, "owed_at": "2026-01-06T10:00:00+00:00"})
+    posts.update(1, {"posted_at": "2026-01-06T10:01:00+00:00"})  # posted
+    posts.insert({**row, "round_id": 2, "owed_at": "2026-01-07T10:00:00+00:00"})
+    # Owed: one executive reached, and claimed by a process that died before the upgrade.
+    posts.update(2, {"claimed_at": "2026-01-07T10:00:00+00:00", "posted_to": '["@U1"]'})
+    old.close()
+    store = Store(path)
+    assert store.schema_version()[-2:] == ["m005_summary_posts", "m006_summary_retries"]
+    posted, owed = store.summary_posts(1)[0], store.summary_posts(2)[0]
+    assert (posted["status"], posted["attempts"], posted["retry_at"]) == ("posted", 0, None)
+    assert (owed["status"], owed["attempts"], owed["retry_at"]) == ("owed", 0, None)
+    assert owed["posted_to"] == ["@U1"]  # who got it before the upgrade is not sent it again
+    # The post owed before the upgrade is due at once, and its dead claim is taken over.
+    now = datetime(2026, 1, 7, 11, 0, tzinfo=UTC)
+    assert [p["id"] for p in store.owed_summary_posts(["slack"], due_by=now)] == [owed["id"]]
+    claimed = store.claim_summary_post(owed["id"], now - timedelta(minutes=5), now=now)
+    assert claimed is not None and claimed["posted_to"] == ["@U1"]
     store.close()
 
 
