@@ -70,6 +70,8 @@ MESSAGE_BLOCK_LIMIT = 50
 VIEW_BLOCK_LIMIT = 100
 TEXT_LIMIT = 40_000
 RESPONSE_URL_USES = 5  # Slack lets an app use a response_url five times
+#: The name `delay` and `.responses` know posts to a response_url by.
+RESPONSE_URL = "response_url"
 
 
 @dataclass
@@ -173,7 +175,8 @@ class FakeSlack:
         self._faults: dict[str, list[tuple[int, str | None]]] = {}
         self._delays: dict[str, list[float]] = {}
         self._pending_files: dict[str, dict] = {}
-        self._response_urls: dict[str, int] = {}
+        # response_url number → [uses, the message it came from (channel, ts) or None]
+        self._response_urls: dict[str, list] = {}
         self._tickets: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
         self._ids = itertools.count(1)
@@ -306,11 +309,13 @@ class FakeSlack:
                 "users": list(users),
             }
 
-    def response_url(self) -> str:
-        """A fresh response_url on this server; JSON posted to it lands in `.responses`."""
+    def response_url(self, channel: str | None = None, ts: str | None = None) -> str:
+        """A fresh response_url on this server; JSON posted to it lands in `.responses`. One
+        from a click on a message (`channel`, `ts`) can also replace or delete that message
+        (`replace_original`, `delete_original`), as on Slack."""
         n = str(next(self._ids))
         with self._lock:
-            self._response_urls[n] = 0
+            self._response_urls[n] = [0, (channel, ts) if channel and ts else None]
         return f"{self.root}/response/{n}"
 
     # -- looking at what happened --------------------------------------------------------
@@ -370,7 +375,8 @@ class FakeSlack:
             self._faults.setdefault(method, []).extend([(status, error)] * times)
 
     def delay(self, method: str, *, seconds: float, times: int = 1) -> None:
-        """The next `times` calls take effect at once but are answered `seconds` later."""
+        """The next `times` calls take effect at once but are answered `seconds` later
+        (`method` may be `RESPONSE_URL`: posts to any response_url)."""
         with self._lock:
             self._delays.setdefault(method, []).extend([seconds] * times)
 
@@ -555,17 +561,43 @@ class FakeSlack:
         raw = await request.read()
         n = request.match_info["n"]
         with self._lock:
-            uses = self._response_urls.get(n)
-            if uses is None:
+            known = self._response_urls.get(n)
+            if known is None:
                 return web.Response(status=404, text="no_service")
+            uses, origin = known
             if uses >= RESPONSE_URL_USES:
                 return web.Response(status=404, text="used_url")
             try:
                 body = json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError):
                 return web.Response(status=400, text="invalid_payload")
-            self._response_urls[n] = uses + 1
+            if not isinstance(body, dict):
+                return web.Response(status=400, text="invalid_payload")
+            replace, delete = (
+                str(body.get(key)).lower() == "true"
+                for key in ("replace_original", "delete_original")
+            )
+            if (replace or delete) and origin is None:
+                return web.Response(status=404, text="message_not_found")
+            if replace and not (body.get("text") or body.get("blocks")):
+                return web.Response(status=400, text="no_text")
+            known[0] = uses + 1
             self.responses.append(body)
+            if replace or delete:
+                channel, ts = origin
+                message = next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
+                if message is None:
+                    return web.Response(status=404, text="message_not_found")
+                if delete:
+                    self.messages[channel].remove(message)
+                else:  # the message's content is replaced; what the app attached stays
+                    message["text"] = str(body.get("text") or "")
+                    message["blocks"] = body.get("blocks") or []
+                    message["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+            delays = self._delays.get(RESPONSE_URL)
+            pause = delays.pop(0) if delays else 0.0
+        if pause:
+            await asyncio.sleep(pause)
         return web.Response(text="ok")
 
     # -- helpers the methods share (lock held) --------------------------------------------

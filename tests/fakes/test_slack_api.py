@@ -230,6 +230,25 @@ def test_response_urls_record_json_and_allow_five_uses(fake):
     assert [r["text"] for r in fake.responses] == [f"reply {i}" for i in range(5)]
 
 
+def test_a_clicks_response_url_replaces_or_deletes_its_message_and_keeps_metadata(fake, client):
+    metadata = {"event_type": "t", "event_payload": {"n": 1}}
+    posted = client.chat_postMessage(channel="C1", text="first", metadata=metadata)
+    replace = WebhookClient(fake.response_url("C1", posted["ts"]))
+    assert replace.send(replace_original=True, text="second", blocks=[]).status_code == 200
+    (message,) = fake.messages["C1"]
+    assert message["text"] == "second" and message["metadata"] == metadata
+    assert replace.send(replace_original=True).status_code == 400  # nothing to show
+    # One not from a click on a message cannot replace anything.
+    assert (
+        WebhookClient(fake.response_url()).send(replace_original=True, text="x").status_code == 404
+    )
+    assert (
+        WebhookClient(fake.response_url("C1", posted["ts"])).send(delete_original=True).status_code
+        == 200
+    )
+    assert fake.messages["C1"] == []
+
+
 def test_async_client_files_upload_and_socket_mode_round_trip(fake):
     from slack_sdk.socket_mode.aiohttp import SocketModeClient
     from slack_sdk.socket_mode.response import SocketModeResponse

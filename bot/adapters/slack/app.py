@@ -53,6 +53,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.adapters.slack import blocks as kit
 from bot.adapters.slack.config import SlackSettings
@@ -144,6 +145,7 @@ class SlackBot:
         # Redrawing a message after a click comes after its ack, a few at a time (`redraw`).
         self._redraws = asyncio.Semaphore(REDRAWS_AT_ONCE)
         self._redrawing: dict[tuple, str] = {}  # message → "waiting", "drawing" or "again"
+        self._response_urls: dict[tuple, str] = {}  # message → its latest click's response_url
         # Set while no request is waiting for its ack (HTTP mode counts them in `handle_http`).
         self._acks_pending = 0
         self._no_acks_pending = asyncio.Event()
@@ -372,17 +374,38 @@ class SlackBot:
             await respond(text=str(error), response_type="ephemeral", replace_original=False)
             return
         container = body.get("container") or {}
-        await self.redraw(person, round_, container.get("channel_id"), container.get("message_ts"))
+        on_message = container.get("type") == "message"
+        await self.redraw(
+            person,
+            round_,
+            container.get("channel_id"),
+            container.get("message_ts"),
+            response_url=body.get("response_url") if on_message else None,
+        )
 
     async def redraw(
-        self, person: Person, round_: Round, channel: str | None = None, ts: str | None = None
+        self,
+        person: Person,
+        round_: Round,
+        channel: str | None = None,
+        ts: str | None = None,
+        *,
+        response_url: str | None = None,
     ) -> None:
         """Redraw the message a person answered on (or else their DM check-in) with what they
         said. Acks come first: a redraw waits while clicks are being acknowledged (up to
         `REDRAW_MAX_DELAY_SECONDS`), a few run at a time, and each message has one redraw
         queued at most: it shows the answers as they are when it runs, and a click during
-        it draws once more after it."""
+        it draws once more after it.
+
+        A click on the message brings its `response_url`, and the redraw replaces the
+        message through it, as Slack recommends for interactive messages: `chat.update` is a
+        Tier 3 method (about 50 calls a minute for the whole workspace), which a Monday
+        morning's clicks exceed many times over. Without one (a form submitted), or if it
+        fails (it expires after 30 minutes and five uses), `chat.update` it is."""
         key = (person.id, round_.id, channel, ts)
+        if response_url:
+            self._response_urls[key] = response_url  # the freshest one the message has had
         if key in self._redrawing:  # waiting: it will show this answer; drawing: go again
             if self._redrawing[key] == "drawing":
                 self._redrawing[key] = "again"
@@ -393,7 +416,8 @@ class SlackBot:
                 while True:  # one message is redrawn by one task, so updates land in order
                     await self._after_acks()
                     self._redrawing[key] = "drawing"
-                    await self._redraw(person, round_, channel, ts)
+                    url = self._response_urls.pop(key, None)
+                    await self._redraw(person, round_, channel, ts, url)
                     if self._redrawing[key] != "again":
                         break
         finally:
@@ -405,7 +429,12 @@ class SlackBot:
             await asyncio.wait_for(self._no_acks_pending.wait(), REDRAW_MAX_DELAY_SECONDS)
 
     async def _redraw(
-        self, person: Person, round_: Round, channel: str | None, ts: str | None
+        self,
+        person: Person,
+        round_: Round,
+        channel: str | None,
+        ts: str | None,
+        response_url: str | None,
     ) -> None:
         def arguments() -> dict | None:
             where = (channel, ts)
@@ -422,10 +451,38 @@ class SlackBot:
 
         try:
             update = await asyncio.to_thread(arguments)
-            if update is not None:
-                await self.background_client.chat_update(**update)
+            if update is None:
+                return
+            if response_url and await self._replace_through(response_url, update):
+                return
+            await self.background_client.chat_update(**update)
         except Exception:
             logger.exception("Could not redraw the check-in of round %s", round_.number)
+
+    async def _replace_through(self, response_url: str, update: dict) -> bool:
+        """Replace the message a click came from through its `response_url`; False if Slack
+        refused (expired, used up), so the caller can fall back to `chat.update`."""
+        webhook = AsyncWebhookClient(
+            response_url,
+            timeout=10,
+            session=self.app.client.session,
+            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+        )
+        try:
+            response = await webhook.send(
+                replace_original=True, text=update["text"], blocks=update["blocks"]
+            )
+        except (aiohttp.ClientError, TimeoutError) as error:
+            logger.warning("Could not redraw through response_url (%s); using chat.update", error)
+            return False
+        if response.status_code != 200:
+            logger.warning(
+                "response_url refused the redraw (%s %s); using chat.update",
+                response.status_code,
+                response.body,
+            )
+            return False
+        return True
 
     async def on_why(self, ack, body: dict, action: dict, client) -> None:
         await ack()

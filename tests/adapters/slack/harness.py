@@ -73,7 +73,8 @@ class SlackSender:
         self.url = url.rstrip("/") + "/slack/events"
         self.secret = secret
         self.team_id = team_id
-        self.response_url = response_url or (lambda: "http://127.0.0.1:9/none")
+        # A callable giving a fresh response_url (for a click: of the message clicked on).
+        self.response_url = response_url or (lambda *message: "http://127.0.0.1:9/none")
         self.http = httpx.Client(timeout=10)
 
     def close(self) -> None:
@@ -137,7 +138,7 @@ class SlackSender:
             "container": container,
             "trigger_id": f"trigger-{next(_ids)}",
             "channel": {"id": channel} if channel else None,
-            "response_url": self.response_url(),
+            "response_url": self.response_url(*((channel, ts) if channel else ())),
             "actions": [
                 {
                     "type": "button",

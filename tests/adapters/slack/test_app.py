@@ -8,12 +8,23 @@ import time
 
 from bot.adapters.slack import blocks as kit
 from tests.adapters.slack.conftest import ADMIN, EXECUTIVES, FRONTLINE, TEAM, Rig
+from tests.fakes.slack_api import RESPONSE_URL
 
 SMALL_GROUP_WHY = "only three of us said this about the hold music"
 
 
 def answers_of(rig: Rig) -> list:
     return rig.service.store.answers([r.id for r in rig.service.store.rounds()])
+
+
+def shown(rig: Rig, user: str) -> str:
+    """What the person's check-in message says now, as JSON."""
+    return json.dumps(rig.checkin(user)["blocks"])
+
+
+def redraws(rig: Rig) -> list[dict]:
+    """Messages replaced through a click's response_url."""
+    return [r for r in rig.fake.responses if r.get("replace_original") is True]
 
 
 def test_round_by_dm_rating_why_and_the_summary_with_the_floor(rig: Rig):
@@ -25,15 +36,16 @@ def test_round_by_dm_rating_why_and_the_summary_with_the_floor(rig: Rig):
     assert message["metadata"]["event_type"] == kit.CHECKIN_EVENT
     assert message["metadata"]["event_payload"] == {"round_id": current.id}
 
-    # A person clicks a rating, and the message updates to say what was recorded.
+    # A person clicks a rating, and the message updates (through the click's response_url)
+    # to say what was recorded.
     assert rig.rate(FRONTLINE[0], 1, 2).status_code == 200
-    rig.fake.wait_for(lambda: rig.fake.calls_to("chat.update"))
-    update = rig.fake.calls_to("chat.update")[-1].args
-    assert "2/5 recorded" in json.dumps(update["blocks"])
-    # ...then adds a why in the modal.
+    rig.fake.wait_for(lambda: "2/5 recorded" in shown(rig, FRONTLINE[0]))
+    assert len(redraws(rig)) == 1 and rig.fake.calls_to("chat.update") == []
+    assert rig.checkin(FRONTLINE[0])["metadata"]["event_type"] == kit.CHECKIN_EVENT  # kept
+    # ...then adds a why in the modal (no response_url there: chat.update).
     assert rig.add_why(FRONTLINE[0], 1, "Customers wait 40 minutes on hold").status_code == 200
-    rig.fake.wait_for(lambda: len(rig.fake.calls_to("chat.update")) >= 2)
-    assert "with your why" in json.dumps(rig.fake.calls_to("chat.update")[-1].args["blocks"])
+    rig.fake.wait_for(lambda: "with your why" in shown(rig, FRONTLINE[0]))
+    assert len(rig.fake.calls_to("chat.update")) == 1
 
     # The rest answer question 1: six executives think highly, eight frontline do not.
     for user in EXECUTIVES:
@@ -260,40 +272,52 @@ def test_clicks_are_acked_before_their_redraw_and_the_message_ends_up_showing_al
     user = FRONTLINE[0]
     questions = _rating_buttons(rig, user)
     assert questions >= 3
-    rig.fake.delay("chat.update", seconds=3)  # the first redraw is slow to be answered
+    rig.fake.delay(RESPONSE_URL, seconds=3)  # the first redraw is slow to be answered
     for number in range(1, questions + 1):
         assert rig.rate(user, number, number).status_code == 200
     # Every click was acked while the first redraw was still waiting for Slack, and the
     # clicks that came meanwhile wait for it instead of racing it.
-    assert len(rig.fake.calls_to("chat.update")) <= 1
+    assert len(redraws(rig)) <= 1
     rig.fake.wait_for(lambda: len(answers_of(rig)) == questions)
-    rig.fake.wait_for(lambda: len(rig.fake.calls_to("chat.update")) == 2, timeout=10)
+    rig.fake.wait_for(lambda: len(redraws(rig)) == 2, timeout=10)
     time.sleep(0.5)  # time for a needless third redraw to show up, if there were one
-    updates = rig.fake.calls_to("chat.update")
-    assert len(updates) == 2  # the slow one, then one for all the clicks made meanwhile
-    last = json.dumps(updates[-1].args["blocks"])
+    assert len(redraws(rig)) == 2  # the slow one, then one for all the clicks made meanwhile
+    last = json.dumps(redraws(rig)[-1]["blocks"])
     for number in range(1, questions + 1):
         assert f"{number}/5 recorded" in last, number
     assert "Not answered yet" not in last
-    assert updates[-1].args["ts"] == rig.checkin(user)["ts"]
+    assert shown(rig, user) == json.dumps(redraws(rig)[-1]["blocks"])
+    assert rig.fake.calls_to("chat.update") == []
+
+
+def test_clicks_redraw_through_response_url_whatever_chat_update_allows(rig: Rig):
+    rig.start_round()
+    rig.fake.rate_limit("chat.update", per_second=50 / 60, burst=1, retry_after=30)  # Tier 3
+    clickers = [ADMIN, *EXECUTIVES, *FRONTLINE]
+    for user in clickers:
+        assert rig.rate(user, 1, 4).status_code == 200
+    rig.fake.wait_for(lambda: all("4/5 recorded" in shown(rig, user) for user in clickers))
+    assert rig.fake.calls_to("chat.update") == [] and rig.fake.rate_limited == []
+
+
+def test_a_used_up_response_url_falls_back_to_chat_update(rig: Rig, monkeypatch):
+    rig.start_round()
+    monkeypatch.setattr(rig.send, "response_url", lambda *message: f"{rig.fake.root}/response/0")
+    assert rig.rate(FRONTLINE[0], 1, 5).status_code == 200
+    rig.fake.wait_for(lambda: "5/5 recorded" in shown(rig, FRONTLINE[0]))
+    assert len(rig.fake.calls_to("chat.update")) == 1 and redraws(rig) == []
 
 
 def test_a_rate_limited_redraw_waits_out_the_429_and_lands(rig: Rig):
     rig.start_round()
     rig.fake.rate_limit("chat.update", per_second=1, burst=1, retry_after=1)
-    clickers = FRONTLINE[:4]
-    for user in clickers:
-        assert rig.rate(user, 1, 4).status_code == 200
+    writers = FRONTLINE[:4]
+    for user in writers:  # a why from the form has no response_url: chat.update redraws it
+        assert rig.add_why(user, 1, f"Hold times are long ({user})").status_code == 200
     rig.fake.wait_for(
-        lambda: (
-            {c.args["channel"] for c in rig.fake.calls_to("chat.update")}
-            == {f"D{user}" for user in clickers}
-        ),
-        timeout=20,
+        lambda: all("with your why" in shown(rig, user) for user in writers), timeout=20
     )
     assert [c.method for c in rig.fake.rate_limited][:1] == ["chat.update"]  # 429s were met
-    for user in clickers:
-        assert "4/5 recorded" in json.dumps(rig.checkin(user)["blocks"]), user
 
 
 def test_a_failure_after_the_ack_is_logged_and_told_with_what_was_sent(
