@@ -47,6 +47,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -69,6 +70,8 @@ logger = logging.getLogger(__name__)
 ROUTE = "/slack/events"
 #: A click is acknowledged within this many seconds even if the database is slow.
 RECORD_BEFORE_ACK_SECONDS = 2.0
+#: What Slack answers for a bot token that is wrong, revoked or of a deactivated app.
+TOKEN_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 #: On shutdown, how long work already acknowledged may take to finish.
 SHUTDOWN_GRACE_SECONDS = 10.0
 #: Check-in messages redrawn at the same time, at most.
@@ -222,6 +225,20 @@ class SlackBot:
         # loop; without it slack_sdk opens a new session, and connection, per call.
         self.app.client.session = aiohttp.ClientSession()
         self.background_client.session = self.app.client.session
+        # Who the app is, asked now: a wrong token is told at start-up, not at the first click,
+        # and the first burst of requests does not wait for the answer.
+        try:
+            await self._authorize()
+        except Exception as error:  # the first request asks again
+            code = error.response.get("error") if isinstance(error, SlackApiError) else None
+            if code in TOKEN_ERRORS:
+                logger.error(
+                    "Slack refused SLACK_BOT_TOKEN (%s). Copy the Bot User OAuth Token (xoxb-…) "
+                    "from your app's Install App page at https://api.slack.com/apps and restart.",
+                    code,
+                )
+            else:
+                logger.warning("Could not reach Slack to check SLACK_BOT_TOKEN (%s)", code or error)
 
     async def _close_session(self, _app: web.Application) -> None:
         if self._background:  # let work already acknowledged finish (a redraw, a reply)

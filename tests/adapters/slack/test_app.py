@@ -338,15 +338,20 @@ def test_a_failure_after_the_ack_is_logged_and_told_with_what_was_sent(
     rig.fake.wait_for(lambda: "Integrity Check" in rig.responses_text())
 
 
-def test_a_burst_right_after_the_start_asks_slack_who_the_app_is_once(make_rig):
+def test_the_app_asks_slack_who_it_is_at_start_up_and_a_burst_shares_one_retry(
+    make_rig, fake, caplog
+):
     from concurrent.futures import ThreadPoolExecutor
 
+    fake.fail("auth.test", status=503)  # Slack is down as the app starts: it serves anyway
     rig = make_rig()
-    rig.fake.delay("auth.test", seconds=0.5)  # every click arrives while the first is asked
+    assert "Could not reach Slack to check SLACK_BOT_TOKEN" in caplog.text
+    assert [c.status for c in fake.calls_to("auth.test")] == [503]  # not an answer: not kept
+    rig.fake.delay("auth.test", seconds=0.5)  # every request arrives while the first asks
     with ThreadPoolExecutor(max_workers=8) as pool:
         statuses = list(pool.map(lambda user: rig.send.command(user, "help"), FRONTLINE))
     assert statuses and all(r.status_code == 200 for r in statuses)
-    assert len(rig.fake.calls_to("auth.test")) == 1
+    assert [c.status for c in rig.fake.calls_to("auth.test")] == [503, 200]
     rig.fake.wait_for(lambda: rig.responses_text().count("Integrity Check") >= len(FRONTLINE))
 
 
@@ -368,3 +373,9 @@ def test_a_slow_database_still_gets_the_click_acked_and_the_answer_saved(rig: Ri
     release.set()
     rig.fake.wait_for(lambda: len(answers_of(rig)) == 1)
     rig.fake.wait_for(lambda: "3/5 recorded" in json.dumps(rig.checkin(FRONTLINE[0])["blocks"]))
+
+
+def test_a_wrong_bot_token_is_told_at_start_up_with_what_to_do(make_rig, caplog):
+    make_rig(bot_token="xoxb-wrong")
+    assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in caplog.text
+    assert "Install App" in caplog.text
