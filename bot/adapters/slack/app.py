@@ -45,6 +45,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
@@ -288,7 +289,9 @@ class SlackBot:
             try:
                 await work
             except Exception as error:
-                await self.on_error(error, body, respond)
+                url = (body or {}).get("response_url")
+                told = respond or (AsyncRespond(response_url=url) if url else None)
+                await self.on_error(error, body, told)
 
         task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)  # the loop keeps only weak references to tasks

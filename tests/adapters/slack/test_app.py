@@ -379,3 +379,18 @@ def test_a_wrong_bot_token_is_told_at_start_up_with_what_to_do(make_rig, caplog)
     make_rig(bot_token="xoxb-wrong")
     assert "Slack refused SLACK_BOT_TOKEN (invalid_auth)" in caplog.text
     assert "Install App" in caplog.text
+
+
+def test_a_form_that_cannot_open_is_told_to_the_person_who_clicked(rig: Rig):
+    rig.start_round()
+    rig.fake.fail("views.open", error="expired_trigger_id")
+    why = next(b for b in rig.buttons(FRONTLINE[0]) if b["action_id"] == kit.WHY_ACTION)
+    message = rig.checkin(FRONTLINE[0])
+    clicked = rig.send.click(
+        FRONTLINE[0], why["action_id"], why["value"], channel=f"D{FRONTLINE[0]}", ts=message["ts"]
+    )
+    assert clicked.status_code == 200
+    rig.fake.wait_for(lambda: "something went wrong" in rig.responses_text())
+    (told,) = [r for r in rig.fake.responses if "something went wrong" in r.get("text", "")]
+    assert told["response_type"] == "ephemeral" and told["replace_original"] is False
+    assert "2/5" not in shown(rig, FRONTLINE[0])  # the check-in itself is left as it was
