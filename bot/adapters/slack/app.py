@@ -281,17 +281,17 @@ class SlackBot:
                 )
         return self._authorization
 
-    def after_ack(self, work: Awaitable[None], body: dict, respond=None) -> None:
+    def after_ack(self, work: Awaitable[None], body: dict) -> None:
         """Run `work` after the handler has returned (and Slack has its ack), as a task whose
-        failure is logged and told to the person like a handler's (`on_error`)."""
+        failure is logged and told to the person like a handler's (`on_error`), through the
+        request's `response_url` when it has one."""
 
         async def run() -> None:
             try:
                 await work
             except Exception as error:
                 url = (body or {}).get("response_url")
-                told = respond or (AsyncRespond(response_url=url) if url else None)
-                await self.on_error(error, body, told)
+                await self.on_error(error, body, AsyncRespond(response_url=url) if url else None)
 
         task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)  # the loop keeps only weak references to tasks
@@ -322,7 +322,7 @@ class SlackBot:
             await ack(response_type="ephemeral", text=f"Working on `/integrity {text}`…")
         else:
             await ack()
-        self.after_ack(self.run_command(body, text, respond), body, respond)
+        self.after_ack(self.run_command(body, text, respond), body)
 
     async def run_command(self, body: dict, text: str, respond) -> None:
         person = await asyncio.to_thread(
@@ -384,7 +384,7 @@ class SlackBot:
             return person, round_
 
         saving = await _before_ack(record, ack, self._record_pool)
-        self.after_ack(self._rated(saving, body, respond), body, respond)
+        self.after_ack(self._rated(saving, body, respond), body)
 
     async def _rated(self, saving: asyncio.Future, body: dict, respond) -> None:
         """After a rating's ack: say why it was refused, or redraw the message it was on."""
