@@ -327,7 +327,7 @@ class Scheduler:
         one warning line, naming the error: one recipient gone for good is a few dozen lines
         over `SUMMARY_GIVE_UP`, not a traceback a minute.
         """
-        claimed = self.store.claim_summary_post(post["id"], now - self.stale_claim, now=now)
+        claimed = self.store.claim_summary_post(post["id"], now - self.stale_claim, now)
         if claimed is None:
             return None  # posted meanwhile, being posted by another tick or process, or not due
         round_ = self.store.round(claimed["round_id"])

@@ -822,21 +822,19 @@ class Store:
             params.append(_iso(due_by))
         return [_summary_post(r) for r in self._rows(sql + " order by id", params)]
 
-    def claim_summary_post(
-        self, post_id: int, older_than: datetime, *, now: datetime | None = None
-    ) -> dict | None:
-        """Claim an owed summary post: free, or left claimed before `older_than` by a process
-        that died. The row as it stands once claimed (its `posted_to` is what to skip), or
-        None if it was posted or given up already, another process holds a fresh claim, or
-        (with `now`, the claim's time) its next try is not due yet."""
+    def claim_summary_post(self, post_id: int, older_than: datetime, now: datetime) -> dict | None:
+        """Claim an owed summary post at `now`: free, or left claimed before `older_than` by a
+        process that died. The row as it stands once claimed (its `posted_to` is what to
+        skip), or None if it was posted or given up already, another process holds a fresh
+        claim, or its next try is not due yet."""
 
         def run() -> dict | None:
-            at = _iso(now) if now is not None else _now()
-            due = " and (retry_at is null or retry_at <= ?)" if now is not None else ""
+            at = _iso(now)
             cursor = self.db.execute(
                 "update summary_posts set claimed_at = ? where id = ? and status = 'owed' "
-                "and (claimed_at is null or claimed_at < ?)" + due,
-                [at, post_id, _iso(older_than), *([at] if now is not None else [])],
+                "and (claimed_at is null or claimed_at < ?) "
+                "and (retry_at is null or retry_at <= ?)",
+                [at, post_id, _iso(older_than), at],
             )
             if cursor.rowcount != 1:
                 return None

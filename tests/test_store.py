@@ -122,20 +122,21 @@ def test_a_summary_post_is_claimed_once_released_taken_over_and_completed(store)
     round_ = _round(store)
     store.close_round(round_.id, datetime(2026, 1, 10, tzinfo=UTC), summaries=[SLACK_EXECS])
     (post,) = store.owed_summary_posts(["slack"])
-    past = datetime.now(UTC) - timedelta(minutes=5)
-    claimed = store.claim_summary_post(post["id"], past)
+    now = datetime.now(UTC)
+    past = now - timedelta(minutes=5)
+    claimed = store.claim_summary_post(post["id"], past, now)
     assert claimed is not None and claimed["claimed_at"] is not None
-    assert store.claim_summary_post(post["id"], past) is None  # fresh: another is posting
+    assert store.claim_summary_post(post["id"], past, now) is None  # fresh: another is posting
     store.record_summary_recipient(post["id"], "@U1")
     store.record_summary_recipient(post["id"], "@U1")  # recorded once
     store.release_summary_post(post["id"])  # failed for someone else: still owed, free
     (owed,) = store.owed_summary_posts(["slack"])
     assert owed["claimed_at"] is None and owed["posted_to"] == ["@U1"]
-    again = store.claim_summary_post(post["id"], past)
+    again = store.claim_summary_post(post["id"], past, now)
     assert again is not None and again["posted_to"] == ["@U1"]  # the retry skips U1
     # A claim left by a process that died is taken over once it is older than the cut-off.
-    future = datetime.now(UTC) + timedelta(minutes=1)
-    taken = store.claim_summary_post(post["id"], future)
+    future = now + timedelta(minutes=1)
+    taken = store.claim_summary_post(post["id"], future, now)
     assert taken is not None and taken["posted_to"] == ["@U1"]
     store.record_summary_recipient(post["id"], "@U2")
     store.complete_summary_post(post["id"])
@@ -143,7 +144,7 @@ def test_a_summary_post_is_claimed_once_released_taken_over_and_completed(store)
     assert done["posted_at"] is not None and done["claimed_at"] is None
     assert done["posted_to"] == []  # who got it is not kept once nobody is owed it
     assert store.owed_summary_posts(["slack"]) == []
-    assert store.claim_summary_post(post["id"], future) is None  # posted: never again
+    assert store.claim_summary_post(post["id"], future, now) is None  # posted: never again
     store.release_summary_post(post["id"])  # a late release cannot make it owed again
     assert store.owed_summary_posts(["slack"]) == []
 
@@ -182,7 +183,7 @@ def test_a_failed_summary_post_waits_for_its_next_try_and_can_be_given_up(store)
     assert (post["status"], post["attempts"], post["retry_at"]) == ("owed", 0, None)
     now = datetime(2026, 1, 10, 9, 0, tzinfo=UTC)  # a service clock, not the machine's
     stale = now - timedelta(minutes=5)
-    claimed = store.claim_summary_post(post["id"], stale, now=now)
+    claimed = store.claim_summary_post(post["id"], stale, now)
     assert claimed["claimed_at"] == "2026-01-10T09:00:00+00:00"
     store.record_summary_recipient(post["id"], "@U1")
     store.release_summary_post(post["id"], now + timedelta(minutes=2))
@@ -191,10 +192,10 @@ def test_a_failed_summary_post_waits_for_its_next_try_and_can_be_given_up(store)
     # Not due before its next try: neither listed as due nor claimable.
     soon = now + timedelta(minutes=1)
     assert store.owed_summary_posts(["slack"], due_by=soon) == []
-    assert store.claim_summary_post(post["id"], soon - timedelta(minutes=5), now=soon) is None
+    assert store.claim_summary_post(post["id"], soon - timedelta(minutes=5), soon) is None
     due = now + timedelta(minutes=2)
     assert [p["id"] for p in store.owed_summary_posts(["slack"], due_by=due)] == [post["id"]]
-    again = store.claim_summary_post(post["id"], due - timedelta(minutes=5), now=due)
+    again = store.claim_summary_post(post["id"], due - timedelta(minutes=5), due)
     assert again is not None and again["posted_to"] == ["@U1"]
     # Given up: never owed or claimable again, and who got it is kept.
     store.give_up_summary_post(post["id"])
@@ -205,7 +206,7 @@ def test_a_failed_summary_post_waits_for_its_next_try_and_can_be_given_up(store)
     later = now + timedelta(days=30)
     assert store.owed_summary_posts(["slack"]) == []
     assert store.owed_summary_posts(["slack"], due_by=later) == []
-    assert store.claim_summary_post(post["id"], later, now=later) is None
+    assert store.claim_summary_post(post["id"], later, later) is None
     store.release_summary_post(post["id"])  # a late release cannot make it owed again
     assert store.owed_summary_posts(["slack"]) == []
 
@@ -242,7 +243,7 @@ def test_m006_on_a_database_with_m005_rows_keeps_them_owed_or_posted(tmp_path):
     # The post owed before the upgrade is due at once, and its dead claim is taken over.
     now = datetime(2026, 1, 7, 11, 0, tzinfo=UTC)
     assert [p["id"] for p in store.owed_summary_posts(["slack"], due_by=now)] == [owed["id"]]
-    claimed = store.claim_summary_post(owed["id"], now - timedelta(minutes=5), now=now)
+    claimed = store.claim_summary_post(owed["id"], now - timedelta(minutes=5), now)
     assert claimed is not None and claimed["posted_to"] == ["@U1"]
     store.close()
 
