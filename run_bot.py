@@ -13,13 +13,13 @@ import logging
 import os
 import sys
 
-from bot.errors import IntegrityError
+from bot.core.errors import IntegrityError
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] in (["analyse"], ["analyze"]):
-        from bot.analysis.cli import run as run_analyse
+        from bot.cli import run as run_analyse
 
         return run_analyse(argv[1:])
 
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_core():
     """Settings, the store and the core service: what every way of running shares."""
-    from bot.service import IntegrityCheck
-    from bot.settings import Settings
+    from bot.core.service import IntegrityCheck
+    from bot.core.settings import Settings
     from bot.store import Store
 
     settings = Settings.from_env()
@@ -89,7 +89,7 @@ def run_server(env) -> int:
 
 
 def _port(env) -> int:
-    from bot.errors import ConfigError
+    from bot.core.errors import ConfigError
 
     raw = env.get("PORT", "3000")
     if not raw.isdigit() or not 0 < int(raw) < 65536:
@@ -102,7 +102,7 @@ def run_chat(user: str | None) -> int:
     from rich.console import Console
 
     from bot.adapters.terminal import TerminalChat
-    from bot.demo import WORKSPACE, seed_demo
+    from bot.core.demo import WORKSPACE, seed_demo
 
     settings, store, service = build_core()
     seeded = False
@@ -121,8 +121,8 @@ def run_chat(user: str | None) -> int:
 
 def run_export(argv: list[str]) -> int:
     """Write answers as CSV or JSONL (the floor applied, no identities) to a file or stdout."""
-    from bot.service import IntegrityCheck
-    from bot.settings import Settings
+    from bot.core.service import IntegrityCheck
+    from bot.core.settings import Settings
     from bot.store import Store
 
     parser = argparse.ArgumentParser(prog="run_bot.py export", description=run_export.__doc__)

@@ -64,8 +64,8 @@ def run_app(base_url: str, db_path: str, people: int, ready, stop) -> None:
 
     from bot.adapters.slack import SlackBot, SlackSettings
     from bot.adapters.web import freeze_heap_on_startup
-    from bot.service import IntegrityCheck
-    from bot.settings import Settings
+    from bot.core.service import IntegrityCheck
+    from bot.core.settings import Settings
     from bot.store import Store
     from tests.adapters.slack.harness import AppServer
 

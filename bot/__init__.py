@@ -1,6 +1,6 @@
 """Integrity Check: a chat bot that runs a customer-loyalty integrity check.
 
-The core (`bot.service`, `bot.commands`, `bot.store`) knows nothing of any chat
+The core (`bot.core.service`, `bot.core.commands`, `bot.store`) knows nothing of any chat
 platform; adapters in `bot.adapters` turn platform events into core calls.
 """
 

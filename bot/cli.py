@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from bot.errors import ConfigError, IntegrityError, UsageError
+from bot.core.errors import ConfigError, IntegrityError, UsageError
 
 DEFAULT_MIN_GROUP = 5
 USAGE = "analyse FILE [--json] [--engine offline|llm] [--min-group N]"

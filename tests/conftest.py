@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.commands import Commands
-from bot.domain import Person
-from bot.service import IntegrityCheck
-from bot.settings import Settings
+from bot.core.commands import Commands
+from bot.core.domain import Person
+from bot.core.service import IntegrityCheck
+from bot.core.settings import Settings
 from bot.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent

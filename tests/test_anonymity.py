@@ -7,10 +7,10 @@ from collections import Counter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import anonymity
-from bot.domain import Person
-from bot.service import IntegrityCheck
-from bot.settings import Settings
+from bot.core import anonymity
+from bot.core.domain import Person
+from bot.core.service import IntegrityCheck
+from bot.core.settings import Settings
 from bot.store import Store
 
 
@@ -80,7 +80,7 @@ def test_the_summary_text_never_quotes_or_counts_a_group_under_the_floor(
     tmp_path_factory, sizes, floor
 ):
     """End to end: store → core → analysis engine → the summary an executive reads."""
-    from bot.commands import Commands
+    from bot.core.commands import Commands
 
     path = tmp_path_factory.mktemp("summary") / "s.db"
     settings_ = Settings(db_path=path, secret=b"s" * 32, min_group=floor, questions_per_round=1)

@@ -7,8 +7,8 @@ import io
 
 import pytest
 
-from bot.commands import COMMANDS
-from bot.replies import File
+from bot.core.commands import COMMANDS
+from bot.core.replies import File
 from tests.conftest import make_people
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from bot.commands import COMMANDS
+from bot.core.commands import COMMANDS
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -28,8 +28,8 @@ def test_readme_documents_the_analyse_command_and_terminal_words():
 
 
 def test_readme_documents_every_setting():
-    names = set(re.findall(r'"(INTEGRITY_[A-Z_]+)"', (ROOT / "bot" / "settings.py").read_text()))
-    names |= set(re.findall(r'"(INTEGRITY_[A-Z_]+)"', (ROOT / "run_bot.py").read_text()))
+    sources = [*sorted((ROOT / "bot").rglob("*.py")), ROOT / "run_bot.py"]
+    names = {n for f in sources for n in re.findall(r'"(INTEGRITY_[A-Z_]+)"', f.read_text())}
     slack = (ROOT / "bot" / "adapters" / "slack" / "config.py").read_text()
     names |= set(re.findall(r'"((?:INTEGRITY|SLACK)_[A-Z_]+)"', slack))
     assert names, "no settings found"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.questions import choose_round_questions, load_bank
+from bot.core.errors import ConfigError
+from bot.core.questions import choose_round_questions, load_bank
 from tests.conftest import ROOT
 
 BANK = ROOT / "prompts" / "questions.yaml"

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
-from bot.domain import Person, Question, Round
-from bot.errors import UsageError
-from bot.replies import Reply
-from bot.scheduler import (
+from bot.core.domain import Person, Question, Round
+from bot.core.errors import UsageError
+from bot.core.replies import Reply
+from bot.core.scheduler import (
     SUMMARY_GIVE_UP,
     Scheduler,
     WeeklySchedule,
@@ -21,7 +21,7 @@ from bot.scheduler import (
     reminder_due,
     summary_retry_delay,
 )
-from bot.service import IntegrityCheck
+from bot.core.service import IntegrityCheck
 from bot.store import Store
 
 

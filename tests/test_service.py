@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.errors import InvalidAnswer, NotAllowed, UsageError
-from bot.service import MAX_ANSWER_CHARS
+from bot.core.errors import InvalidAnswer, NotAllowed, UsageError
+from bot.core.service import MAX_ANSWER_CHARS
 from tests.conftest import make_people
 
 

@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.settings import Settings, min_group_from, secret_path
+from bot.core.errors import ConfigError
+from bot.core.settings import Settings, min_group_from, secret_path
 
 
 def test_floor_defaults_to_five_and_is_never_below_three():

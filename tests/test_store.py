@@ -10,8 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlite_utils
 
-from bot.service import KEEP
-from bot.store import DatabaseBusy, Store, migrations
+from bot.core.service import KEEP
+from bot.store import DatabaseBusy, Store
+from bot.store.migrations import migrations
 
 
 def test_migrations_build_the_schema_on_a_fresh_in_memory_database():

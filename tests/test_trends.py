@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.replies import File
-from bot.trends import build_trend, gap_chart
+from bot.core.replies import File
+from bot.core.trends import build_trend, gap_chart
 from tests.conftest import make_people
 
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -21,10 +21,10 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table as RichTable
 
-from bot.commands import Commands
-from bot.domain import Person, Round
-from bot.replies import File, Heading, Note, Quote, Reply, Table, Text
-from bot.service import IntegrityCheck
+from bot.core.commands import Commands
+from bot.core.domain import Person, Round
+from bot.core.replies import File, Heading, Note, Quote, Reply, Table, Text
+from bot.core.service import IntegrityCheck
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from bot.scheduler import Messenger, Scheduler
-from bot.service import IntegrityCheck
+from bot.core.scheduler import Messenger, Scheduler
+from bot.core.service import IntegrityCheck
 
 logger = logging.getLogger(__name__)
 

@@ -61,7 +61,7 @@ from bot.analysis.models import (
 from bot.analysis.offline import excerpt
 from bot.analysis.tokens import estimate_tokens
 from bot.analysis.verify import Batch, GroundedTheme, Verified, grounded_keywords, verify_findings
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ class _Run:
     """One analysis with the model: batches, calls, verification, merge."""
 
     def __init__(self, offline: Analysis, llm: Any, settings: LLMSettings) -> None:
-        from bot.prompts import chat_prompt
+        from bot.core.prompts import chat_prompt
 
         self.offline = offline
         self.llm = llm

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.analysis.models import AnswerRecord, Role
-from bot.errors import InputFileError
+from bot.core.errors import InputFileError
 
 ROLE_ALIASES: dict[str, Role] = {
     "executive": "executive",

@@ -61,7 +61,7 @@ from bot.analysis.models import (
     SideFigures,
     Theme,
 )
-from bot.anonymity import hidden_message
+from bot.core.anonymity import hidden_message
 
 ENGINE = "offline"
 #: The product never shows a group smaller than this, whatever the settings say.

@@ -9,7 +9,7 @@ never to a person.
 from __future__ import annotations
 
 from bot.analysis.models import Analysis, QuestionResult, SideFigures, Theme
-from bot.replies import Heading, Note, Quote, Reply, Table, Text
+from bot.core.replies import Heading, Note, Quote, Reply, Table, Text
 
 MAX_THEMES_SHOWN = 6
 #: The report shows the strongest two per side; the JSON keeps them all.

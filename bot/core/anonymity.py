@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from typing import TypeVar
 
-from bot.domain import Person
+from bot.core.domain import Person
 
 T = TypeVar("T")
 

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.anonymity import hidden_message
-from bot.domain import Person, Round
-from bot.errors import IntegrityError, UsageError
-from bot.replies import File, Heading, Note, Reply, Table, Text
-from bot.service import KEEP, IntegrityCheck, SummaryScope
+from bot.core.anonymity import hidden_message
+from bot.core.domain import Person, Round
+from bot.core.errors import IntegrityError, UsageError
+from bot.core.replies import File, Heading, Note, Reply, Table, Text
+from bot.core.service import KEEP, IntegrityCheck, SummaryScope
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ class Commands:
             if (r["platform"], r["workspace"]) == (person.platform, person.workspace)
         ]  # fmt: skip
         if schedules:
-            from bot.scheduler import WeeklySchedule
+            from bot.core.scheduler import WeeklySchedule
 
             described = "; ".join(WeeklySchedule.from_row(r).describe() for r in schedules)
             reply.add(Note(f"Weekly check-in: {described}."))
@@ -313,7 +313,7 @@ class Commands:
         return summary_reply(self.service, self.service.scope(person, rest))
 
     def _trend(self, person: Person, rest: str) -> Reply:
-        from bot.trends import ANCHOR, build_trend, gap_chart, sides_chart
+        from bot.core.trends import ANCHOR, build_trend, gap_chart, sides_chart
 
         service = self.service
         service.require_executive(person, "see trends")
@@ -442,7 +442,7 @@ class Commands:
     # -- admins -----------------------------------------------------------------
 
     def _schedule(self, person: Person, rest: str) -> Reply:
-        from bot.scheduler import WeeklySchedule, parse_schedule
+        from bot.core.scheduler import WeeklySchedule, parse_schedule
 
         store = self.service.store
         mine = [

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
-from bot.domain import Person
-from bot.service import IntegrityCheck
-from bot.settings import Settings
+from bot.core.domain import Person
+from bot.core.service import IntegrityCheck
+from bot.core.settings import Settings
 from bot.store import Store
 
 PLATFORM = "terminal"

@@ -15,9 +15,9 @@ from pathlib import Path
 import yaml
 from langchain_core.prompts import ChatPromptTemplate
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
-PROMPTS = Path(__file__).resolve().parent.parent / "prompts" / "analysis.yaml"
+PROMPTS = Path(__file__).resolve().parents[2] / "prompts" / "analysis.yaml"
 
 
 @cache

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from bot.domain import ROLES, Question
-from bot.errors import ConfigError
+from bot.core.domain import ROLES, Question
+from bot.core.errors import ConfigError
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 

@@ -55,10 +55,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import schedule as schedule_lib
 
-from bot.domain import Person, Question, Round
-from bot.errors import UsageError
-from bot.replies import Reply
-from bot.service import IntegrityCheck, SummaryScope
+from bot.core.domain import Person, Question, Round
+from bot.core.errors import UsageError
+from bot.core.replies import Reply
+from bot.core.service import IntegrityCheck, SummaryScope
 
 logger = logging.getLogger(__name__)
 
@@ -434,8 +434,8 @@ class Scheduler:
     def _summary_reply(self, round_: Round) -> Reply:
         # Imported here, when a summary is due: matplotlib takes a second to load, and a
         # restarted scheduler's first tick should be sending by then.
-        from bot.commands import summary_reply
-        from bot.trends import trend_chart
+        from bot.core.commands import summary_reply
+        from bot.core.trends import trend_chart
 
         reply = summary_reply(
             self.service, SummaryScope(rounds=[round_], label=f"round {round_.number}")

@@ -2,7 +2,7 @@
 
 `IntegrityCheck` is the one API every adapter (terminal, Slack, Teams) and the
 scheduler call. It knows nothing of any chat platform: people arrive as
-(platform, workspace, user id), replies leave as `bot.replies.Reply`.
+(platform, workspace, user id), replies leave as `bot.core.replies.Reply`.
 
 Permissions live here, not in the adapters, so every platform enforces the same
 rules: executives read summaries and exports and start rounds; admins set roles
@@ -20,12 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot import anonymity
+from bot.core import anonymity
 from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
-from bot.domain import Answer, Person, Proposal, Question, Role, Round
-from bot.errors import InvalidAnswer, NotAllowed, NotFound, UsageError
-from bot.questions import choose_round_questions, load_bank
-from bot.settings import Settings
+from bot.core.domain import Answer, Person, Proposal, Question, Role, Round
+from bot.core.errors import InvalidAnswer, NotAllowed, NotFound, UsageError
+from bot.core.questions import choose_round_questions, load_bank
+from bot.core.settings import Settings
 from bot.store import Store
 
 logger = logging.getLogger(__name__)

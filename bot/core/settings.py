@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 #: The product never shows anything about fewer answers than this, whatever is configured.
 ABSOLUTE_MIN_GROUP = 3
@@ -27,7 +27,7 @@ class Settings:
     min_group: int = DEFAULT_MIN_GROUP
     questions_per_round: int = 4
     round_days: int = 5
-    questions_file: Path = Path(__file__).resolve().parent.parent / "prompts" / "questions.yaml"
+    questions_file: Path = Path(__file__).resolve().parents[2] / "prompts" / "questions.yaml"
     demo: bool = True
     llm: str | None = None
 

@@ -20,9 +20,9 @@ matplotlib.use("Agg")  # headless: no display on a server
 import matplotlib.pyplot as plt  # noqa: E402
 
 from bot.analysis.models import QuestionResult, SideFigures  # noqa: E402
-from bot.domain import Round  # noqa: E402
-from bot.replies import File, Reply  # noqa: E402
-from bot.service import IntegrityCheck, SummaryScope  # noqa: E402
+from bot.core.domain import Round  # noqa: E402
+from bot.core.replies import File, Reply  # noqa: E402
+from bot.core.service import IntegrityCheck, SummaryScope  # noqa: E402
 
 ANCHOR = "give-away"
 

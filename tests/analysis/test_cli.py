@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.analysis.cli import run
 from bot.analysis.models import Analysis
+from bot.cli import run
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "labelled.jsonl"
 ROOT = Path(__file__).resolve().parents[2]

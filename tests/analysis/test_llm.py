@@ -17,7 +17,7 @@ from bot.analysis.llm import LLMSettings, analyse_with_llm, model_from_env
 from bot.analysis.models import ROLES
 from bot.analysis.offline import analyse_offline
 from bot.analysis.tokens import estimate_tokens
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 from tests.analysis.fake_chat import (
     ScriptedChatModel,
     answer_groups,
@@ -283,8 +283,8 @@ def test_the_core_summary_is_written_by_the_configured_model(store, settings, cl
     person's name or id in anything the model was sent."""
     from functools import partial
 
-    from bot.commands import Commands
-    from bot.service import IntegrityCheck
+    from bot.core.commands import Commands
+    from bot.core.service import IntegrityCheck
     from tests.conftest import make_people
 
     model = ScriptedChatModel(reply=grounded_reply)

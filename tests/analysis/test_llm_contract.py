@@ -27,7 +27,7 @@ from bot.analysis.llm import CitedQuote, LLMSettings, analyse_with_llm, model_fr
 from bot.analysis.offline import analyse_offline
 from bot.analysis.tokens import estimate_tokens
 from bot.analysis.verify import Batch, normalise, verified_quote
-from bot.prompts import chat_prompt
+from bot.core.prompts import chat_prompt
 
 CONTEXT = 2048
 MODEL = "smollm2-135m"
@@ -175,7 +175,7 @@ def test_the_estimate_never_undercounts_the_real_tokenizer(server, labelled_answ
 
 def test_the_analyse_command_with_engine_llm(server, monkeypatch, capsys, tmp_path, one_question):
     """`run_bot.py analyse FILE --engine llm --json` end to end against the server."""
-    from bot.analysis.cli import run
+    from bot.cli import run
 
     export = tmp_path / "answers.jsonl"
     export.write_text("\n".join(a.model_dump_json() for a in one_question), encoding="utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.analysis.loader import load_answers, slug
-from bot.errors import InputFileError
+from bot.core.errors import InputFileError
 
 HEADER = "id,question,role,rating,text,team,round\n"
 

@@ -8,8 +8,8 @@ from bot.analysis.llm import BatchFindings, _answer_text
 from bot.analysis.models import AnswerRecord, QuestionResult, Quote, SideFigures
 from bot.analysis.tokens import estimate_tokens
 from bot.analysis.verify import Batch, verify_findings
-from bot.errors import ConfigError
-from bot.prompts import chat_prompt
+from bot.core.errors import ConfigError
+from bot.core.prompts import chat_prompt
 
 EXEC = AnswerRecord(
     id="e1",

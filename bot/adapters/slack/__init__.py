@@ -4,7 +4,7 @@
 
 `slack_configured(env)` says whether to start it; `SlackSettings` reads the
 tokens and options. The returned `SlackBot` carries `messenger`, the scheduler's
-Slack side (`bot.scheduler.Messenger`).
+Slack side (`bot.core.scheduler.Messenger`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot.adapters.slack.app import ROUTE, SlackBot
 from bot.adapters.slack.config import SlackSettings, slack_configured
-from bot.service import IntegrityCheck
+from bot.core.service import IntegrityCheck
 
 __all__ = ["ROUTE", "SlackBot", "SlackSettings", "register", "slack_configured"]
 

@@ -2,7 +2,7 @@
 
 What it listens to:
 
-- `/integrity …`: the shared command words (`bot.commands.Commands`). It is
+- `/integrity …`: the shared command words (`bot.core.commands.Commands`). It is
   acknowledged at once; the reply follows through `response_url`, or in the
   person's DM when it carries a file or is too long for a few messages.
 - Rating buttons and "Add why" on a check-in (DM), and its modal; "Answer
@@ -60,11 +60,11 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.adapters.slack import blocks as kit
 from bot.adapters.slack.config import SlackSettings
 from bot.adapters.slack.messenger import PLATFORM, SlackMessenger, message_ref, parse_ref
-from bot.commands import Commands, summary_reply
-from bot.domain import Person, Round
-from bot.errors import IntegrityError, InvalidAnswer, UsageError
-from bot.replies import Note, Reply
-from bot.service import KEEP, IntegrityCheck
+from bot.core.commands import Commands, summary_reply
+from bot.core.domain import Person, Round
+from bot.core.errors import IntegrityError, InvalidAnswer, UsageError
+from bot.core.replies import Note, Reply
+from bot.core.service import KEEP, IntegrityCheck
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.domain import Answer, Question, Round
-from bot.replies import File, Heading, Note, Quote, Reply, Table, Text
+from bot.core.domain import Answer, Question, Round
+from bot.core.replies import File, Heading, Note, Quote, Reply, Table, Text
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000

@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 SLACK_API = "https://slack.com/api/"
 #: Slack allows about one message a second per conversation, with short bursts, and a

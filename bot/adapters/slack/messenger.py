@@ -34,9 +34,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.adapters.slack import blocks as kit
 from bot.adapters.slack.config import SlackSettings
-from bot.domain import Person, Question, Round
-from bot.replies import Reply
-from bot.service import IntegrityCheck
+from bot.core.domain import Person, Question, Round
+from bot.core.replies import Reply
+from bot.core.service import IntegrityCheck
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.adapters.teams.bot import ROUTE, TeamsBot
 from bot.adapters.teams.config import TeamsSettings, teams_configured
-from bot.service import IntegrityCheck
+from bot.core.service import IntegrityCheck
 
 __all__ = ["ROUTE", "TeamsBot", "TeamsSettings", "register", "teams_configured"]
 

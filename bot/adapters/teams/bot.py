@@ -6,7 +6,7 @@ JWT check guards `/api/messages`. Everything about rounds, answers, permissions
 and the anonymity floor stays in the core; this module only translates.
 
 - A message to the bot is a command word (`summary`, `status`, `answer`, …,
-  the same words as `/integrity` in Slack), handled by `bot.commands.Commands`.
+  the same words as `/integrity` in Slack), handled by `bot.core.commands.Commands`.
 - The check-in is an Adaptive Card; its `Action.Execute` arrives as an
   `adaptiveCard/action` invoke, is recorded through the core, and is answered
   with the refreshed card.
@@ -60,11 +60,11 @@ from pydantic import ValidationError
 
 from bot.adapters.teams import cards, files
 from bot.adapters.teams.config import TeamsSettings
-from bot.commands import Commands
-from bot.domain import Person, Question, Round
-from bot.errors import IntegrityError, InvalidAnswer
-from bot.replies import Note, Reply
-from bot.service import KEEP, DeliveryReport, IntegrityCheck
+from bot.core.commands import Commands
+from bot.core.domain import Person, Question, Round
+from bot.core.errors import IntegrityError, InvalidAnswer
+from bot.core.replies import Note, Reply
+from bot.core.service import KEEP, DeliveryReport, IntegrityCheck
 
 logger = logging.getLogger(__name__)
 
@@ -586,7 +586,7 @@ class TeamsBot:
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         return future.result(timeout=SEND_TIMEOUT_SECONDS)
 
-    # -- the scheduler's messenger (bot.scheduler.Messenger), called from its thread --
+    # -- the scheduler's messenger (bot.core.scheduler.Messenger), called from its thread --
 
     platform = PLATFORM
 

@@ -19,8 +19,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.domain import Answer, Question, Round
-from bot.replies import File, Heading, Note, Quote, Reply, Table, Text
+from bot.core.domain import Answer, Question, Round
+from bot.core.replies import File, Heading, Note, Quote, Reply, Table, Text
 
 #: Teams refuses activities over ~28 KB; keep each card well under, leaving room for the envelope.
 MAX_CARD_BYTES = 24_000

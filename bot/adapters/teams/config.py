@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from microsoft_agents.hosting.core import AgentAuthConfiguration
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

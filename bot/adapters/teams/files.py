@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot.replies import File
+from bot.core.replies import File
 
 CONSENT_CONTENT_TYPE = "application/vnd.microsoft.teams.card.file.consent"
 INFO_CONTENT_TYPE = "application/vnd.microsoft.teams.card.file.info"

@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 TEAMS_DIR = Path(__file__).resolve().parents[3] / "teams"
 FILES = ("manifest.json", "color.png", "outline.png")

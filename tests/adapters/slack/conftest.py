@@ -11,8 +11,8 @@ from aiohttp import web
 
 from bot.adapters.slack import SlackBot, SlackSettings
 from bot.adapters.slack import blocks as kit
-from bot.domain import Round
-from bot.service import IntegrityCheck
+from bot.core.domain import Round
+from bot.core.service import IntegrityCheck
 from tests.adapters.slack.harness import AppServer, SlackSender
 from tests.fakes.slack_api import FakeSlack
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.adapters.slack import blocks as kit
-from bot.replies import Heading, Note, Quote, Reply, Table, Text
+from bot.core.replies import Heading, Note, Quote, Reply, Table, Text
 
 
 def test_a_long_reply_is_split_within_slack_limits():

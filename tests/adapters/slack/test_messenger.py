@@ -19,7 +19,7 @@ from bot.adapters.slack.messenger import (
     SlackMessenger,
     web_client,
 )
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 from tests.adapters.slack.conftest import ADMIN, EXECUTIVES, FRONTLINE, TEAM
 
 
@@ -232,7 +232,7 @@ def test_the_pacer_makes_up_a_short_stall_and_no_more():
 
 
 def test_summary_goes_to_every_executive_or_to_a_channel(service, messenger, fake):
-    from bot.replies import Reply
+    from bot.core.replies import Reply
 
     messenger.people(TEAM)
     recipients = messenger.summary_recipients(TEAM, "executives")
@@ -248,7 +248,7 @@ def test_summary_goes_to_every_executive_or_to_a_channel(service, messenger, fak
 
 
 def test_a_summary_posts_to_one_recipient_and_raises_if_it_fails(service, messenger, fake):
-    from bot.replies import Reply
+    from bot.core.replies import Reply
 
     messenger.people(TEAM)
     # A destination is not a recipient: refused, rather than posted to everyone at once.

@@ -22,8 +22,8 @@ import time_machine
 
 from bot.adapters.slack import SlackSettings
 from bot.adapters.slack.messenger import PLATFORM, SlackMessenger
-from bot.scheduler import Scheduler, TickReport, WeeklySchedule, week_of
-from bot.service import IntegrityCheck
+from bot.core.scheduler import Scheduler, TickReport, WeeklySchedule, week_of
+from bot.core.service import IntegrityCheck
 from bot.store import Store
 from tests.fakes.slack_api import FakeSlack
 

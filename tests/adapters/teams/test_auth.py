@@ -149,7 +149,7 @@ async def test_a_valid_token_is_served_and_the_reply_carries_the_bots_own_token(
 
 
 def test_half_a_configuration_is_an_error_not_anonymous():
-    from bot.errors import ConfigError
+    from bot.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="TEAMS_CLIENT_SECRET and TEAMS_TENANT_ID"):
         TeamsSettings.from_env({"TEAMS_CLIENT_ID": APP_ID})

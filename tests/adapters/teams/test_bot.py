@@ -13,8 +13,8 @@ from datetime import time, timedelta
 import pytest
 
 from bot.adapters.teams.config import TeamsSettings
-from bot.replies import Reply
-from bot.scheduler import Scheduler, WeeklySchedule
+from bot.core.replies import Reply
+from bot.core.scheduler import Scheduler, WeeklySchedule
 from tests.adapters.teams.conftest import BOT_ID, TENANT
 from tests.conftest import make_people
 
@@ -312,7 +312,7 @@ async def test_an_export_is_offered_as_a_file_and_uploaded_on_consent(teams, ser
 
 
 async def test_the_weekly_scheduler_sends_teams_checkins_from_its_thread(teams, service, clock):
-    from bot.scheduler import Scheduler
+    from bot.core.scheduler import Scheduler
 
     service.store.add_person("teams", TENANT, "aad-boss", "Bo Boss", "executive", is_admin=True)
     await teams.say("schedule monday 09:00 tz Europe/London", user="boss", name="Bo Boss")

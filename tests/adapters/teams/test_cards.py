@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.adapters.teams.cards import MAX_CARD_BYTES, reply_cards, teams_words
-from bot.replies import File, Heading, Note, Quote, Reply, Table, Text
+from bot.core.replies import File, Heading, Note, Quote, Reply, Table, Text
 
 
 def _elements(card: dict) -> list[dict]:

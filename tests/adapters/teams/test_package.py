@@ -7,7 +7,7 @@ import struct
 import zipfile
 
 from bot.adapters.teams.package import main
-from bot.commands import COMMANDS
+from bot.core.commands import COMMANDS
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 
