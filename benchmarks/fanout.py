@@ -96,7 +96,8 @@ def run_scheduler(base_url: str, db_path: str, rate: float, clock) -> None:
 
     from bot.adapters.slack import SlackSettings
     from bot.adapters.slack.messenger import PLATFORM, SlackMessenger
-    from bot.core.scheduler import Scheduler, WeeklySchedule
+    from bot.core.schedule import WeeklySchedule
+    from bot.core.scheduler import Scheduler
     from bot.core.service import IntegrityCheck
     from bot.core.settings import Settings
     from bot.store import Store

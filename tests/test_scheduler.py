@@ -13,14 +13,8 @@ import time_machine
 from bot.core.domain import Person, Question, Round
 from bot.core.errors import UsageError
 from bot.core.replies import Reply
-from bot.core.scheduler import (
-    SUMMARY_GIVE_UP,
-    Scheduler,
-    WeeklySchedule,
-    parse_schedule,
-    reminder_due,
-    summary_retry_delay,
-)
+from bot.core.schedule import WeeklySchedule, parse_schedule
+from bot.core.scheduler import SUMMARY_GIVE_UP, Scheduler, reminder_due, summary_retry_delay
 from bot.core.service import IntegrityCheck
 from bot.store import Store
 

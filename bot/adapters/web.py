@@ -16,7 +16,8 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from bot.core.scheduler import Messenger, Scheduler
+from bot.core.messenger import Messenger
+from bot.core.scheduler import Scheduler
 from bot.core.service import IntegrityCheck
 
 logger = logging.getLogger(__name__)

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.anonymity import hidden_message
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, UsageError
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
-from bot.core.service import KEEP, IntegrityCheck, SummaryScope
+from bot.core.schedule import WeeklySchedule, parse_schedule
+from bot.core.service import KEEP, IntegrityCheck
+from bot.core.summaries import percent, summary_reply, trend_reply
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ class Commands:
                 Table(
                     ["who", "asked", "answered", "rate"],
                     [
-                        [label, str(c["asked"]), str(c["answered"]), _percent(c)]
+                        [label, str(c["asked"]), str(c["answered"]), percent(c)]
                         for label, c in (
                             ("executives", rates["executive"]),
                             ("frontline", rates["frontline"]),
@@ -173,8 +174,6 @@ class Commands:
             if (r["platform"], r["workspace"]) == (person.platform, person.workspace)
         ]  # fmt: skip
         if schedules:
-            from bot.core.scheduler import WeeklySchedule
-
             described = "; ".join(WeeklySchedule.from_row(r).describe() for r in schedules)
             reply.add(Note(f"Weekly check-in: {described}."))
         if person.is_admin:
@@ -313,94 +312,8 @@ class Commands:
         return summary_reply(self.service, self.service.scope(person, rest))
 
     def _trend(self, person: Person, rest: str) -> Reply:
-        from bot.core.trends import ANCHOR, build_trend, gap_chart, sides_chart
-
-        service = self.service
-        service.require_executive(person, "see trends")
-        words = rest.split()
-        usage = f"Usage: `{COMMANDS['trend'].usage}`"
-        scope_words = ["all"]
-        if len(words) >= 2 and words[-2] == "weeks":
-            scope_words = words[-2:]
-            words = words[:-2]
-        if len(words) > 1:
-            raise UsageError(usage)
-        question_id = words[0] if words else ANCHOR
-        known = {q.id: q for q in service.store.questions(active_only=False)}
-        if question_id not in known:
-            matches = [qid for qid in known if qid.startswith(question_id)]
-            if len(matches) != 1:
-                raise UsageError(f"There is no question {question_id!r}. Ids: {', '.join(known)}.")
-            question_id = matches[0]
-        scope = service.scope(person, " ".join(scope_words))
-        rounds = [r for r in scope.rounds if question_id in r.question_ids]
-        if not rounds:
-            raise UsageError(f"No round in {scope.label} asked {question_id!r}.")
-        trend = build_trend(service, scope.rounds)
-        points = trend.questions.get(question_id, [])
-        floor = service.settings.min_group
-        reply = Reply([Heading(f"Trend: {known[question_id].text}")])
-        rows = [
-            [
-                str(p.round_number), p.opened_on, _score(p.executive), _score(p.frontline),
-                _score(p.gap) if p.gap is not None else "hidden (under the floor)",
-                "-" if p.gap is None else "text" if p.basis == "text" else "ratings",
-            ]
-            for p in points
-        ]  # fmt: skip
-        reply.add(Table(["round", "opened", "executives", "frontline", "gap", "basis"], rows))
-        if trend.year_ago is not None and points and points[-1].gap is not None:
-            then = build_trend(service, [trend.year_ago]).questions.get(question_id, [])
-            if then and then[0].gap is not None:
-                reply.add(
-                    Text(
-                        f"Same time last year (round {then[0].round_number}, {then[0].opened_on}):"
-                        f" gap {then[0].gap:+.1f}; now {points[-1].gap:+.1f}."
-                    )
-                )
-        latest = scope.rounds[-1]
-        rates = trend.response[latest.number]
-        reply.add(
-            Text(
-                f"Response in round {latest.number}: executives {_percent(rates['executive'])}, "
-                f"frontline {_percent(rates['frontline'])}."
-            )
-        )
-        reply.add(
-            File(
-                f"trend-{question_id}.png",
-                gap_chart(known[question_id].text, points, floor),
-                "image/png",
-                title=f"Executives vs frontline over time: {question_id}",
-            )
-        )
-        last_points = [
-            (qid, pts[-1])
-            for qid, pts in trend.questions.items()
-            if pts[-1].round_number == latest.number and pts[-1].gap is not None
-        ]
-        if last_points:
-            reply.add(
-                File(
-                    f"round-{latest.number}-sides.png",
-                    sides_chart(
-                        f"Round {latest.number}: executives vs frontline",
-                        [known[qid].text for qid, _ in last_points],
-                        [p.executive for _, p in last_points],
-                        [p.frontline for _, p in last_points],
-                    ),
-                    "image/png",
-                    title=f"Round {latest.number}, question by question",
-                )
-            )
-        if trend.hidden_points:
-            reply.add(
-                Note(
-                    f"Rounds where a side had fewer than {floor} answers are left out, "
-                    "to keep them anonymous."
-                )
-            )
-        return reply
+        self.service.require_executive(person, "see trends")
+        return trend_reply(self.service, rest, usage=f"Usage: `{COMMANDS['trend'].usage}`")
 
     def _export(self, person: Person, rest: str) -> Reply:
         service = self.service
@@ -442,7 +355,6 @@ class Commands:
     # -- admins -----------------------------------------------------------------
 
     def _schedule(self, person: Person, rest: str) -> Reply:
-        from bot.core.scheduler import WeeklySchedule, parse_schedule
 
         store = self.service.store
         mine = [
@@ -486,41 +398,9 @@ class Commands:
         return Reply.text(f"{updated.display_name} is now {_role(updated)}.")
 
 
-def summary_reply(service: IntegrityCheck, scope: SummaryScope) -> Reply:
-    """The summary of a scope, as executives read it (in chat or posted when a round closes)."""
-    from bot.analysis.render import to_reply  # loaded with the engine, on first summary
-
-    analysis, hidden_groups = service.analysis(scope)
-    reply = Reply([Heading(f"Integrity check: {scope.label}")])
-    if len(scope.rounds) == 1:
-        rates = service.response_rate(scope.rounds[0])
-        state = "still open" if scope.rounds[0].is_open else "closed"
-        reply.add(
-            Text(
-                f"Round {scope.rounds[0].number} ({state}): "
-                f"{rates['executive']['answered']} of {rates['executive']['asked']} "
-                f"executives and {rates['frontline']['answered']} of "
-                f"{rates['frontline']['asked']} frontline staff answered."
-            )
-        )
-    reply.extend(to_reply(analysis))
-    if hidden_groups:
-        floor = service.settings.min_group
-        reply.add(Note(f"{hidden_groups} question group(s) had {hidden_message(floor)}."))
-    return reply
-
-
 def _role(person: Person) -> str:
     role = "an executive" if person.is_executive else "frontline"
     return role + (" and an admin" if person.is_admin else "")
-
-
-def _score(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
-
-
-def _percent(counts: dict[str, int]) -> str:
-    return f"{100 * counts['answered'] / counts['asked']:.0f}%" if counts["asked"] else "-"
 
 
 def _when(moment: datetime) -> str:

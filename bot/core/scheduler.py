@@ -49,16 +49,17 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from typing import Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, timedelta
 
 import schedule as schedule_lib
 
-from bot.core.domain import Person, Question, Round
+from bot.core.domain import Person, Round
 from bot.core.errors import UsageError
+from bot.core.messenger import Messenger
 from bot.core.replies import Reply
-from bot.core.service import IntegrityCheck, SummaryScope
+from bot.core.schedule import WeeklySchedule, week_of
+from bot.core.service import IntegrityCheck
+from bot.core.summaries import closed_round_summary
 
 logger = logging.getLogger(__name__)
 
@@ -73,119 +74,6 @@ SUMMARY_RETRY_MAX = timedelta(hours=1)
 #: summary days late is read as stale; three days still cover an outage or an account
 #: fixed over a long weekend. An executive can still read it: `/integrity summary round N`.
 SUMMARY_GIVE_UP = timedelta(days=3)
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-
-
-class Messenger(Protocol):
-    """What the scheduler needs from a chat platform.
-
-    A summary goes out in two steps, so that the scheduler can record (and retry) each
-    recipient on its own: `summary_recipients` says who a destination reaches, one
-    address each, and `post_summary` posts to one of those addresses. See
-    `Scheduler._post_summary`.
-    """
-
-    platform: str
-
-    def people(self, workspace: str) -> list[Person]:
-        """Everyone to ask in this workspace, refreshed from the platform (time zones too)."""
-        ...
-
-    def send_round(self, person: Person, round_: Round, questions: list[Question]) -> str:
-        """Post the round's questions to the person; return the platform's message id."""
-        ...
-
-    def find_sent(self, person: Person, round_: Round) -> str | None:
-        """The message id if this round was already posted to the person (crash recovery)."""
-        ...
-
-    def remind(self, person: Person, round_: Round, unanswered: list[Question]) -> None:
-        """Nudge a person who has not answered yet."""
-        ...
-
-    def summary_recipients(self, workspace: str, to: str) -> list[str]:
-        """Who a summary for the destination `to` (a schedule's `summary_to`: "executives"
-        or a channel) reaches, as addresses for `post_summary`, one per recipient (an
-        executive's DM, or the channel). An address must stay the same from one tick to
-        the next: it is how a retry knows who already got the summary."""
-        ...
-
-    def post_summary(self, workspace: str, recipient: str, reply: Reply) -> None:
-        """Post a closed round's summary to one `recipient` from `summary_recipients`, and
-        to no one else; raise if it failed, so the scheduler posts it again."""
-        ...
-
-
-@dataclass(frozen=True)
-class WeeklySchedule:
-    """When a workspace (or one of its teams) is asked, and how a round runs."""
-
-    platform: str
-    workspace: str
-    weekday: int = 0  # Monday
-    local_time: time = time(10, 0)
-    tz: str = "UTC"
-    team: str = ""  # "" = the whole workspace; a team name overrides it for that team
-    round_days: int = 5
-    reminders: int = 1
-    catch_up_hours: int = 12
-    summary_to: str = "executives"
-
-    @classmethod
-    def from_row(cls, row: dict) -> WeeklySchedule:
-        hour, minute = (int(x) for x in row["local_time"].split(":"))
-        return cls(
-            platform=row["platform"],
-            workspace=row["workspace"],
-            weekday=row["weekday"],
-            local_time=time(hour, minute),
-            tz=row["tz"],
-            team=row["team"] or "",
-            round_days=row["round_days"],
-            reminders=row["reminders"],
-            catch_up_hours=row["catch_up_hours"],
-            summary_to=row["summary_to"] or "executives",
-        )
-
-    def to_row(self) -> dict:
-        return {
-            "platform": self.platform,
-            "workspace": self.workspace,
-            "team": self.team,
-            "weekday": self.weekday,
-            "local_time": self.local_time.strftime("%H:%M"),
-            "tz": self.tz,
-            "round_days": self.round_days,
-            "reminders": self.reminders,
-            "catch_up_hours": self.catch_up_hours,
-            "summary_to": self.summary_to,
-            "active": 1,
-        }
-
-    def describe(self) -> str:
-        who = f"team {self.team}" if self.team else "everyone"
-        return (
-            f"{who}: {WEEKDAYS[self.weekday].title()}s at {self.local_time:%H:%M} local time "
-            f"(fallback {self.tz}), open {self.round_days} days, {self.reminders} reminder(s), "
-            f"catch-up {self.catch_up_hours} h, summary to {self.summary_to}"
-        )
-
-    def last_slot(self, now: datetime, tz_name: str | None) -> datetime:
-        """The most recent check-in slot at or before `now`, in the person's time zone."""
-        zone = _zone(tz_name) or _zone(self.tz) or ZoneInfo("UTC")
-        local_now = now.astimezone(zone)
-        days_back = (local_now.weekday() - self.weekday) % 7
-        day = local_now.date() - timedelta(days=days_back)
-        slot = datetime.combine(day, self.local_time, tzinfo=zone)
-        if slot > local_now:
-            slot = datetime.combine(day - timedelta(days=7), self.local_time, tzinfo=zone)
-        return slot
-
-
-def week_of(slot: datetime) -> str:
-    """The ISO week a slot belongs to, the key of its scheduled round."""
-    year, week, _ = slot.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def reminder_due(closes_at: datetime, sent_at: datetime | None, left: int) -> datetime:
@@ -212,16 +100,6 @@ def _dt(value: str | None) -> datetime | None:
 
 def _error(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("Unknown time zone %r; using the schedule's", name)
-        return None
 
 
 @dataclass
@@ -432,16 +310,7 @@ class Scheduler:
         return "summaries_failed"
 
     def _summary_reply(self, round_: Round) -> Reply:
-        # Imported here, when a summary is due: matplotlib takes a second to load, and a
-        # restarted scheduler's first tick should be sending by then.
-        from bot.core.commands import summary_reply
-        from bot.core.trends import trend_chart
-
-        reply = summary_reply(
-            self.service, SummaryScope(rounds=[round_], label=f"round {round_.number}")
-        )
-        reply.extend(trend_chart(self.service))
-        return reply
+        return closed_round_summary(self.service, round_)
 
     # -- delivering -------------------------------------------------------------
 
@@ -617,52 +486,3 @@ class Scheduler:
                 logger.info("Scheduler tick: %s", report)
         except Exception:
             logger.exception("Scheduler tick failed; the next tick will retry")
-
-
-def parse_schedule(
-    platform: str, workspace: str, words: list[str], base: WeeklySchedule | None
-) -> WeeklySchedule:
-    """`monday 10:00 [tz Europe/London] [days 5] [reminders 1] [catch-up 12] [team NAME]
-    [summary executives|CHANNEL]` into a schedule; errors name the bad word."""
-    usage = (
-        "Usage: `/integrity schedule DAY HH:MM [tz ZONE] [days N] [reminders N] "
-        "[catch-up HOURS] [team NAME] [summary executives|CHANNEL]`, e.g. "
-        "`/integrity schedule monday 10:00 tz Europe/London`"
-    )
-    values = dict(vars(base)) if base else {"platform": platform, "workspace": workspace}
-    values["team"] = ""
-    if len(words) < 2:
-        raise UsageError(usage)
-    day = words[0].lower()
-    matches = [i for i, name in enumerate(WEEKDAYS) if name.startswith(day[:3])]
-    if len(day) < 3 or not matches:
-        raise UsageError(f"{words[0]!r} is not a day of the week. {usage}")
-    values["weekday"] = matches[0]
-    try:
-        hour, minute = (int(x) for x in words[1].split(":"))
-        values["local_time"] = time(hour, minute)
-    except ValueError:
-        raise UsageError(f"{words[1]!r} is not a time like 10:00. {usage}") from None
-    rest = words[2:]
-    if len(rest) % 2:
-        raise UsageError(usage)
-    limits = {"days": (1, 6), "reminders": (0, 3), "catch-up": (0, 72)}
-    fields = {"days": "round_days", "reminders": "reminders", "catch-up": "catch_up_hours"}
-    for key, value in zip(rest[::2], rest[1::2], strict=True):
-        key = key.lower()
-        if key == "tz":
-            if _zone(value) is None:
-                raise UsageError(f"{value!r} is not a time zone; use a name like Europe/London.")
-            values["tz"] = value
-        elif key in limits:
-            low, high = limits[key]
-            if not value.isdigit() or not low <= int(value) <= high:
-                raise UsageError(f"{key} must be a whole number from {low} to {high}.")
-            values[fields[key]] = int(value)
-        elif key == "team":
-            values["team"] = value
-        elif key == "summary":
-            values["summary_to"] = value
-        else:
-            raise UsageError(f"I don't know the option {key!r}. {usage}")
-    return WeeklySchedule(**values)

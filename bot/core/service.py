@@ -20,8 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot.core import anonymity
 from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
+from bot.core import anonymity
 from bot.core.domain import Answer, Person, Proposal, Question, Role, Round
 from bot.core.errors import InvalidAnswer, NotAllowed, NotFound, UsageError
 from bot.core.questions import choose_round_questions, load_bank

@@ -4,7 +4,7 @@
 
 `slack_configured(env)` says whether to start it; `SlackSettings` reads the
 tokens and options. The returned `SlackBot` carries `messenger`, the scheduler's
-Slack side (`bot.core.scheduler.Messenger`).
+Slack side (`bot.core.messenger.Messenger`).
 """
 
 from __future__ import annotations

@@ -60,11 +60,12 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.adapters.slack import blocks as kit
 from bot.adapters.slack.config import SlackSettings
 from bot.adapters.slack.messenger import PLATFORM, SlackMessenger, message_ref, parse_ref
-from bot.core.commands import Commands, summary_reply
+from bot.core.commands import Commands
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, InvalidAnswer, UsageError
 from bot.core.replies import Note, Reply
 from bot.core.service import KEEP, IntegrityCheck
+from bot.core.summaries import summary_reply
 
 logger = logging.getLogger(__name__)
 

@@ -586,7 +586,7 @@ class TeamsBot:
         future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         return future.result(timeout=SEND_TIMEOUT_SECONDS)
 
-    # -- the scheduler's messenger (bot.core.scheduler.Messenger), called from its thread --
+    # -- the scheduler's messenger (bot.core.messenger.Messenger), called from its thread --
 
     platform = PLATFORM
 

@@ -22,7 +22,8 @@ import time_machine
 
 from bot.adapters.slack import SlackSettings
 from bot.adapters.slack.messenger import PLATFORM, SlackMessenger
-from bot.core.scheduler import Scheduler, TickReport, WeeklySchedule, week_of
+from bot.core.schedule import WeeklySchedule, week_of
+from bot.core.scheduler import Scheduler, TickReport
 from bot.core.service import IntegrityCheck
 from bot.store import Store
 from tests.fakes.slack_api import FakeSlack

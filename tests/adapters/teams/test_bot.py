@@ -14,7 +14,8 @@ import pytest
 
 from bot.adapters.teams.config import TeamsSettings
 from bot.core.replies import Reply
-from bot.core.scheduler import Scheduler, WeeklySchedule
+from bot.core.schedule import WeeklySchedule
+from bot.core.scheduler import Scheduler
 from tests.adapters.teams.conftest import BOT_ID, TENANT
 from tests.conftest import make_people
 

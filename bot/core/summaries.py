@@ -1,0 +1,147 @@
+"""What executives read: the summary of a scope and the trend of a question.
+
+`summary_reply` is the same in chat and when a closed round's summary is posted;
+`trend_reply` draws the executive-frontline gap of one question over the rounds.
+Both are platform-neutral `Reply` objects; the adapters render them.
+"""
+
+from __future__ import annotations
+
+from bot.core.anonymity import hidden_message
+from bot.core.domain import Round
+from bot.core.errors import UsageError
+from bot.core.replies import File, Heading, Note, Reply, Table, Text
+from bot.core.service import IntegrityCheck, SummaryScope
+
+
+def summary_reply(service: IntegrityCheck, scope: SummaryScope) -> Reply:
+    """The summary of a scope, as executives read it (in chat or posted when a round closes)."""
+    from bot.analysis.render import to_reply  # loaded with the engine, on first summary
+
+    analysis, hidden_groups = service.analysis(scope)
+    reply = Reply([Heading(f"Integrity check: {scope.label}")])
+    if len(scope.rounds) == 1:
+        rates = service.response_rate(scope.rounds[0])
+        state = "still open" if scope.rounds[0].is_open else "closed"
+        reply.add(
+            Text(
+                f"Round {scope.rounds[0].number} ({state}): "
+                f"{rates['executive']['answered']} of {rates['executive']['asked']} "
+                f"executives and {rates['frontline']['answered']} of "
+                f"{rates['frontline']['asked']} frontline staff answered."
+            )
+        )
+    reply.extend(to_reply(analysis))
+    if hidden_groups:
+        floor = service.settings.min_group
+        reply.add(Note(f"{hidden_groups} question group(s) had {hidden_message(floor)}."))
+    return reply
+
+
+def closed_round_summary(service: IntegrityCheck, round_: Round) -> Reply:
+    """The summary posted when a round closes, with the give-away question's trend chart."""
+    # matplotlib takes a second to load: only when a summary is due, so a restarted
+    # scheduler's first tick is already sending check-ins by then.
+    from bot.core.trends import trend_chart
+
+    reply = summary_reply(service, SummaryScope(rounds=[round_], label=f"round {round_.number}"))
+    reply.extend(trend_chart(service))
+    return reply
+
+
+def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
+    """`[QUESTION] [weeks N]`: the gap over the rounds as a table and two charts."""
+    # matplotlib is heavy: loaded on the first trend, not at start-up.
+    from bot.core.trends import ANCHOR, build_trend, gap_chart, sides_chart
+
+    words = rest.split()
+    scope_words = ["all"]
+    if len(words) >= 2 and words[-2] == "weeks":
+        scope_words = words[-2:]
+        words = words[:-2]
+    if len(words) > 1:
+        raise UsageError(usage)
+    question_id = words[0] if words else ANCHOR
+    known = {q.id: q for q in service.store.questions(active_only=False)}
+    if question_id not in known:
+        matches = [qid for qid in known if qid.startswith(question_id)]
+        if len(matches) != 1:
+            raise UsageError(f"There is no question {question_id!r}. Ids: {', '.join(known)}.")
+        question_id = matches[0]
+    scope = service.scope(None, " ".join(scope_words))
+    rounds = [r for r in scope.rounds if question_id in r.question_ids]
+    if not rounds:
+        raise UsageError(f"No round in {scope.label} asked {question_id!r}.")
+    trend = build_trend(service, scope.rounds)
+    points = trend.questions.get(question_id, [])
+    floor = service.settings.min_group
+    reply = Reply([Heading(f"Trend: {known[question_id].text}")])
+    rows = [
+        [
+            str(p.round_number), p.opened_on, _score(p.executive), _score(p.frontline),
+            _score(p.gap) if p.gap is not None else "hidden (under the floor)",
+            "-" if p.gap is None else "text" if p.basis == "text" else "ratings",
+        ]
+        for p in points
+    ]  # fmt: skip
+    reply.add(Table(["round", "opened", "executives", "frontline", "gap", "basis"], rows))
+    if trend.year_ago is not None and points and points[-1].gap is not None:
+        then = build_trend(service, [trend.year_ago]).questions.get(question_id, [])
+        if then and then[0].gap is not None:
+            reply.add(
+                Text(
+                    f"Same time last year (round {then[0].round_number}, {then[0].opened_on}):"
+                    f" gap {then[0].gap:+.1f}; now {points[-1].gap:+.1f}."
+                )
+            )
+    latest = scope.rounds[-1]
+    rates = trend.response[latest.number]
+    reply.add(
+        Text(
+            f"Response in round {latest.number}: executives {percent(rates['executive'])}, "
+            f"frontline {percent(rates['frontline'])}."
+        )
+    )
+    reply.add(
+        File(
+            f"trend-{question_id}.png",
+            gap_chart(known[question_id].text, points, floor),
+            "image/png",
+            title=f"Executives vs frontline over time: {question_id}",
+        )
+    )
+    last_points = [
+        (qid, pts[-1])
+        for qid, pts in trend.questions.items()
+        if pts[-1].round_number == latest.number and pts[-1].gap is not None
+    ]
+    if last_points:
+        reply.add(
+            File(
+                f"round-{latest.number}-sides.png",
+                sides_chart(
+                    f"Round {latest.number}: executives vs frontline",
+                    [known[qid].text for qid, _ in last_points],
+                    [p.executive for _, p in last_points],
+                    [p.frontline for _, p in last_points],
+                ),
+                "image/png",
+                title=f"Round {latest.number}, question by question",
+            )
+        )
+    if trend.hidden_points:
+        reply.add(
+            Note(
+                f"Rounds where a side had fewer than {floor} answers are left out, "
+                "to keep them anonymous."
+            )
+        )
+    return reply
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def percent(counts: dict[str, int]) -> str:
+    return f"{100 * counts['answered'] / counts['asked']:.0f}%" if counts["asked"] else "-"
