@@ -1,9 +1,11 @@
-"""Integrity Check's entry point: read settings, build the store, the core and the
-adapters, and start them.
+"""Integrity Check's entry point: it wires, and only wires.
+
+It reads the settings, builds the store, the core and the adapters, and starts
+them; the command line itself (`chat`, `analyse`, `export`, `teams-package`) is
+`bot.cli`.
 
     python run_bot.py                 # the chat: the terminal by default
-    python run_bot.py analyse FILE    # analyse answers exported from anywhere
-    python run_bot.py teams-package   # zip the Teams app manifest for upload
+    python run_bot.py --help          # every command
 """
 
 from __future__ import annotations
@@ -13,56 +15,40 @@ import logging
 import os
 import sys
 
-from bot.core.errors import IntegrityError
+from bot import cli
+from bot.core.errors import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] in (["analyse"], ["analyze"]):
-        from bot.cli import run as run_analyse
-
-        return run_analyse(argv[1:])
-
-    if argv[:1] == ["export"]:
-        return run_export(argv[1:])
-
-    if argv[:1] == ["teams-package"]:
-        from bot.adapters.teams.package import main as teams_package
-
-        return teams_package(argv[1:])
-
-    parser = argparse.ArgumentParser(
-        prog="run_bot.py",
-        description="Integrity Check: the customer-loyalty integrity check chat bot.",
-        epilog="Subcommands: `analyse FILE [--json] [--engine offline|llm] [--min-group N]`, "
-        "`export [--format csv|jsonl] [--rounds all|last|N|N-M|N,M] [--team T] [--out FILE]`, "
-        "`teams-package [--out FILE]`.",
-    )
-    parser.add_argument("--user", help="terminal chat: who you are (a demo person's name)")
-    args = parser.parse_args(argv)
-
-    logging.basicConfig(
-        level=os.environ.get("INTEGRITY_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        if platforms_configured(os.environ):
-            return run_server(os.environ)
-        return run_chat(args.user or os.environ.get("INTEGRITY_USER"))
-    except IntegrityError as error:
-        print(f"integrity: {error}", file=sys.stderr)
-        return 2
+    return cli.main(argv, chat=run_chat_or_server, core=build_core)
 
 
-def build_core():
-    """Settings, the store and the core service: what every way of running shares."""
+def build_core(*, existing: bool = False):
+    """Settings, the store and the core service: what every way of running shares.
+    `existing`: refuse to create a database that is not there yet (export)."""
     from bot.core.service import IntegrityCheck
     from bot.core.settings import Settings
     from bot.store import Store
 
     settings = Settings.from_env()
+    if existing and not settings.db_path.exists():
+        raise ConfigError(
+            f"There is no database at {settings.db_path}; set INTEGRITY_DB to the bot's "
+            "database file."
+        )
     store = Store(settings.db_path)
     return settings, store, IntegrityCheck(store, settings, analyser=_analyser(settings))
+
+
+def run_chat_or_server(args: argparse.Namespace) -> int:
+    """The chat: the web server when a platform is configured, else the terminal chat."""
+    logging.basicConfig(
+        level=os.environ.get("INTEGRITY_LOG_LEVEL", "WARNING").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if platforms_configured(os.environ):
+        return run_server(os.environ)
+    return run_chat(args.user or os.environ.get("INTEGRITY_USER"))
 
 
 def platforms_configured(env) -> bool:
@@ -89,8 +75,6 @@ def run_server(env) -> int:
 
 
 def _port(env) -> int:
-    from bot.core.errors import ConfigError
-
     raw = env.get("PORT", "3000")
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise ConfigError(f"PORT is {raw!r}: give a port number such as 3000.")
@@ -106,7 +90,7 @@ def run_chat(user: str | None) -> int:
 
     settings, store, service = build_core()
     seeded = False
-    if settings.demo and not store.people():
+    if settings.demo and not service.people("terminal", WORKSPACE) and not service.rounds():
         seed_demo(store, settings)
         seeded = True
     service.close_due_rounds()
@@ -117,40 +101,6 @@ def run_chat(user: str | None) -> int:
     if seeded:
         console.print(f"The demo lives in [bold]{settings.db_path}[/bold]; delete it to restart.")
     return chat.run(sys.stdin, echo=not sys.stdin.isatty())
-
-
-def run_export(argv: list[str]) -> int:
-    """Write answers as CSV or JSONL (the floor applied, no identities) to a file or stdout."""
-    from bot.core.service import IntegrityCheck
-    from bot.core.settings import Settings
-    from bot.store import Store
-
-    parser = argparse.ArgumentParser(prog="run_bot.py export", description=run_export.__doc__)
-    parser.add_argument("--format", choices=["csv", "jsonl"], default="csv")
-    parser.add_argument("--rounds", default="all", help="all, last, N, N-M or N,M (default all)")
-    parser.add_argument("--team", help="only this team's answers")
-    parser.add_argument("--out", help="file to write (default: standard output)")
-    args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env()
-        if not settings.db_path.exists():
-            print(f"integrity: there is no database at {settings.db_path}; set INTEGRITY_DB.")
-            return 2
-        service = IntegrityCheck(Store(settings.db_path), settings)
-        words = args.rounds if args.rounds in ("all", "last") else f"rounds {args.rounds}"
-        scope = service.scope(None, words + (f" {args.team}" if args.team else ""))
-        export = service.export_jsonl if args.format == "jsonl" else service.export_csv
-        content = export(None, scope)
-    except IntegrityError as error:
-        print(f"integrity: {error}", file=sys.stderr)
-        return 2
-    if args.out:
-        with open(args.out, "wb") as f:
-            f.write(content)
-        print(f"Wrote {scope.label} to {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.buffer.write(content)
-    return 0
 
 
 def _analyser(settings):

@@ -1,10 +1,15 @@
-"""The `analyse` command: `python run_bot.py analyse FILE [--json] [--engine offline|llm]
-[--min-group N]`.
+"""The command line of `run_bot.py`: one parser, a subcommand for each job.
 
-It reads a CSV or JSONL export (see `bot.analysis.loader`), runs the analysis and
-prints either the report or, with `--json`, exactly `Analysis.model_dump()` as
-JSON. The anonymity floor defaults to 5 (or INTEGRITY_MIN_GROUP) and is never
-below 3. Errors are printed to stderr with exit code 2.
+    python run_bot.py [chat] [--user NAME]     the chat: the terminal unless a platform is set
+    python run_bot.py analyse FILE [...]       analyse answers exported from anywhere
+    python run_bot.py export [...]             export answers, the anonymity floor applied
+    python run_bot.py teams-package [--out F]  zip the Teams app manifest for upload
+
+`CLI_COMMANDS` is the single source of each subcommand's usage and purpose: the
+parser's help and the README's table both come from it (tests/test_docs.py).
+`run_bot.py` passes in what needs wiring (building the core, starting the chat),
+so this module only reads arguments and reports errors: exit 2 with one line on
+stderr for anything the user can fix.
 """
 
 from __future__ import annotations
@@ -13,37 +18,122 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.core.errors import ConfigError, IntegrityError, UsageError
 
 DEFAULT_MIN_GROUP = 5
-USAGE = "analyse FILE [--json] [--engine offline|llm] [--min-group N]"
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="run_bot.py analyse",
-        usage=USAGE,
-        description="Find themes and contradictions between executives and frontline in "
-        "exported answers (CSV or JSONL).",
+@dataclass(frozen=True)
+class CliCommand:
+    usage: str
+    what: str
+
+
+CLI_COMMANDS: dict[str, CliCommand] = {
+    "chat": CliCommand(
+        "python run_bot.py [chat] [--user NAME]",
+        "the chat: the terminal chat unless a platform is configured",
+    ),
+    "export": CliCommand(
+        "python run_bot.py export [--format csv|jsonl] [--rounds all|last|N|N-M|N,M] "
+        "[--team T] [--out FILE]",
+        "export answers, anonymity floor applied, no identities; the JSONL reads back into "
+        "`analyse`",
+    ),
+    "analyse": CliCommand(
+        "python run_bot.py analyse FILE [--json] [--engine offline|llm] [--min-group N]",
+        "analyse answers exported from anywhere (CSV or JSONL)",
+    ),
+    "teams-package": CliCommand(
+        "python run_bot.py teams-package [--out FILE]",
+        "zip `teams/manifest.json` and its icons, with `TEAMS_CLIENT_ID` filled in, for "
+        "upload to Teams",
+    ),
+}
+
+#: Builds (settings, store, service) for commands that read the database.
+CoreFactory = Callable[[], tuple[Any, Any, Any]]
+
+
+def parser() -> argparse.ArgumentParser:
+    """The whole command line, one subparser per entry of `CLI_COMMANDS`."""
+    main = argparse.ArgumentParser(
+        prog="run_bot.py",
+        description="Integrity Check: the customer-loyalty integrity check chat bot.",
+        epilog="\n".join(f"{c.usage}\n    {c.what}" for c in CLI_COMMANDS.values()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", type=Path, help="a .csv, .jsonl or .ndjson export of answers")
-    parser.add_argument("--json", action="store_true", help="print the analysis as JSON")
-    parser.add_argument(
+    main.add_argument("--user", help="terminal chat: who you are (a demo person's name)")
+    sub = main.add_subparsers(dest="command", metavar="{chat,analyse,export,teams-package}")
+
+    def command(name: str, **extra) -> argparse.ArgumentParser:
+        entry = CLI_COMMANDS[name]
+        usage = entry.usage.removeprefix("python ")
+        return sub.add_parser(name, usage=usage, help=entry.what, description=entry.what, **extra)
+
+    chat = command("chat")
+    chat.add_argument("--user", help="who you are (a demo person's name)")
+
+    analyse = command("analyse", aliases=["analyze"])
+    analyse.add_argument("file", type=Path, help="a .csv, .jsonl or .ndjson export of answers")
+    analyse.add_argument("--json", action="store_true", help="print the analysis as JSON")
+    analyse.add_argument(
         "--engine",
         choices=("offline", "llm"),
         default="offline",
         help="offline (default, no network) or llm (needs INTEGRITY_LLM)",
     )
-    parser.add_argument(
+    analyse.add_argument(
         "--min-group",
         type=int,
         default=None,
         help="anonymity floor: hide any question × role group with fewer answers "
         f"(default {DEFAULT_MIN_GROUP}, or INTEGRITY_MIN_GROUP; never below 3)",
     )
-    return parser
+
+    export = command("export")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument("--rounds", default="all", help="all, last, N, N-M or N,M (default all)")
+    export.add_argument("--team", help="only this team's answers")
+    export.add_argument("--out", help="file to write (default: standard output)")
+
+    package = command("teams-package")
+    package.add_argument("--out", default="integrity-check-teams.zip", help="the zip to write")
+    return main
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    chat: Callable[[argparse.Namespace], int] | None = None,
+    core: CoreFactory | None = None,
+) -> int:
+    """Parse `argv` and run its command; the exit code (2: a mistake the user can fix)."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exit_:  # argparse has printed the usage and the problem
+        return int(exit_.code or 0) and 2
+    try:
+        if args.command in (None, "chat"):
+            if chat is None:
+                raise UsageError("The chat is started by run_bot.py.")
+            return chat(args)
+        if args.command in ("analyse", "analyze"):
+            return _analyse(args)
+        if args.command == "export":
+            if core is None:
+                raise UsageError("Export needs the database: run it through run_bot.py.")
+            return _export(args, core)
+        return _teams_package(args)
+    except IntegrityError as error:
+        print(f"integrity: {error}", file=sys.stderr)
+        return 2
 
 
 def min_group_from(value: int | None) -> int:
@@ -62,26 +152,12 @@ def min_group_from(value: int | None) -> int:
     if value < 3:
         raise UsageError(
             f"The anonymity floor is never below 3 (you asked for {value}). "
-            f"Use --min-group 3 or more. Usage: {USAGE}"
+            f"Use --min-group 3 or more. Usage: {CLI_COMMANDS['analyse'].usage}"
         )
     return value
 
 
-def run(argv: list[str]) -> int:
-    """Run `analyse` with command-line arguments; return the exit code."""
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # argparse has already printed the usage and the problem
-        return int(exit_.code or 0) and 2
-    try:
-        return _run(args)
-    except IntegrityError as error:
-        print(str(error), file=sys.stderr)
-        return 2
-
-
-def _run(args: argparse.Namespace) -> int:
+def _analyse(args: argparse.Namespace) -> int:
     from bot.analysis.engine import analyse
     from bot.analysis.loader import load_answers
 
@@ -96,15 +172,34 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(analysis.model_dump(), ensure_ascii=False, indent=2))
         return 0
-    from bot.analysis.render import to_reply
-
-    reply = to_reply(analysis, title=f"Integrity check: {args.file.name}")
-    try:
-        from bot.adapters.terminal import print_reply
-    except ImportError:
-        print(reply.as_text())
-        return 0
     from rich.console import Console
 
-    print_reply(Console(), reply)
+    from bot.adapters.terminal import print_reply
+    from bot.analysis.render import to_reply
+
+    print_reply(Console(), to_reply(analysis, title=f"Integrity check: {args.file.name}"))
+    return 0
+
+
+def _export(args: argparse.Namespace, core: CoreFactory) -> int:
+    """Write answers as CSV or JSONL (the floor applied, no identities) to a file or stdout."""
+    settings, _store, service = core(existing=True)
+    words = args.rounds if args.rounds in ("all", "last") else f"rounds {args.rounds}"
+    scope = service.scope(None, words + (f" {args.team}" if args.team else ""))
+    export = service.export_jsonl if args.format == "jsonl" else service.export_csv
+    content = export(None, scope)
+    if args.out:
+        with open(args.out, "wb") as f:
+            f.write(content)
+        print(f"Wrote {scope.label} to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(content)
+    return 0
+
+
+def _teams_package(args: argparse.Namespace) -> int:
+    from bot.adapters.teams.package import build
+
+    path = build(os.environ, Path(args.out))
+    print(f"Wrote the Teams app package to {path}; upload it in Teams admin center.")
     return 0

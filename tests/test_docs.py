@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from bot.cli import CLI_COMMANDS, parser
 from bot.core.commands import COMMANDS
 from tests.conftest import ROOT
 
@@ -16,13 +17,35 @@ def _quick_start_commands() -> list[str]:
     return re.findall(r"```bash\n(.+?)\n```", section)
 
 
-def test_readme_documents_every_command():
-    for command in COMMANDS.values():
-        assert f"`{command.usage.replace('|', chr(92) + '|')}`" in README, command.usage
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
 
 
-def test_readme_documents_the_analyse_command_and_terminal_words():
-    assert "python run_bot.py analyse FILE" in README
+def _table_after(marker: str) -> list[str]:
+    """The rows of the first Markdown table after `marker` in the README (no header)."""
+    lines = README.split(marker, 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
+    return lines[start + 2 : end]
+
+
+def test_the_readmes_chat_commands_are_the_command_table():
+    """The README's table of `/integrity` words is exactly `bot.core.commands.COMMANDS`."""
+    rows = [f"| `{_cell(c.usage)}` | {_cell(c.what)} | {c.who} |" for c in COMMANDS.values()]
+    assert _table_after("## Commands\n") == rows
+
+
+def test_the_readmes_cli_commands_are_the_cli_table():
+    """The README's table of `run_bot.py` commands is exactly `bot.cli.CLI_COMMANDS`,
+    the table the parser's `--help` is built from."""
+    rows = [f"| `{_cell(c.usage)}` | {_cell(c.what)} |" for c in CLI_COMMANDS.values()]
+    assert _table_after("Command-line commands of `run_bot.py`:") == rows
+    help_text = parser().format_help()
+    for command in CLI_COMMANDS.values():
+        assert command.usage in help_text
+
+
+def test_readme_documents_the_terminal_words():
     for word in ("/as NAME", "/people", "/quit"):
         assert word in README
 

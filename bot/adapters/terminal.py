@@ -89,7 +89,7 @@ class TerminalChat:
         self.person = self._first_person(user)
 
     def _first_person(self, user: str | None) -> Person:
-        people = self.service.store.people(PLATFORM, self.workspace)
+        people = self.service.people(PLATFORM, self.workspace)
         if user:
             found = self._match(user, people)
             if found:
@@ -101,8 +101,8 @@ class TerminalChat:
             return people[0]
         # An empty workspace: whoever runs the bot here is its first admin.
         name = user or getpass.getuser()
-        person, _ = self.service.meet(PLATFORM, self.workspace, name.lower(), name)
-        return self.service.store.set_role(person.id, "executive", is_admin=True)
+        person, _ = self.service.meet(PLATFORM, self.workspace, name.lower(), name, grant="admin")
+        return person
 
     @staticmethod
     def _match(name: str, people: list[Person]) -> Person | None:
@@ -115,7 +115,7 @@ class TerminalChat:
 
     def deliver_round(self, round_: Round) -> str:
         """In the terminal a round is 'delivered' to everyone's inbox: `answer` shows it."""
-        people = self.service.store.people(PLATFORM, self.workspace)
+        people = self.service.people(PLATFORM, self.workspace)
         report = self.service.deliver(round_, people, lambda *_: "terminal")
         return f"Sent to {report.sent} people; each sees their questions with `/integrity answer`."
 
@@ -167,7 +167,7 @@ class TerminalChat:
             )
 
     def _switch(self, name: str) -> None:
-        people = self.service.store.people(PLATFORM, self.workspace)
+        people = self.service.people(PLATFORM, self.workspace)
         if not name:
             self.console.print("Usage: `/as NAME`, e.g. `/as Jordan`. `/people` lists everyone.")
             return
@@ -187,7 +187,7 @@ class TerminalChat:
         table = RichTable(title="People in this workspace")
         for column in ("name", "user", "role", "team"):
             table.add_column(column)
-        for p in self.service.store.people(PLATFORM, self.workspace):
+        for p in self.service.people(PLATFORM, self.workspace):
             table.add_row(escape(p.display_name), escape(p.user_id), _role(p), escape(p.team or ""))
         self.console.print(table)
 

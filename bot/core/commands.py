@@ -16,7 +16,7 @@ from datetime import datetime
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, UsageError
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
-from bot.core.schedule import WeeklySchedule, parse_schedule
+from bot.core.schedule import parse_schedule
 from bot.core.service import KEEP, IntegrityCheck
 from bot.core.summaries import percent, summary_reply, trend_reply
 
@@ -49,7 +49,7 @@ COMMANDS: dict[str, Command] = {
         "/integrity forget-me [confirm]", "delete all your answers and your record", "everyone"
     ),
     "summary": Command(
-        "/integrity summary [last|round N|weeks N|all] [team]",
+        "/integrity summary [last|round N|rounds N-M|weeks N|all] [team]",
         "themes and executive-vs-frontline contradictions, with verbatim answers",
         "executives",
     ),
@@ -61,7 +61,7 @@ COMMANDS: dict[str, Command] = {
     "ask": Command("/integrity ask", "start a new round now", "executives and admins"),
     "close": Command("/integrity close", "close the open round now", "executives and admins"),
     "export": Command(
-        "/integrity export [last|round N|weeks N|all] [team]",
+        "/integrity export [last|round N|rounds N-M|weeks N|all] [team]",
         "the answers as CSV, anonymity floor applied, no identities",
         "executives",
     ),
@@ -133,7 +133,7 @@ class Commands:
         service = self.service
         reply = Reply([Heading("Status")])
         current = service.open_round()
-        rounds = service.store.rounds()
+        rounds = service.rounds()
         if current is None:
             reply.add(Text("No round is open."))
             if rounds:
@@ -169,15 +169,12 @@ class Commands:
                     + (" See them with `/integrity answer`." if left else "")
                 )
             )
-        schedules = [
-            r for r in service.store.schedules()
-            if (r["platform"], r["workspace"]) == (person.platform, person.workspace)
-        ]  # fmt: skip
+        schedules = service.schedules(person.platform, person.workspace)
         if schedules:
-            described = "; ".join(WeeklySchedule.from_row(r).describe() for r in schedules)
+            described = "; ".join(s.describe() for s in schedules)
             reply.add(Note(f"Weekly check-in: {described}."))
         if person.is_admin:
-            pending = service.store.proposals("pending")
+            pending = service.pending_proposals()
             if pending:
                 reply.add(
                     Note(f"{len(pending)} proposed question(s) wait: `/integrity propose list`.")
@@ -332,7 +329,7 @@ class Commands:
     def _ask(self, person: Person, rest: str) -> Reply:
         started = self.service.start_round(person)
         delivered = self.on_round_started(started) if self.on_round_started else None
-        questions = [self.service.store.question(q).text for q in started.question_ids]
+        questions = [self.service.question(q).text for q in started.question_ids]
         reply = Reply(
             [
                 Text(
@@ -356,12 +353,7 @@ class Commands:
 
     def _schedule(self, person: Person, rest: str) -> Reply:
 
-        store = self.service.store
-        mine = [
-            WeeklySchedule.from_row(r)
-            for r in store.schedules()
-            if (r["platform"], r["workspace"]) == (person.platform, person.workspace)
-        ]
+        mine = self.service.schedules(person.platform, person.workspace)
         words = rest.split()
         if not words:
             if not mine:
@@ -375,11 +367,11 @@ class Commands:
         self.service.require_admin(person, "set the weekly check-in")
         if words[0].lower() == "off":
             team = words[2] if len(words) == 3 and words[1].lower() == "team" else ""
-            store.disable_schedule(person.platform, person.workspace, team)
+            self.service.stop_schedule(person, team)
             return Reply.text("Weekly check-ins are off" + (f" for team {team}." if team else "."))
         base = next((s for s in mine if not s.team), None)
         schedule = parse_schedule(person.platform, person.workspace, words, base)
-        store.save_schedule(schedule.to_row())
+        self.service.set_schedule(person, schedule)
         return Reply.text(f"Weekly check-in set for {schedule.describe()}.")
 
     def _role(self, person: Person, rest: str) -> Reply:

@@ -33,14 +33,14 @@ def seed_demo(store: Store, settings: Settings, now: datetime | None = None) -> 
     service = IntegrityCheck(store, settings, clock=lambda: moment)
     people: dict[str, Person] = {}
     for user_id, name, *flags in data["people"]["executives"]:
-        people[user_id] = store.add_person(
-            PLATFORM, WORKSPACE, user_id, name, "executive", is_admin="admin" in flags,
-            team="Leadership", tz="Europe/London",
+        people[user_id], _ = service.meet(
+            PLATFORM, WORKSPACE, user_id, name, team="Leadership", tz="Europe/London",
+            grant="admin" if "admin" in flags else "executive",
         )  # fmt: skip
     for team, members in data["people"]["frontline"].items():
         for user_id, name in members:
-            people[user_id] = store.add_person(
-                PLATFORM, WORKSPACE, user_id, name, "frontline", team=team, tz="Europe/London"
+            people[user_id], _ = service.meet(
+                PLATFORM, WORKSPACE, user_id, name, team=team, tz="Europe/London"
             )
     by_role = {
         role: [p for p in people.values() if p.role == role] for role in ("executive", "frontline")

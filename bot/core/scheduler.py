@@ -136,11 +136,7 @@ class Scheduler:
         return self.service.store
 
     def schedules(self) -> list[WeeklySchedule]:
-        return [
-            WeeklySchedule.from_row(r)
-            for r in self.store.schedules()
-            if r["platform"] in self.messengers
-        ]
+        return [s for s in self.service.schedules() if s.platform in self.messengers]
 
     def tick(self) -> TickReport:
         """One reconcile pass; safe to run at any time, any number of times."""

@@ -19,12 +19,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
 from bot.core import anonymity
 from bot.core.domain import Answer, Person, Proposal, Question, Role, Round
 from bot.core.errors import InvalidAnswer, NotAllowed, NotFound, UsageError
 from bot.core.questions import choose_round_questions, load_bank
+from bot.core.schedule import WeeklySchedule
+from bot.core.scope import Scope, parse_scope
 from bot.core.settings import Settings
 from bot.store import Store
 
@@ -43,6 +46,8 @@ class _Keep:
 
 KEEP = _Keep()
 
+#: What a platform's settings make a person: an executive, or an admin (and executive).
+Grant = Literal["executive", "admin"]
 #: Sends one round's questions to one person; returns the platform's message id.
 Sender = Callable[[Person, Round, list[Question]], str | None]
 #: Runs the analysis engine (see bot.analysis.engine.analyse).
@@ -54,15 +59,6 @@ class DeliveryReport:
     sent: int = 0
     already: int = 0
     failed: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SummaryScope:
-    """Which answers a summary or export covers."""
-
-    rounds: list[Round]
-    team: str | None = None
-    label: str = ""
 
 
 class IntegrityCheck:
@@ -92,13 +88,44 @@ class IntegrityCheck:
         *,
         team: str | None = None,
         tz: str | None = None,
+        grant: Grant | None = None,
+        rename: bool = True,
     ) -> tuple[Person, bool]:
-        """The person behind an event, onboarded as frontline if unknown; True if new."""
+        """The person behind an event, onboarded as frontline if unknown; True if new.
+
+        `grant` is what the platform's settings make this person ("executive", or "admin",
+        which is an executive too). The one rule for every platform: a grant only ever
+        raises a role, at every meeting; taking a role away is an admin's act
+        (`/integrity role`), and someone listed in the settings keeps what they grant.
+        A known person whose facts and grant already hold costs one read and no write;
+        `rename=False` keeps a known person's name (when the event only carries a handle).
+        """
         known = self.store.person(platform, workspace, user_id)
-        person = self.store.add_person(
-            platform, workspace, user_id, display_name or user_id, team=team, tz=tz
+        name = display_name or user_id
+        if known is not None and (not rename or not display_name):
+            name = known.display_name
+        person = known
+        changed = known is None or (
+            known.display_name != name
+            or (team is not None and team != known.team)
+            or (tz is not None and tz != known.tz)
         )
+        if changed:
+            person = self.store.add_person(platform, workspace, user_id, name, team=team, tz=tz)
+        assert person is not None
+        admin = grant == "admin" and not person.is_admin
+        executive = grant in ("admin", "executive") and not person.is_executive
+        if admin or executive:
+            person = self.store.set_role(person.id, "executive", is_admin=True if admin else None)
         return person, known is None
+
+    def person(self, platform: str, workspace: str, user_id: str) -> Person | None:
+        """A known person, or None: never creates one."""
+        return self.store.person(platform, workspace, user_id)
+
+    def people(self, platform: str, workspace: str) -> list[Person]:
+        """Everyone the bot knows in a workspace."""
+        return self.store.people(platform, workspace)
 
     def find_person(self, requester: Person, ref: str) -> Person:
         """A person in the requester's workspace by mention, user id or display name."""
@@ -188,6 +215,19 @@ class IntegrityCheck:
             for r in self.store.rounds(status="open")
             if r.closes_at <= now
         ]
+
+    def round(self, round_id: int) -> Round:
+        """A round as it is now (it may have closed since a message showed it)."""
+        return self.store.round(round_id)
+
+    def rounds(self) -> list[Round]:
+        return self.store.rounds()
+
+    def question(self, question_id: str) -> Question:
+        return self.store.question(question_id)
+
+    def questions(self, *, active_only: bool = True) -> list[Question]:
+        return self.store.questions(active_only=active_only)
 
     def round_questions(self, round_: Round) -> list[Question]:
         return [self.store.question(qid) for qid in round_.question_ids]
@@ -300,45 +340,11 @@ class IntegrityCheck:
 
     # -- summaries and exports --------------------------------------------------
 
-    def scope(self, requester: Person | None, spec: str = "") -> SummaryScope:
-        """Parse `last | round N | weeks N | all` and an optional team name."""
-        words = spec.split()
-        teams = {t.lower(): t for t in self.store.teams()}
-        team = None
-        if words and words[-1].lower() in teams:
-            team = teams[words.pop().lower()]
-        usage = "Usage: `/integrity summary [last | round N | rounds N-M | weeks N | all] [team]`"
-        rounds = self.store.rounds()
-        if not rounds:
-            raise NotFound("No round has been run yet. Start one with `/integrity ask`.")
-        if not words or words == ["last"]:
-            closed = [r for r in rounds if not r.is_open]
-            chosen = [closed[-1]] if closed else [rounds[-1]]
-            label = f"round {chosen[0].number}"
-        elif words[0] == "round" and len(words) == 2 and words[1].isdigit():
-            chosen = [self.store.round_by_number(int(words[1]))]
-            label = f"round {chosen[0].number}"
-        elif words[0] == "weeks" and len(words) == 2 and words[1].isdigit() and int(words[1]) > 0:
-            since = self.now() - timedelta(weeks=int(words[1]))
-            chosen = [r for r in rounds if r.opened_at >= since]
-            if not chosen:
-                raise NotFound(f"No round was opened in the last {words[1]} weeks.")
-            label = f"the last {words[1]} weeks (rounds {chosen[0].number}-{chosen[-1].number})"
-        elif words[0] == "rounds" and len(words) == 2:
-            chosen = [self.store.round_by_number(n) for n in _numbers(words[1], usage)]
-            label = f"rounds {words[1]}"
-        elif words == ["all"]:
-            chosen = rounds
-            label = "all rounds"
-        else:
-            unknown = " ".join(words)
-            hint = f" Teams: {', '.join(teams.values())}." if teams else ""
-            raise UsageError(f"I don't understand {unknown!r}. {usage}{hint}")
-        if team:
-            label += f", team {team}"
-        return SummaryScope(rounds=chosen, team=team, label=label)
+    def scope(self, requester: Person | None, spec: str = "") -> Scope:
+        """The scope `spec` names (see `bot.core.scope.parse_scope`)."""
+        return parse_scope(spec.split(), self.store.rounds(), self.store.teams(), self.now())
 
-    def answers_in_scope(self, scope: SummaryScope) -> tuple[list[Answer], int]:
+    def answers_in_scope(self, scope: Scope) -> tuple[list[Answer], int]:
         """The answers a summary or export may use, and how many groups the floor hid.
 
         A group is question × role × round, and × team when the scope is one team,
@@ -350,7 +356,7 @@ class IntegrityCheck:
         )
         return kept, len(hidden)
 
-    def analysis(self, scope: SummaryScope) -> tuple[Analysis, int]:
+    def analysis(self, scope: Scope) -> tuple[Analysis, int]:
         """Run the analysis engine on the answers of a scope (the floor already applied)."""
         answers, hidden_groups = self.answers_in_scope(scope)
         numbers = {r.id: r.number for r in scope.rounds}
@@ -392,7 +398,7 @@ class IntegrityCheck:
                 "`/integrity role @you executive`."
             )
 
-    def export_rows(self, requester: Person | None, scope: SummaryScope) -> list[dict]:
+    def export_rows(self, requester: Person | None, scope: Scope) -> list[dict]:
         """Answers as rows for CSV/JSONL, floor applied, no identities (executives only;
         `None` is the operator at the console, who holds the database anyway)."""
         if requester is not None:
@@ -423,7 +429,7 @@ class IntegrityCheck:
             for a in answers
         ]
 
-    def export_csv(self, requester: Person | None, scope: SummaryScope) -> bytes:
+    def export_csv(self, requester: Person | None, scope: Scope) -> bytes:
         rows = self.export_rows(requester, scope)
         buffer = io.StringIO()
         columns = [
@@ -435,7 +441,7 @@ class IntegrityCheck:
         writer.writerows(rows)
         return buffer.getvalue().encode("utf-8")
 
-    def export_jsonl(self, requester: Person | None, scope: SummaryScope) -> bytes:
+    def export_jsonl(self, requester: Person | None, scope: Scope) -> bytes:
         """One JSON object a line, in the shape `run_bot.py analyse` reads back."""
         lines = []
         for row in self.export_rows(requester, scope):
@@ -496,6 +502,63 @@ class IntegrityCheck:
         if not person.is_admin:
             raise NotAllowed(f"Only admins can {what}.")
 
+    def pending_proposals(self) -> list[Proposal]:
+        """Proposals waiting for an admin (for the status line; no permission needed to count)."""
+        return self.store.proposals("pending")
+
+    # -- schedules --------------------------------------------------------------
+
+    def schedules(
+        self, platform: str | None = None, workspace: str | None = None
+    ) -> list[WeeklySchedule]:
+        """The active weekly schedules, of one workspace when given."""
+        return [
+            WeeklySchedule.from_row(r)
+            for r in self.store.schedules()
+            if platform is None or (r["platform"], r["workspace"]) == (platform, workspace)
+        ]
+
+    def set_schedule(self, requester: Person, schedule: WeeklySchedule) -> None:
+        """Save a weekly schedule (admins only)."""
+        self.require_admin(requester, "set the weekly check-in")
+        self.store.save_schedule(schedule.to_row())
+
+    def stop_schedule(self, requester: Person, team: str = "") -> None:
+        """Turn a workspace's (or one team's) weekly check-in off (admins only)."""
+        self.require_admin(requester, "turn off the weekly check-in")
+        self.store.disable_schedule(requester.platform, requester.workspace, team)
+
+    # -- what adapters keep about delivery ---------------------------------------
+
+    def delivery_for(self, round_: Round, person: Person) -> dict | None:
+        return self.store.delivery_for(round_.id, person.id)
+
+    def first_sighting(self, key: str) -> bool:
+        """True the first time a platform event key is seen (de-duplication of retries)."""
+        return self.store.first_sighting(key)
+
+    def save_conversation_ref(self, person: Person, reference: dict) -> None:
+        self.store.save_conversation_ref(person.id, person.platform, reference)
+
+    def conversation_ref(self, person: Person) -> dict | None:
+        return self.store.conversation_ref(person.id)
+
+    def people_without_conversation(self, platform: str, workspace: str) -> list[Person]:
+        return self.store.people_without_conversation(platform, workspace)
+
+    def claim_channel_post(
+        self, platform: str, workspace: str, channel: str, round_: Round
+    ) -> bool:
+        return self.store.claim_channel_post(platform, workspace, channel, round_.id)
+
+    def complete_channel_post(
+        self, platform: str, workspace: str, channel: str, round_: Round, ref: str | None
+    ) -> None:
+        self.store.complete_channel_post(platform, workspace, channel, round_.id, ref)
+
+    def round_of_channel_post(self, platform: str, workspace: str, ref: str) -> Round | None:
+        return self.store.round_of_channel_post(platform, workspace, ref)
+
     # -- forgetting -------------------------------------------------------------
 
     def forget_me(self, person: Person) -> dict[str, int]:
@@ -504,17 +567,6 @@ class IntegrityCheck:
         pseudonyms = [anonymity.pseudonym(secret, person, r.id) for r in self.store.rounds()]
         pseudonyms.append(anonymity.proposal_pseudonym(secret, person))
         return self.store.forget(person.id, pseudonyms)
-
-
-def _numbers(spec: str, usage: str) -> list[int]:
-    """`3`, `1-4` or `1,3,5` as a sorted list of round numbers."""
-    numbers: set[int] = set()
-    for part in spec.split(","):
-        low, _, high = part.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
-            raise UsageError(f"{spec!r} is not a list of round numbers like 1-4 or 1,3. {usage}")
-        numbers.update(range(int(low), int(high or low) + 1))
-    return sorted(numbers)
 
 
 def _is_rating(value: object) -> bool:

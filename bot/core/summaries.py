@@ -11,10 +11,11 @@ from bot.core.anonymity import hidden_message
 from bot.core.domain import Round
 from bot.core.errors import UsageError
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
-from bot.core.service import IntegrityCheck, SummaryScope
+from bot.core.scope import Scope
+from bot.core.service import IntegrityCheck
 
 
-def summary_reply(service: IntegrityCheck, scope: SummaryScope) -> Reply:
+def summary_reply(service: IntegrityCheck, scope: Scope) -> Reply:
     """The summary of a scope, as executives read it (in chat or posted when a round closes)."""
     from bot.analysis.render import to_reply  # loaded with the engine, on first summary
 
@@ -44,7 +45,7 @@ def closed_round_summary(service: IntegrityCheck, round_: Round) -> Reply:
     # scheduler's first tick is already sending check-ins by then.
     from bot.core.trends import trend_chart
 
-    reply = summary_reply(service, SummaryScope(rounds=[round_], label=f"round {round_.number}"))
+    reply = summary_reply(service, Scope(rounds=[round_], label=f"round {round_.number}"))
     reply.extend(trend_chart(service))
     return reply
 
@@ -62,7 +63,7 @@ def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
     if len(words) > 1:
         raise UsageError(usage)
     question_id = words[0] if words else ANCHOR
-    known = {q.id: q for q in service.store.questions(active_only=False)}
+    known = {q.id: q for q in service.questions(active_only=False)}
     if question_id not in known:
         matches = [qid for qid in known if qid.startswith(question_id)]
         if len(matches) != 1:

@@ -22,7 +22,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from bot.analysis.models import QuestionResult, SideFigures  # noqa: E402
 from bot.core.domain import Round  # noqa: E402
 from bot.core.replies import File, Reply  # noqa: E402
-from bot.core.service import IntegrityCheck, SummaryScope  # noqa: E402
+from bot.core.scope import Scope
+from bot.core.service import IntegrityCheck  # noqa: E402
 
 ANCHOR = "give-away"
 
@@ -74,9 +75,9 @@ def _point(round_: Round, result: QuestionResult) -> TrendPoint:
 def build_trend(service: IntegrityCheck, rounds: list[Round], team: str | None = None) -> Trend:
     """Analyse each round on its own and line the figures up."""
     trend = Trend(rounds=rounds)
-    theme_of = {q.id: q.theme for q in service.store.questions(active_only=False)}
+    theme_of = {q.id: q.theme for q in service.questions(active_only=False)}
     for round_ in rounds:
-        analysis, _ = service.analysis(SummaryScope(rounds=[round_], team=team))
+        analysis, _ = service.analysis(Scope(rounds=[round_], team=team))
         trend.response[round_.number] = service.response_rate(round_)
         by_theme: dict[str, list[TrendPoint]] = defaultdict(list)
         results = {r.question_id: r for r in analysis.questions}
@@ -97,9 +98,7 @@ def build_trend(service: IntegrityCheck, rounds: list[Round], team: str | None =
     if rounds:
         latest = rounds[-1]
         target = latest.opened_at - timedelta(weeks=52)
-        earlier = [
-            r for r in service.store.rounds() if abs(r.opened_at - target) <= timedelta(days=7)
-        ]
+        earlier = [r for r in service.rounds() if abs(r.opened_at - target) <= timedelta(days=7)]
         trend.year_ago = earlier[0] if earlier else None
     return trend
 
@@ -193,11 +192,11 @@ def _wrap(text: str, width: int = 80) -> str:
 
 def trend_chart(service: IntegrityCheck, question_id: str = ANCHOR) -> Reply:
     """The anchor question's gap over every round so far, as a chart to attach to a summary."""
-    rounds = [r for r in service.store.rounds() if question_id in r.question_ids]
+    rounds = [r for r in service.rounds() if question_id in r.question_ids]
     if not rounds:
         return Reply()
     points = build_trend(service, rounds).questions.get(question_id, [])
-    text = service.store.question(question_id).text
+    text = service.question(question_id).text
     png = gap_chart(text, points, service.settings.min_group)
     return Reply(
         [File(f"trend-{question_id}.png", png, "image/png", title="The gap over time: " + text)]

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from bot.analysis.models import Analysis
-from bot.cli import run
+from bot.cli import main
+
+
+def run(argv: list[str]) -> int:
+    return main(["analyse", *argv])
+
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "labelled.jsonl"
 ROOT = Path(__file__).resolve().parents[2]

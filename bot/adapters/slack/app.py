@@ -162,10 +162,6 @@ class SlackBot:
         self._background: set[asyncio.Task] = set()
         self._routes()
 
-    @property
-    def store(self):
-        return self.service.store
-
     # -- wiring -------------------------------------------------------------------------
 
     def _routes(self) -> None:
@@ -263,7 +259,7 @@ class SlackBot:
         """Slack redelivers events it thinks were missed: act on each `event_id` once."""
         event_id = body.get("event_id") if body.get("type") == "event_callback" else None
         if event_id and not await asyncio.to_thread(
-            self.store.first_sighting, f"slack:event:{event_id}"
+            self.service.first_sighting, f"slack:event:{event_id}"
         ):
             logger.info("Slack event %s seen before; acknowledged, not repeated", event_id)
             return BoltResponse(status=200, body="")
@@ -303,10 +299,15 @@ class SlackBot:
     def person(self, user_id: str, name: str, team: str | None) -> Person:
         """The person behind a request, met (as frontline) if new; configured roles applied."""
         workspace = team or self.messenger.team_id
-        person = self.store.person(PLATFORM, workspace, user_id)
-        if person is None:
-            person, _ = self.service.meet(PLATFORM, workspace, user_id, name or user_id)
-        return self.messenger.apply_roles(person)
+        person, _ = self.service.meet(
+            PLATFORM,
+            workspace,
+            user_id,
+            name,
+            grant=self.messenger.grant_for(user_id),
+            rename=False,
+        )
+        return person
 
     @staticmethod
     def _payload_person(body: dict) -> tuple[str, str, str | None]:
@@ -377,7 +378,7 @@ class SlackBot:
 
         def record() -> tuple[Person, Round]:
             person = self.person(user_id, name, team)
-            round_ = self.store.round(int(value["round"]))
+            round_ = self.service.round(int(value["round"]))
             self.service.record_answer(
                 person, value["question"], rating=int(value["rating"]), round_=round_,
                 source="slack",
@@ -460,7 +461,7 @@ class SlackBot:
         def arguments() -> dict | None:
             where = (channel, ts)
             if not (channel and ts):
-                delivery = self.store.delivery_for(round_.id, person.id)
+                delivery = self.service.delivery_for(round_, person)
                 if not delivery or not delivery.get("message_ref"):
                     return None
                 where = parse_ref(delivery["message_ref"])
@@ -516,8 +517,8 @@ class SlackBot:
 
         def load():
             person = self.person(user_id, name, team)
-            round_ = self.store.round(int(value["round"]))
-            question = self.store.question(value["question"])
+            round_ = self.service.round(int(value["round"]))
+            question = self.service.question(value["question"])
             answer = self.service.my_answers(person, round_).get(question.id)
             return round_, question, answer
 
@@ -536,7 +537,7 @@ class SlackBot:
 
         def record() -> tuple[Person, Round]:
             person = self.person(user_id, name, team)
-            round_ = self.store.round(int(meta["round"]))
+            round_ = self.service.round(int(meta["round"]))
             self.service.record_answer(
                 person, meta["question"], text=text, round_=round_, source="slack"
             )
@@ -562,7 +563,7 @@ class SlackBot:
 
         def load() -> dict:
             person = self.person(user_id, name, team)
-            round_ = self.store.round(int(value["round"]))
+            round_ = self.service.round(int(value["round"]))
             if not round_.is_open:
                 return _notice_modal(
                     f"Round {round_.number} is closed",
@@ -580,7 +581,7 @@ class SlackBot:
 
         def record() -> tuple[Person, Round, int]:
             person = self.person(user_id, name, team)
-            round_ = self.store.round(int(meta["round"]))
+            round_ = self.service.round(int(meta["round"]))
             saved = 0
             for question in self.service.questions_for(person, round_):
                 chosen = (values.get(f"rating:{question.id}", {}).get("rating") or {}).get(
@@ -638,7 +639,7 @@ class SlackBot:
         workspace = team or await asyncio.to_thread(lambda: self.messenger.team_id)
         parent = message_ref(channel, event["thread_ts"])
         round_ = await asyncio.to_thread(
-            self.store.round_of_channel_post, PLATFORM, workspace, parent
+            self.service.round_of_channel_post, PLATFORM, workspace, parent
         )
         if round_ is None:
             return

@@ -36,7 +36,7 @@ from bot.adapters.slack import blocks as kit
 from bot.adapters.slack.config import SlackSettings
 from bot.core.domain import Person, Question, Round
 from bot.core.replies import Reply
-from bot.core.service import IntegrityCheck
+from bot.core.service import Grant, IntegrityCheck
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,8 @@ class SlackMessenger:
         self.pacer = pacer or Pacer(settings.posts_per_second)
         self._team_id: str | None = None
         self._group_members: dict[str, frozenset[str]] = {}
-        self._groups_read = False
+        self._groups_read_at: datetime | None = None
+        self._groups_refreshing = threading.Lock()
         self._dm_channels: dict[str, str] = {}
         # Per workspace: the last good listing and how many refreshes have succeeded. The
         # lock makes one thread refresh while the others (the scheduler, `/integrity ask`'s
@@ -145,10 +146,6 @@ class SlackMessenger:
         self._listings: dict[str, _Listing] = {}
         self._reads: dict[str, int] = {}
         self._people_lock = threading.Lock()
-
-    @property
-    def store(self):
-        return self.service.store
 
     @property
     def team_id(self) -> str:
@@ -184,7 +181,7 @@ class SlackMessenger:
                 listing = self._read_listing(workspace, listing, now)
             # Only new or changed people are written, so a large workspace costs one read,
             # not a transaction per person, before the first send.
-            known = {p.user_id: p for p in self.store.people(PLATFORM, workspace)}
+            known = {p.user_id: p for p in self.service.people(PLATFORM, workspace)}
             return [
                 self.meet_user(user, workspace, known.get(user["id"])) for user in listing.users
             ]
@@ -234,10 +231,24 @@ class SlackMessenger:
             if not cursor:
                 return
 
+    def _refresh_groups_in_background(self) -> None:
+        if not self._groups_refreshing.acquire(blocking=False):
+            return  # one refresh at a time
+
+        def run() -> None:
+            try:
+                self._refresh_groups()
+            except Exception:
+                logger.exception("Could not read the Slack user groups")
+            finally:
+                self._groups_refreshing.release()
+
+        threading.Thread(target=run, name="slack-user-groups", daemon=True).start()
+
     def _refresh_groups(self) -> None:
         """Read the configured user groups; a group that cannot be read keeps its last members
         (and is read again with the next refresh of `people`'s listing, not on every event)."""
-        self._groups_read = True
+        self._groups_read_at = self.service.now()
         for group in (self.settings.executives_group, self.settings.admins_group):
             if group:
                 try:
@@ -266,29 +277,34 @@ class SlackMessenger:
             or user["id"]
         )
         tz = user.get("tz") or None
-        person = known
-        if person is None or person.display_name != name or (tz and tz != person.tz):
-            person, _ = self.service.meet(
-                PLATFORM, workspace or self.team_id, user["id"], name, tz=tz
-            )
-        return self.apply_roles(person)
-
-    def apply_roles(self, person: Person) -> Person:
-        """Settings and user groups make people admins or executives (never the reverse:
-        taking a role away is an admin's act, `/integrity role`)."""
-        if not self._groups_read:
-            self._refresh_groups()
-        admins = self.settings.admins | self._group_members.get(self.settings.admins_group, set())
-        executives = (
-            self.settings.executives
-            | self._group_members.get(self.settings.executives_group, set())
-            | admins
+        grant = self.grant_for(user["id"])
+        unchanged = known is not None and known.display_name == name and (not tz or tz == known.tz)
+        granted = known is not None and (
+            grant is None or known.is_admin or (grant == "executive" and known.is_executive)
         )
-        admin = person.user_id in admins and not person.is_admin
-        executive = person.user_id in executives and not person.is_executive
-        if admin or executive:
-            person = self.store.set_role(person.id, "executive", is_admin=True if admin else None)
+        if unchanged and granted:
+            return known  # nothing to write: the listing's people cost no transaction
+        person, _ = self.service.meet(
+            PLATFORM, workspace or self.team_id, user["id"], name, tz=tz, grant=grant
+        )
         return person
+
+    def grant_for(self, user_id: str) -> Grant | None:
+        """What the settings and the user groups make this person: "admin", "executive" or
+        nothing. The groups are read with the people listing (`people`), never here: this
+        runs before an ack and must not call Slack: groups not read for `PEOPLE_MAX_AGE`
+        are read again in the background, for the events after this one."""
+        if self.settings.admins_group or self.settings.executives_group:
+            read_at = self._groups_read_at
+            if read_at is None or self.service.now() - read_at >= PEOPLE_MAX_AGE:
+                self._refresh_groups_in_background()
+        admins = self.settings.admins | self._group_members.get(self.settings.admins_group, set())
+        if user_id in admins:
+            return "admin"
+        executives = self.settings.executives | self._group_members.get(
+            self.settings.executives_group, set()
+        )
+        return "executive" if user_id in executives else None
 
     # -- posting ---------------------------------------------------------------------
 
@@ -370,7 +386,7 @@ class SlackMessenger:
             return
         questions = self.service.round_questions(round_)
         for channel in self.settings.checkin_channels:
-            if not self.store.claim_channel_post(PLATFORM, self.team_id, channel, round_.id):
+            if not self.service.claim_channel_post(PLATFORM, self.team_id, channel, round_):
                 continue
             ref = None
             try:
@@ -384,7 +400,7 @@ class SlackMessenger:
             except SlackApiError:
                 logger.exception("Could not post round %s to channel %s", round_.number, channel)
             finally:
-                self.store.complete_channel_post(PLATFORM, self.team_id, channel, round_.id, ref)
+                self.service.complete_channel_post(PLATFORM, self.team_id, channel, round_, ref)
 
     def send_reply(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> None:
         """A core reply as one or more messages, then its files, in a channel or DM."""
@@ -409,7 +425,7 @@ class SlackMessenger:
         executive's DM, or the channel."""
         if to and to != "executives":
             return [to.lstrip("#")]
-        return [f"@{p.user_id}" for p in self.store.people(PLATFORM, workspace) if p.is_executive]
+        return [f"@{p.user_id}" for p in self.service.people(PLATFORM, workspace) if p.is_executive]
 
     def post_summary(self, workspace: str, recipient: str, reply: Reply) -> None:
         """A closed round's summary to one recipient from `summary_recipients`: a person's

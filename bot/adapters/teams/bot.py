@@ -64,7 +64,7 @@ from bot.core.commands import Commands
 from bot.core.domain import Person, Question, Round
 from bot.core.errors import IntegrityError, InvalidAnswer
 from bot.core.replies import Note, Reply
-from bot.core.service import KEEP, DeliveryReport, IntegrityCheck
+from bot.core.service import KEEP, DeliveryReport, Grant, IntegrityCheck
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,6 @@ class TeamsBot:
         connections: Connections | None = None,
     ) -> None:
         self.service = service
-        self.store = service.store
         self.settings = settings
         self.auth_configuration = settings.auth_configuration()
         # MSAL gets the bot's own tokens for calls to the connector; tests pass a
@@ -173,19 +172,15 @@ class TeamsBot:
     ) -> tuple[Person, bool]:
         """The person behind a Teams account (a sender, or a member of a team)."""
         user_id = account.aad_object_id or account.id
-        person, is_new = await asyncio.to_thread(
-            self.service.meet, PLATFORM, tenant, user_id, account.name or "", tz=tz
-        )
-        if not is_new:
-            return person, False  # later role changes are an admin's, not the settings'
         ids = {user_id.lower(), (account.id or "").lower()}
-        admin = bool(ids & self.settings.admins)
-        executive = bool(ids & (self.settings.executives | self.settings.admins))
-        if admin or executive:
-            person = await asyncio.to_thread(
-                self.store.set_role, person.id, "executive", is_admin=True if admin else None
-            )
-        return person, is_new
+        grant: Grant | None = None
+        if ids & self.settings.admins:
+            grant = "admin"
+        elif ids & self.settings.executives:
+            grant = "executive"
+        return await asyncio.to_thread(
+            self.service.meet, PLATFORM, tenant, user_id, account.name or "", tz=tz, grant=grant
+        )
 
     async def remember(self, person: Person, activity: Activity) -> None:
         """Keep where this person can be messaged, if this is their 1:1 chat with the bot."""
@@ -193,7 +188,7 @@ class TeamsBot:
             return
         reference = activity.get_conversation_reference()
         data = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
-        await asyncio.to_thread(self.store.save_conversation_ref, person.id, PLATFORM, data)
+        await asyncio.to_thread(self.service.save_conversation_ref, person, data)
 
     # -- messages -----------------------------------------------------------------
 
@@ -257,7 +252,7 @@ class TeamsBot:
 
     async def _add_unreachable(self, reply: Reply, person: Person) -> None:
         waiting = await asyncio.to_thread(
-            self.store.people_without_conversation, PLATFORM, person.workspace
+            self.service.people_without_conversation, PLATFORM, person.workspace
         )
         if waiting:
             names = ", ".join(p.display_name for p in waiting)
@@ -312,7 +307,7 @@ class TeamsBot:
         )
 
     def _questions_and_answers(self, person: Person, round_: Round) -> tuple[list, dict]:
-        round_ = self.store.round(round_.id)  # it may have closed since
+        round_ = self.service.round(round_.id)  # it may have closed since
         return self.service.questions_for(person, round_), self.service.my_answers(person, round_)
 
     async def checkin_activity(
@@ -367,7 +362,7 @@ class TeamsBot:
             round_id = int((data or {}).get("round"))
         except (TypeError, ValueError):
             return None
-        rounds = await asyncio.to_thread(self.store.rounds)
+        rounds = await asyncio.to_thread(self.service.rounds)
         return next((r for r in rounds if r.id == round_id), None)
 
     def record_card(self, person: Person, round_: Round, data: dict) -> int:
@@ -510,7 +505,7 @@ class TeamsBot:
                 service_url=activity.service_url,
             )
             data = reference.model_dump(mode="json", by_alias=True, exclude_none=True)
-            await asyncio.to_thread(self.store.save_conversation_ref, person.id, PLATFORM, data)
+            await asyncio.to_thread(self.service.save_conversation_ref, person, data)
             reached.append(person)
         return reached
 
@@ -520,8 +515,8 @@ class TeamsBot:
         """Teams people the bot has a 1:1 conversation with (in one tenant, or all)."""
         return [
             p
-            for p in self.store.people(PLATFORM, workspace)
-            if self.store.conversation_ref(p.id) is not None
+            for p in self.service.people(PLATFORM, workspace)
+            if self.service.conversation_ref(p) is not None
         ]
 
     async def deliver_round(
@@ -538,7 +533,7 @@ class TeamsBot:
         return self._on_loop(self._send_checkin(person, round_))
 
     async def _send_checkin(self, person: Person, round_: Round) -> str:
-        reference = await asyncio.to_thread(self.store.conversation_ref, person.id) or {}
+        reference = await asyncio.to_thread(self.service.conversation_ref, person) or {}
         user_id = (reference.get("user") or {}).get("id")
         outgoing = await self.checkin_activity(person, round_, user_id=user_id)
         return await self.send_proactive(person, [outgoing])
@@ -551,7 +546,7 @@ class TeamsBot:
         handler would post "Exception caught : …" (the connector's URL included) into the
         person's chat and, if that post went through, swallow the error, so a failed
         check-in or summary would be recorded as sent."""
-        data = await asyncio.to_thread(self.store.conversation_ref, person.id)
+        data = await asyncio.to_thread(self.service.conversation_ref, person)
         if data is None:
             raise LookupError(f"No Teams conversation with {person.display_name} yet.")
         reference = ConversationReference.model_validate(data)
@@ -635,7 +630,7 @@ class TeamsBot:
             raise ValueError(
                 f"Not one recipient: {recipient!r}; post to each of summary_recipients()."
             )
-        person = self.store.person(PLATFORM, workspace, recipient[1:])
+        person = self.service.person(PLATFORM, workspace, recipient[1:])
         if person is None:
             raise LookupError(f"No Teams person {recipient[1:]!r} in tenant {workspace!r}.")
         self._on_loop(self.send_proactive(person, self.reply_activities(reply, person)))
@@ -662,7 +657,7 @@ class TeamsBot:
             # Teams message ids are timestamps, unique only within a conversation.
             conversation = activity.conversation.id if activity.conversation else ""
             key = f"{conversation}:{activity.id}"
-        return await asyncio.to_thread(self.store.first_sighting, f"{PLATFORM}:{key}")
+        return await asyncio.to_thread(self.service.first_sighting, f"{PLATFORM}:{key}")
 
     async def on_error(self, context: TurnContext, error: Exception) -> None:
         logger.exception("Teams turn failed", exc_info=error)

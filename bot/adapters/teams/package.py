@@ -10,11 +10,8 @@ your apps → Upload an app) takes.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import re
-import sys
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -47,21 +44,3 @@ def build(env: Mapping[str, str], out: Path, source: Path = TEAMS_DIR) -> Path:
         for name in FILES[1:]:
             package.write(source / name, name)
     return out
-
-
-def main(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> int:
-    """`teams-package [--out FILE]`: build the zip; 0 on success, 2 on a setting to fix."""
-    parser = argparse.ArgumentParser(prog="run_bot.py teams-package", description=__doc__)
-    parser.add_argument("--out", default="integrity-check-teams.zip", help="the zip to write")
-    args = parser.parse_args(argv)
-    try:
-        path = build(os.environ if env is None else env, Path(args.out))
-    except ConfigError as error:
-        print(f"integrity: {error}", file=sys.stderr)
-        return 2
-    print(f"Wrote the Teams app package to {path}; upload it in Teams admin center.")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

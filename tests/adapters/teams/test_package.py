@@ -6,7 +6,7 @@ import json
 import struct
 import zipfile
 
-from bot.adapters.teams.package import main
+from bot.cli import main
 from bot.core.commands import COMMANDS
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
@@ -17,9 +17,10 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_package_fills_the_bot_id_and_carries_both_icons(tmp_path, capsys):
+def test_package_fills_the_bot_id_and_carries_both_icons(tmp_path, capsys, monkeypatch):
     out = tmp_path / "app.zip"
-    assert main(["--out", str(out)], env={"TEAMS_CLIENT_ID": APP_ID}) == 0
+    monkeypatch.setenv("TEAMS_CLIENT_ID", APP_ID)
+    assert main(["teams-package", "--out", str(out)]) == 0
     with zipfile.ZipFile(out) as package:
         assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]
         manifest = json.loads(package.read("manifest.json"))
@@ -36,8 +37,9 @@ def test_package_fills_the_bot_id_and_carries_both_icons(tmp_path, capsys):
     assert {c["title"] for c in commands} <= set(COMMANDS)
 
 
-def test_package_refuses_without_a_bot_id(tmp_path, capsys):
+def test_package_refuses_without_a_bot_id(tmp_path, capsys, monkeypatch):
     out = tmp_path / "app.zip"
-    assert main(["--out", str(out)], env={}) == 2
+    monkeypatch.delenv("TEAMS_CLIENT_ID", raising=False)
+    assert main(["teams-package", "--out", str(out)]) == 2
     assert "TEAMS_CLIENT_ID" in capsys.readouterr().err
     assert not out.exists()
