@@ -326,7 +326,7 @@ def test_a_failure_after_the_ack_is_logged_and_told_with_what_was_sent(
     def broken(person, text):
         raise RuntimeError("the database file vanished")
 
-    monkeypatch.setattr(rig.bot.core.commands, "handle", broken)
+    monkeypatch.setattr(rig.bot.commands, "handle", broken)
     response = rig.send.command(EXECUTIVES[0], "status")
     assert response.status_code == 200  # acked: the failure came after
     rig.fake.wait_for(lambda: "something went wrong" in rig.responses_text())
