@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +35,7 @@ group_sizes = st.dictionaries(
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sizes=group_sizes, floor=st.integers(min_value=3, max_value=7))
+@pytest.mark.slow
 def test_export_never_shows_a_group_under_the_floor(tmp_path_factory, sizes, floor):
     path = tmp_path_factory.mktemp("floor") / "f.db"
     settings_ = Settings(db_path=path, secret=b"s" * 32, min_group=floor, questions_per_round=2)
@@ -76,6 +78,7 @@ def test_export_never_shows_a_group_under_the_floor(tmp_path_factory, sizes, flo
     ),
     floor=st.integers(min_value=3, max_value=6),
 )
+@pytest.mark.slow
 def test_the_summary_text_never_quotes_or_counts_a_group_under_the_floor(
     tmp_path_factory, sizes, floor
 ):

@@ -6,7 +6,8 @@ import sqlite3
 
 import sqlite_utils
 
-from bot.store import Store, migrations
+from bot.store import Store
+from bot.store.migrations import migrations
 
 
 def test_migration_3_upgrades_a_database_made_before_it(tmp_path):

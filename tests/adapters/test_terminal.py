@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
@@ -29,6 +31,7 @@ def run_chat(
     )
 
 
+@pytest.mark.slow
 def test_first_run_to_summary_trend_and_export(tmp_path):
     result = run_chat(
         tmp_path,
@@ -66,6 +69,7 @@ def test_first_run_to_summary_trend_and_export(tmp_path):
     assert (tmp_path / "integrity.db.secret").exists()
 
 
+@pytest.mark.slow
 def test_second_run_keeps_the_data_and_does_not_seed_again(tmp_path):
     run_chat(tmp_path, ["/as Jordan", "/integrity answer 1 1 No chance.", "/quit"])
     again = run_chat(tmp_path, ["/as Jordan", "/integrity answer", "/quit"])

@@ -95,6 +95,7 @@ def test_usage_errors_exit_2(capsys):
     assert "usage" in capsys.readouterr().err.lower()
 
 
+@pytest.mark.slow
 def test_run_bot_analyse_json_end_to_end(tmp_path):
     if not (ROOT / "run_bot.py").exists():
         pytest.skip("run_bot.py is not wired yet")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -64,6 +65,7 @@ def answer_sets(draw) -> list[AnswerRecord]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(answers=answer_sets(), floor=st.integers(3, 8))
+@pytest.mark.slow
 def test_nothing_from_a_group_under_the_floor_leaks(answers, floor, embedder):
     analysis = analyse_offline(answers, min_group=floor, embedder=embedder)
     sizes = Counter((a.question_id, a.role) for a in answers)

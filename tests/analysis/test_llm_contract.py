@@ -29,6 +29,8 @@ from bot.analysis.tokens import estimate_tokens
 from bot.analysis.verify import Batch, normalise, verified_quote
 from bot.core.prompts import chat_prompt
 
+pytestmark = pytest.mark.slow  # the whole module: a real model or the embeddings
+
 CONTEXT = 2048
 MODEL = "smollm2-135m"
 

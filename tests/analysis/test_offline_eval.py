@@ -11,6 +11,8 @@ import pytest
 from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
 from bot.analysis.offline import analyse_offline, excerpt
 
+pytestmark = pytest.mark.slow  # the whole module: a real model or the embeddings
+
 
 @pytest.fixture(scope="module")
 def analysis(labelled_answers, labels, question_infos, embedder) -> Analysis:

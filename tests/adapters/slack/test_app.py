@@ -6,6 +6,8 @@ import json
 import threading
 import time
 
+import pytest
+
 from bot.adapters.slack import blocks as kit
 from tests.adapters.slack.conftest import ADMIN, EXECUTIVES, FRONTLINE, TEAM, Rig
 from tests.fakes.slack_api import RESPONSE_URL
@@ -139,6 +141,7 @@ def test_a_malformed_payload_gets_400_and_the_app_keeps_serving(rig: Rig):
     rig.fake.wait_for(lambda: "Integrity Check" in rig.responses_text())
 
 
+@pytest.mark.slow
 def test_a_429_from_chat_post_message_is_waited_out_and_nothing_is_lost(rig: Rig):
     rig.fake.rate_limit("chat.postMessage", per_second=4, burst=4, retry_after=1)
     rig.start_round()
@@ -267,6 +270,7 @@ def _rating_buttons(rig: Rig, user: str) -> int:
     return sum(b["action_id"] == "integrity_rate_1" for b in rig.buttons(user))
 
 
+@pytest.mark.slow
 def test_clicks_are_acked_before_their_redraw_and_the_message_ends_up_showing_all(rig: Rig):
     rig.start_round()
     user = FRONTLINE[0]
@@ -308,6 +312,7 @@ def test_a_used_up_response_url_falls_back_to_chat_update(rig: Rig, monkeypatch)
     assert len(rig.fake.calls_to("chat.update")) == 1 and redraws(rig) == []
 
 
+@pytest.mark.slow
 def test_a_rate_limited_redraw_waits_out_the_429_and_lands(rig: Rig):
     rig.start_round()
     rig.fake.rate_limit("chat.update", per_second=1, burst=1, retry_after=1)

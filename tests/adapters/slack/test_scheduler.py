@@ -196,6 +196,7 @@ SLOTS = {
 }
 
 
+@pytest.mark.slow
 def test_three_weeks_of_ticks_ask_everyone_once_a_week_at_their_local_slot(fake, launch):
     people(fake, ZONES)
     process = launch()
@@ -542,6 +543,7 @@ def test_the_summary_survives_a_failure_at_the_close(fake, launch, monkeypatch, 
 # -- 6. a 429 during fan-out -------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_429_during_fan_out_is_waited_out_and_everyone_gets_one_dm(fake, launch):
     crowd = {f"UB{i}": "Europe/Berlin" for i in range(6)}
     people(fake, crowd)
