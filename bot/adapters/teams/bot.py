@@ -40,16 +40,10 @@ from microsoft_agents.activity import (
     ConversationReference,
     InvokeResponse,
 )
-from microsoft_agents.authentication.msal import MsalConnectionManager
-from microsoft_agents.hosting.aiohttp import (
-    CloudAdapter,
-    jwt_authorization_decorator,
-    start_agent_process,
-)
+from microsoft_agents.hosting.aiohttp import jwt_authorization_decorator, start_agent_process
 from microsoft_agents.hosting.core import (
     AgentApplication,
     ApplicationOptions,
-    ClaimsIdentity,
     Connections,
     MemoryStorage,
     TurnContext,
@@ -60,25 +54,24 @@ from pydantic import ValidationError
 
 from bot.adapters.teams import cards, files
 from bot.adapters.teams.config import TeamsSettings
+from bot.adapters.teams.messenger import PLATFORM, TeamsMessenger
 from bot.core.commands import Commands
-from bot.core.domain import Person, Question, Round
+from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, InvalidAnswer
 from bot.core.replies import Note, Reply
-from bot.core.service import KEEP, DeliveryReport, Grant, IntegrityCheck
+from bot.core.service import KEEP, Grant, IntegrityCheck
 
 logger = logging.getLogger(__name__)
 
-PLATFORM = "teams"
 ROUTE = "/api/messages"
 #: Commands that may run the analysis engine or draw charts: worth a typing indicator.
 SLOW_COMMANDS = {"summary", "trend", "export"}
 _AUTHORIZED = web.RequestKey("integrity_teams_authorized", bool)
-#: How long a proactive send may take before the delivery is marked failed and retried.
-SEND_TIMEOUT_SECONDS = 60
 
 
-class TeamsBot:
-    """One Teams bot serving the core: routes, replies, proactive check-ins."""
+class TeamsBot(TeamsMessenger):
+    """One Teams bot serving the core: routes and replies, on top of the outbound half
+    (`TeamsMessenger`: proactive check-ins, reminders, summaries)."""
 
     def __init__(
         self,
@@ -88,23 +81,13 @@ class TeamsBot:
         http: Callable[[], aiohttp.ClientSession] = aiohttp.ClientSession,
         connections: Connections | None = None,
     ) -> None:
-        self.service = service
-        self.settings = settings
-        self.auth_configuration = settings.auth_configuration()
-        # MSAL gets the bot's own tokens for calls to the connector; tests pass a
-        # connection manager whose token provider needs no network.
-        connections = connections or MsalConnectionManager(
-            connections_configurations={"SERVICE_CONNECTION": self.auth_configuration}
-        )
-        self.adapter = CloudAdapter(connection_manager=connections)
+        super().__init__(service, settings, connections=connections)
         self.app: AgentApplication[TurnState] = AgentApplication[TurnState](
             ApplicationOptions(storage=MemoryStorage(), start_typing_timer=False),
-            connection_manager=connections,
+            connection_manager=self.connections,
         )
         self.commands = Commands(service, on_round_started=self._round_started)
-        self.pending_files = files.PendingFiles()
         self._http = http
-        self.loop: asyncio.AbstractEventLoop | None = None
         self._background: set[asyncio.Task] = set()
         self._routes()
 
@@ -264,61 +247,6 @@ class TeamsBot:
             )
         else:
             reply.add(Note("Everyone known to the bot in Teams can be reached."))
-
-    def reply_activities(self, reply: Reply, person: Person) -> list[Activity]:
-        """A core reply as Teams messages: text, cards under the size limit, file offers."""
-        if cards.is_plain(reply):
-            return [Activity(type=ActivityTypes.message, text=plain_text(reply))]
-        outgoing = [
-            Activity(
-                type=ActivityTypes.message,
-                attachments=[Attachment.model_validate(cards.attachment(content))],
-                summary=reply.as_text()[:200],
-            )
-            for content in cards.reply_cards(reply)
-        ]
-        for file in reply.files:
-            offer = self.pending_files.offer(file, person.id)
-            outgoing.append(
-                Activity(type=ActivityTypes.message, attachments=[Attachment.model_validate(offer)])
-            )
-        return outgoing
-
-    # -- the check-in card ----------------------------------------------------------
-
-    async def checkin_card(
-        self,
-        person: Person,
-        round_: Round,
-        *,
-        message: str | None = None,
-        color: str = "Good",
-        user_id: str | None = None,
-    ) -> dict:
-        questions, answers = await asyncio.to_thread(self._questions_and_answers, person, round_)
-        return cards.checkin_card(
-            round_,
-            questions,
-            answers,
-            floor=self.service.settings.min_group,
-            user_id=user_id,
-            message=message,
-            message_color=color,
-        )
-
-    def _questions_and_answers(self, person: Person, round_: Round) -> tuple[list, dict]:
-        round_ = self.service.round(round_.id)  # it may have closed since
-        return self.service.questions_for(person, round_), self.service.my_answers(person, round_)
-
-    async def checkin_activity(
-        self, person: Person, round_: Round, user_id: str | None = None
-    ) -> Activity:
-        content = await self.checkin_card(person, round_, user_id=user_id)
-        return Activity(
-            type=ActivityTypes.message,
-            attachments=[Attachment.model_validate(cards.attachment(content))],
-            summary=f"Round {round_.number}: your integrity check questions",
-        )
 
     async def on_card_answer(
         self, context: TurnContext, state: TurnState, data: Any
@@ -509,144 +437,6 @@ class TeamsBot:
             reached.append(person)
         return reached
 
-    # -- proactive check-ins ----------------------------------------------------------
-
-    def reachable_people(self, workspace: str | None = None) -> list[Person]:
-        """Teams people the bot has a 1:1 conversation with (in one tenant, or all)."""
-        return [
-            p
-            for p in self.service.people(PLATFORM, workspace)
-            if self.service.conversation_ref(p) is not None
-        ]
-
-    async def deliver_round(
-        self, round_: Round, people: list[Person] | None = None
-    ) -> DeliveryReport:
-        """Send the round's check-in card to everyone reachable, each exactly once."""
-        self.loop = asyncio.get_running_loop()
-        if people is None:
-            people = await asyncio.to_thread(self.reachable_people)
-        return await asyncio.to_thread(self.service.deliver, round_, people, self.send_round)
-
-    def send_round(self, person: Person, round_: Round, questions: list[Question]) -> str:
-        """Post the check-in to the person (from a worker thread); the Teams message id."""
-        return self._on_loop(self._send_checkin(person, round_))
-
-    async def _send_checkin(self, person: Person, round_: Round) -> str:
-        reference = await asyncio.to_thread(self.service.conversation_ref, person) or {}
-        user_id = (reference.get("user") or {}).get("id")
-        outgoing = await self.checkin_activity(person, round_, user_id=user_id)
-        return await self.send_proactive(person, [outgoing])
-
-    async def send_proactive(self, person: Person, activities: list[Activity]) -> str:
-        """Send activities into the person's stored conversation; the last message id.
-
-        Raises if any of them was not sent, so the caller can retry. The error is caught
-        inside the turn and raised here: left to the adapter, its default turn-error
-        handler would post "Exception caught : …" (the connector's URL included) into the
-        person's chat and, if that post went through, swallow the error, so a failed
-        check-in or summary would be recorded as sent."""
-        data = await asyncio.to_thread(self.service.conversation_ref, person)
-        if data is None:
-            raise LookupError(f"No Teams conversation with {person.display_name} yet.")
-        reference = ConversationReference.model_validate(data)
-        sent: list[str] = []
-        failed: list[Exception] = []
-
-        async def send(context: TurnContext) -> None:
-            try:
-                for outgoing in activities:
-                    response = await context.send_activity(outgoing)
-                    sent.append(response.id if response and response.id else "")
-            except Exception as error:
-                failed.append(error)
-
-        continuation = reference.get_continuation_activity()
-        if self.settings.anonymous:
-            # No app credentials: the connector is called without a token (local tests only).
-            await self.adapter.continue_conversation_with_claims(
-                ClaimsIdentity(), continuation, send
-            )
-        else:
-            await self.adapter.continue_conversation(self.settings.client_id, continuation, send)
-        if failed:
-            raise failed[0]
-        return sent[-1] if sent else ""
-
-    def _on_loop(self, coroutine: Any) -> Any:
-        """Run a coroutine on the bot's event loop from a worker thread and wait for it."""
-        if self.loop is None:
-            coroutine.close()
-            raise RuntimeError("The Teams bot is not serving yet: no event loop to send from.")
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-        return future.result(timeout=SEND_TIMEOUT_SECONDS)
-
-    # -- the scheduler's messenger (bot.core.messenger.Messenger), called from its thread --
-
-    platform = PLATFORM
-
-    def people(self, workspace: str) -> list[Person]:
-        """Everyone in the tenant the bot can reach; the others are listed in `status`."""
-        return self.reachable_people(workspace)
-
-    def find_sent(self, person: Person, round_: Round) -> str | None:
-        # The connector cannot list a bot's past messages, so an interrupted send is
-        # retried; at worst the person sees the same card twice, never a lost check-in.
-        return None
-
-    def remind(self, person: Person, round_: Round, unanswered: list[Question]) -> None:
-        nudge = Activity(
-            type=ActivityTypes.message,
-            text=f"A reminder: {len(unanswered)} question(s) of round {round_.number} wait for "
-            "you. It takes two minutes, and it is anonymous.",
-        )
-
-        async def send() -> str:
-            card = await self.checkin_activity(person, round_)
-            return await self.send_proactive(person, [nudge, card])
-
-        self._on_loop(send())
-
-    def summary_recipients(self, workspace: str, to: str) -> list[str]:
-        """Who a summary reaches: `@<user id>` for each executive of the tenant the bot has
-        a 1:1 chat with (the others are listed in `status`, and get the next one once
-        they open Integrity Check).
-
-        Teams posts summaries to executives only. Any other destination (a channel set
-        with `schedule … summary CHANNEL`) is logged and the summary goes to the
-        executives instead: they are who it is for, and refusing would leave it owed
-        and retried every tick without ever reaching anyone."""
-        if to != "executives":
-            logger.warning(
-                "Teams posts summaries to executives only, not to %r: posting to them", to
-            )
-        return [f"@{p.user_id}" for p in self.reachable_people(workspace) if p.is_executive]
-
-    def post_summary(self, workspace: str, recipient: str, reply: Reply) -> None:
-        """A closed round's summary to one executive (`@<user id>` from
-        `summary_recipients`) in their 1:1 chat; raises if it was not sent (unknown
-        person, no chat, the connector refused), and the scheduler retries that one."""
-        if not recipient.startswith("@"):
-            raise ValueError(
-                f"Not one recipient: {recipient!r}; post to each of summary_recipients()."
-            )
-        person = self.service.person(PLATFORM, workspace, recipient[1:])
-        if person is None:
-            raise LookupError(f"No Teams person {recipient[1:]!r} in tenant {workspace!r}.")
-        self._on_loop(self.send_proactive(person, self.reply_activities(reply, person)))
-
-    def _round_started(self, round_: Round) -> str:
-        """After `ask` (in a worker thread): send the new round to everyone reachable."""
-        reachable = self.reachable_people()
-        if self.loop is None:
-            return "The round is open; Teams check-ins go out when the bot is serving."
-        future = asyncio.run_coroutine_threadsafe(self.deliver_round(round_), self.loop)
-        future.add_done_callback(_log_failure)
-        return (
-            f"Sending the check-in to {len(reachable)} people in Teams. `status` lists "
-            "anyone the bot cannot reach yet."
-        )
-
     # -- plumbing -------------------------------------------------------------------------
 
     async def _first_sighting(self, activity: Activity, key: str | None = None) -> bool:
@@ -699,10 +489,6 @@ def is_personal(activity: Activity) -> bool:
     return conversation.conversation_type in (None, "personal")
 
 
-def plain_text(reply: Reply) -> str:
-    return cards.text_for_message(reply.as_text())
-
-
 def welcome(person: Person, settings: TeamsSettings) -> str:
     role = "an executive" if person.is_executive else "frontline"
     how = "Roles are set by an admin of Integrity Check, with `role @name executive`."
@@ -713,8 +499,3 @@ def welcome(person: Person, settings: TeamsSettings) -> str:
         f"answers are anonymous. You are {role}{' and an admin' if person.is_admin else ''}. "
         f"{how} Send `help` for the commands."
     )
-
-
-def _log_failure(future: Any) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("Teams delivery failed", exc_info=future.exception())
