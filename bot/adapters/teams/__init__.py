@@ -3,7 +3,10 @@
     register(web_app, service)       # serves POST /api/messages on an aiohttp app
 
 `teams_configured(env)` says whether to start it; `TeamsSettings` reads the
-credentials. The returned `TeamsBot` is also the scheduler's Teams messenger.
+credentials. The returned `TeamsBot` (bot.py: what comes in) builds on
+`TeamsMessenger` (messenger.py: what goes out), so it is also the scheduler's
+Teams messenger. cards.py draws the Adaptive Cards, files.py offers and uploads
+files, package.py builds the app package from `teams/manifest.json`.
 """
 
 from __future__ import annotations

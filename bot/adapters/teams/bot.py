@@ -1,18 +1,19 @@
-"""The Teams bot: activities from Teams in, core calls, Adaptive Cards out.
+"""The Teams bot's inbound half: activities from Teams in, core calls, replies out.
 
 Built on the Microsoft 365 Agents SDK: an `AgentApplication` routes the
-activities, a `CloudAdapter` talks to the Teams connector service, and the SDK's
-JWT check guards `/api/messages`. Everything about rounds, answers, permissions
-and the anonymity floor stays in the core; this module only translates.
+activities and the SDK's JWT check guards `/api/messages`. Everything about
+rounds, answers, permissions and the anonymity floor stays in the core; this
+module only translates. What the bot sends unasked (check-ins, reminders,
+summaries) is in `messenger.py`, which `TeamsBot` builds on.
 
 - A message to the bot is a command word (`summary`, `status`, `answer`, …,
   the same words as `/integrity` in Slack), handled by `bot.core.commands.Commands`.
 - The check-in is an Adaptive Card; its `Action.Execute` arrives as an
   `adaptiveCard/action` invoke, is recorded through the core, and is answered
   with the refreshed card.
-- Installing the app or messaging it stores the person's conversation
-  reference, so rounds can be sent proactively through `continue_conversation`
-  (claim → send → record, via `IntegrityCheck.deliver`).
+- Installing the app (for a person, or in a team) or messaging it stores the
+  person's conversation reference, so rounds can be sent proactively.
+- A consent to a file offer uploads the file to the person's OneDrive.
 
 The core is synchronous and may be slow (SQLite, the analysis engine), so it
 runs in worker threads and never blocks the event loop that Slack shares.
