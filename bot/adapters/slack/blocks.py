@@ -382,6 +382,16 @@ def channel_post_blocks(round_: Round, questions: Sequence[Question]) -> list[di
     ]
 
 
+def notice_modal(title: str, text: str) -> dict:
+    """A modal that only tells something (e.g. the round closed), with an OK button."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title[:24]},
+        "close": {"type": "plain_text", "text": "OK"},
+        "blocks": [_section(escape(text))],
+    }
+
+
 # -- App Home ---------------------------------------------------------------------
 
 

@@ -361,10 +361,10 @@ def test_the_app_asks_slack_who_it_is_at_start_up_and_a_burst_shares_one_retry(
 
 
 def test_a_slow_database_still_gets_the_click_acked_and_the_answer_saved(rig: Rig, monkeypatch):
-    import bot.adapters.slack.app as slack_app
+    import bot.adapters.slack.listeners.actions as slack_actions
 
     rig.start_round()
-    monkeypatch.setattr(slack_app, "RECORD_BEFORE_ACK_SECONDS", 0.2)
+    monkeypatch.setattr(slack_actions, "RECORD_BEFORE_ACK_SECONDS", 0.2)
     saving = rig.service.record_answer
     release = threading.Event()
 

@@ -1,0 +1,74 @@
+"""`/integrity …`: the shared command words (`bot.core.commands.Commands`) as a slash command.
+
+It is acknowledged at once (slow words with a line saying it is working on them); the
+reply follows through `response_url`, or in the person's DM when it carries a file or is
+too long for a few messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from slack_bolt.app.async_app import AsyncApp
+
+from bot.adapters.slack import blocks as kit
+from bot.adapters.slack.listeners.context import Listening
+from bot.core.domain import Person
+from bot.core.replies import Reply
+
+#: Words whose reply can take a while (the analysis engine, charts, files).
+SLOW_WORDS = {"summary", "trend", "export", "ask"}
+#: response_url accepts five responses; longer replies go to the DM instead.
+MAX_RESPONSES = 4
+
+
+class SlashCommand:
+    """The `/integrity` listener."""
+
+    def __init__(self, ctx: Listening) -> None:
+        self.ctx = ctx
+
+    async def on_command(self, ack, body: dict, respond) -> None:
+        text = (body.get("text") or "").strip()
+        word = text.split()[0].lower() if text else "help"
+        if word in SLOW_WORDS:
+            await ack(response_type="ephemeral", text=f"Working on `/integrity {text}`…")
+        else:
+            await ack()
+        self.ctx.after_ack(self.run_command(body, text, respond), body)
+
+    async def run_command(self, body: dict, text: str, respond) -> None:
+        person = await asyncio.to_thread(
+            self.ctx.person, body["user_id"], body.get("user_name", ""), body.get("team_id")
+        )
+        reply = await asyncio.to_thread(self.ctx.commands.handle, person, text)
+        await self.send_reply(person, reply, respond=respond, channel=body.get("channel_id"))
+
+    async def send_reply(
+        self, person: Person, reply: Reply, *, respond=None, channel: str | None = None
+    ) -> None:
+        """Answer a person: through `response_url` when short and file-less, else their DM."""
+        messenger = self.ctx.messenger
+        messages = kit.reply_messages(reply)
+        if respond is not None and not reply.files and len(messages) <= MAX_RESPONSES:
+            for blocks in messages:
+                await respond(
+                    blocks=blocks,
+                    text=kit.fallback_text(blocks),
+                    response_type="ephemeral" if reply.private else "in_channel",
+                    replace_original=False,
+                )
+            return
+        dm = await asyncio.to_thread(messenger.dm_channel, person.user_id)
+        await asyncio.to_thread(messenger.send_reply, dm, reply)
+        if respond is not None and channel != dm:
+            what = "with a file" if reply.files else "long"
+            await respond(
+                text=f"The answer is {what}, so I sent it to our direct messages: <#{dm}>.",
+                response_type="ephemeral",
+                replace_original=False,
+            )
+
+
+def register(app: AsyncApp, ctx: Listening) -> None:
+    app.command("/integrity")(SlashCommand(ctx).on_command)
