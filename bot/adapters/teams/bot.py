@@ -22,10 +22,13 @@ runs in worker threads and never blocks the event loop that Slack shares.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import email.utils
 import logging
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -65,8 +68,20 @@ from bot.core.service import KEEP, Grant, IntegrityCheck
 logger = logging.getLogger(__name__)
 
 ROUTE = "/api/messages"
-#: Commands that may run the analysis engine or draw charts: worth a typing indicator.
+#: Members asked for per page of a team's roster: Teams' largest page.
+ROSTER_PAGE_SIZE = 500
+#: How often one roster page is asked for again after Teams answers 429.
+ROSTER_RETRIES = 5
+#: The longest wait taken from a Retry-After header, and the wait when it has none.
+ROSTER_MAX_WAIT_SECONDS = 60.0
+ROSTER_DEFAULT_WAIT_SECONDS = 5.0
+#: Commands that may run the analysis engine or draw charts: acknowledged at once, and
+#: answered proactively when done.
 SLOW_COMMANDS = {"summary", "trend", "export"}
+#: Teams shows a typing indicator for about three seconds.
+TYPING_EVERY_SECONDS = 3.0
+#: How long a stopping server waits for acknowledged work to be sent.
+SHUTDOWN_GRACE_SECONDS = 20.0
 _AUTHORIZED = web.RequestKey("integrity_teams_authorized", bool)
 
 
@@ -90,6 +105,10 @@ class TeamsBot(TeamsMessenger):
         self.commands = Commands(service, on_round_started=self._round_started)
         self._http = http
         self._background: set[asyncio.Task] = set()
+        #: How the bot waits before reading a throttled roster page again.
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        #: How often the typing indicator is shown again while a slow command works.
+        self.typing_every = TYPING_EVERY_SECONDS
         self._routes()
 
     # -- wiring -----------------------------------------------------------------
@@ -139,6 +158,7 @@ class TeamsBot(TeamsMessenger):
 
         web_app.router.add_post(ROUTE, messages)
         web_app.on_startup.append(self._on_startup)
+        web_app.on_shutdown.append(self._on_shutdown)
 
     async def _on_startup(self, _: web.Application) -> None:
         self.loop = asyncio.get_running_loop()
@@ -202,12 +222,66 @@ class TeamsBot(TeamsMessenger):
             await context.send_activity(await self.checkin_activity(person, current))
             return
         if word in SLOW_COMMANDS:
-            await context.send_activity(Activity(type=ActivityTypes.typing))
+            rest = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+            ahead = await asyncio.to_thread(self.work_ahead, person, word, rest)
+            if ahead is not None:
+                # Acknowledge now and answer when done: Teams gives a turn 15 s, and a
+                # summary can take longer (with an LLM engine), so the reply comes
+                # proactively into this chat.
+                await context.send_activity(ahead)
+                await context.send_activity(Activity(type=ActivityTypes.typing))
+                self.in_background(self.answer_later(person, text, word), f"the {word} command")
+                return
         reply = await asyncio.to_thread(self.commands.handle, person, text)
         if word == "status" and (person.is_admin or person.is_executive):
             await self._add_unreachable(reply, person)
         for outgoing in self.reply_activities(reply, person):
             await context.send_activity(outgoing)
+
+    def work_ahead(self, person: Person, word: str, rest: str) -> str | None:
+        """What a slow command is about to do ("Analysing 32 answers from round 3…"), or
+        None when it answers at once (a refusal, a usage error, nothing to analyse)."""
+        try:
+            # Summaries, trends and exports are for executives: a refusal is quick.
+            self.service.require_executive(person, word)
+            if word == "trend":
+                return "Drawing the trend over the rounds…"
+            scope = self.service.scope(person, rest)
+            answers, _ = self.service.answers_in_scope(scope)
+        except IntegrityError:
+            return None
+        if not answers:
+            return None
+        doing = "Exporting" if word == "export" else "Analysing"
+        return f"{doing} {len(answers)} answers from {scope.label}…"
+
+    async def answer_later(self, person: Person, text: str, word: str) -> None:
+        """Run a slow command off the turn and send its reply into the person's 1:1
+        chat, showing the typing indicator every few seconds while it works."""
+        typing = asyncio.create_task(self._keep_typing(person))
+        try:
+            reply = await asyncio.to_thread(self.commands.handle, person, text)
+        except Exception:
+            logger.exception("Teams: `%s` failed after it was acknowledged", word)
+            reply = Reply.text(
+                f"I could not finish the {word}: something went wrong on our side, and it "
+                "was logged for the bot's admin. Nothing you sent is lost."
+            )
+        finally:
+            typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await typing
+        await self.send_proactive(person, self.reply_activities(reply, person))
+
+    async def _keep_typing(self, person: Person) -> None:
+        typing = Activity(type=ActivityTypes.typing)
+        while True:
+            await asyncio.sleep(self.typing_every)
+            try:
+                await self.send_proactive(person, [typing])
+            except Exception:
+                logger.warning("Teams: could not show %s the typing indicator", person.id)
+                return
 
     async def command_text(self, activity: Activity) -> str:
         """The message text with Teams mentions turned into the ids the core knows."""
@@ -378,33 +452,106 @@ class TeamsBot(TeamsMessenger):
 
         A team install is how an admin reaches everyone at once; check-ins and
         answers still only ever happen in each person's private chat with the bot.
+        Opening thousands of chats takes minutes, past the 15 s Teams gives a turn, so
+        it goes on in a proactive turn of its own.
         """
         activity = context.activity
-        if installed:
-            if not await self._first_sighting(activity, f"team:{team_of(activity)}"):
+        team = team_of(activity)
+        if installed and not await self._first_sighting(activity, f"team:{team}"):
+            return
+        joined = None if installed else list(activity.members_added or [])
+        self.in_background(
+            self.reach_team(
+                activity.get_conversation_reference(), team, tenant_of(activity), joined
+            ),
+            f"reaching the members of team {team}",
+        )
+
+    async def reach_team(
+        self,
+        reference: ConversationReference,
+        team: str,
+        tenant: str,
+        joined: list[ChannelAccount] | None = None,
+    ) -> None:
+        """Open a 1:1 chat with the members who `joined`, or with every member of the
+        team read from its roster, and say in the team how many were reached."""
+
+        async def work(context: TurnContext) -> None:
+            if joined is not None:
+                await self._reach_members(context, joined, tenant)
                 return
             client = context.services.get(ConnectorClientBase)
-            members = await client.conversations.get_conversation_members(team_of(activity))
-        else:
-            members = list(activity.members_added or [])
-        people = await self.open_personal_chats(context, members)
-        current = await asyncio.to_thread(self.service.open_round)
-        if current is not None and people:
-            await self.deliver_round(current, people)
-        if installed:
+            reached = 0
+            try:
+                async for page in self.team_roster(client, team):
+                    reached += len(await self._reach_members(context, page, tenant))
+            except aiohttp.ClientError:
+                logger.exception("Could not read the whole roster of team %s", team)
+                await context.send_activity(
+                    f"Integrity Check is installed, but Teams would not give me the whole "
+                    f"list of this team's members: {reached} member(s) get the weekly "
+                    "check-in in a private 1:1 chat with me so far. Everyone else gets it "
+                    "once they open Integrity Check from the Apps menu; an executive's "
+                    "`status` lists who I cannot reach yet."
+                )
+                return
             await context.send_activity(
-                f"Integrity Check is installed: {len(people)} member(s) of this team get the "
+                f"Integrity Check is installed: {reached} member(s) of this team get the "
                 "weekly check-in in a private 1:1 chat with me. Answers are anonymous, and "
                 "summaries go to executives only."
             )
 
-    async def open_personal_chats(
-        self, context: TurnContext, members: list[ChannelAccount]
+        await self.continue_in(reference, work)
+
+    async def team_roster(
+        self, client: ConnectorClientBase, team_id: str
+    ) -> AsyncIterator[list[ChannelAccount]]:
+        """A team's members, a page at a time, through Teams' paged members API.
+
+        The non-paged `GET …/members` is deprecated: throttled to 5 calls a minute and
+        cut off at 10,000 members. When Teams answers 429 (too many requests), the page
+        is asked for again after the Retry-After it gives, a few times at most; past
+        that the error is raised with the pages read so far already handed out."""
+        token: str | None = None
+        while True:
+            for attempt in range(ROSTER_RETRIES + 1):
+                try:
+                    page = await client.conversations.get_conversation_paged_members(
+                        team_id, page_size=ROSTER_PAGE_SIZE, continuation_token=token
+                    )
+                    break
+                except aiohttp.ClientResponseError as error:
+                    if error.status != 429 or attempt == ROSTER_RETRIES:
+                        raise
+                    wait = retry_after(error.headers)
+                    logger.warning(
+                        "Teams throttled the roster of team %s: reading on in %.0f s",
+                        team_id,
+                        wait,
+                    )
+                    await self.sleep(wait)
+            yield list(page.members or [])
+            token = page.continuation_token
+            if not token:
+                return
+
+    async def _reach_members(
+        self, context: TurnContext, members: list[ChannelAccount], tenant: str
     ) -> list[Person]:
-        """Create (or find) the 1:1 chat with each member and store where it is."""
+        """Open a 1:1 chat with each member, and send them the open round if there is one."""
+        people = await self.open_personal_chats(context, members, tenant)
+        current = await asyncio.to_thread(self.service.open_round)
+        if current is not None and people:
+            await self.deliver_round(current, people)
+        return people
+
+    async def open_personal_chats(
+        self, context: TurnContext, members: list[ChannelAccount], tenant: str
+    ) -> list[Person]:
+        """Create (or find) the 1:1 chat with each member of `tenant` and store where it is."""
         activity = context.activity
         client = context.services.get(ConnectorClientBase)
-        tenant = tenant_of(activity)
         reached = []
         for member in members:
             if not member.id or member.id == activity.recipient.id:
@@ -439,6 +586,30 @@ class TeamsBot(TeamsMessenger):
         return reached
 
     # -- plumbing -------------------------------------------------------------------------
+
+    def in_background(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Go on with `work` after the turn has answered Teams; a failure is logged."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+
+        def finished(task: asyncio.Task) -> None:
+            self._background.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("Teams: %s failed", what, exc_info=task.exception())
+
+        task.add_done_callback(finished)
+
+    async def settled(self) -> None:
+        """Wait until the work handed on by `in_background` is done."""
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    async def _on_shutdown(self, _: web.Application) -> None:
+        # A summary being worked out when the server stops gets a little time to arrive.
+        try:
+            await asyncio.wait_for(self.settled(), SHUTDOWN_GRACE_SECONDS)
+        except TimeoutError:
+            logger.warning("Teams: stopped with work still running; it is not sent")
 
     async def _first_sighting(self, activity: Activity, key: str | None = None) -> bool:
         """False when Teams redelivers an activity already handled (it retries slow turns)."""
@@ -488,6 +659,20 @@ def is_personal(activity: Activity) -> bool:
     if conversation is None or conversation.is_group:
         return False
     return conversation.conversation_type in (None, "personal")
+
+
+def retry_after(headers: Mapping[str, str] | None) -> float:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), within bounds."""
+    value = (headers or {}).get("Retry-After", "")
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            seconds = (when - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError):
+            return ROSTER_DEFAULT_WAIT_SECONDS
+    return min(max(seconds, 0.0), ROSTER_MAX_WAIT_SECONDS)
 
 
 def welcome(person: Person, settings: TeamsSettings) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from microsoft_agents.activity import (
@@ -146,23 +147,35 @@ class TeamsMessenger:
     async def send_proactive(self, person: Person, activities: list[Activity]) -> str:
         """Send activities into the person's stored conversation; the last message id.
 
-        Raises if any of them was not sent, so the caller can retry. The error is caught
-        inside the turn and raised here: left to the adapter, its default turn-error
-        handler would post "Exception caught : …" (the connector's URL included) into the
-        person's chat and, if that post went through, swallow the error, so a failed
-        check-in or summary would be recorded as sent."""
+        Raises if any of them was not sent, so the caller can retry."""
         data = await asyncio.to_thread(self.service.conversation_ref, person)
         if data is None:
             raise LookupError(f"No Teams conversation with {person.display_name} yet.")
-        reference = ConversationReference.model_validate(data)
         sent: list[str] = []
-        failed: list[Exception] = []
 
         async def send(context: TurnContext) -> None:
+            for outgoing in activities:
+                response = await context.send_activity(outgoing)
+                sent.append(response.id if response and response.id else "")
+
+        await self.continue_in(ConversationReference.model_validate(data), send)
+        return sent[-1] if sent else ""
+
+    async def continue_in(
+        self, reference: ConversationReference, work: Callable[[TurnContext], Awaitable[None]]
+    ) -> None:
+        """Run `work` in a proactive turn in the conversation of `reference`, and raise
+        what it raised.
+
+        The error is caught inside the turn and raised here: left to the adapter, its
+        default turn-error handler would post "Exception caught : …" (the connector's URL
+        included) into the conversation and, if that post went through, swallow the
+        error, so a failed check-in or summary would be recorded as sent."""
+        failed: list[Exception] = []
+
+        async def turn(context: TurnContext) -> None:
             try:
-                for outgoing in activities:
-                    response = await context.send_activity(outgoing)
-                    sent.append(response.id if response and response.id else "")
+                await work(context)
             except Exception as error:
                 failed.append(error)
 
@@ -170,13 +183,12 @@ class TeamsMessenger:
         if self.settings.anonymous:
             # No app credentials: the connector is called without a token (local tests only).
             await self.adapter.continue_conversation_with_claims(
-                ClaimsIdentity(), continuation, send
+                ClaimsIdentity(), continuation, turn
             )
         else:
-            await self.adapter.continue_conversation(self.settings.client_id, continuation, send)
+            await self.adapter.continue_conversation(self.settings.client_id, continuation, turn)
         if failed:
             raise failed[0]
-        return sent[-1] if sent else ""
 
     def _on_loop(self, coroutine: Any) -> Any:
         """Run a coroutine on the bot's event loop from a worker thread and wait for it."""

@@ -5,6 +5,7 @@ SDK's outgoing requests are checked as Teams would receive them."""
 from __future__ import annotations
 
 import itertools
+import secrets
 from dataclasses import dataclass, field
 
 import pytest
@@ -30,6 +31,9 @@ class Call:
     body: dict | bytes | None
     headers: dict
     refused: bool = False
+    #: The query string, and the HTTP status the fake answered with.
+    query: dict = field(default_factory=dict)
+    status: int = 200
 
 
 @dataclass
@@ -38,16 +42,39 @@ class FakeConnector:
 
     url: str = ""
     calls: list[Call] = field(default_factory=list)
-    #: Members of a team, by team id, for GET /v3/conversations/{id}/members.
+    #: Members of a team, by team id, for GET /v3/conversations/{id}/pagedmembers (and
+    #: the deprecated, non-paged GET /v3/conversations/{id}/members).
     members: dict[str, list[dict]] = field(default_factory=dict)
     #: Refusals set with `refuse`, by conversation id: [status, posts left or None].
     refusals: dict[str, list] = field(default_factory=dict)
+    #: Roster reads to answer with 429 Too Many Requests, each with its Retry-After
+    #: seconds, in order (set with `throttle`).
+    throttled: list[int] = field(default_factory=list)
+    #: Roster reads still served before the throttling starts.
+    throttle_after: int = 0
+    #: Continuation tokens handed out, each to (team id, where its next page starts).
+    _pages: dict[str, tuple[str, int]] = field(default_factory=dict)
 
     def refuse(self, conversation: str, status: int = 403, times: int | None = None) -> None:
         """Answer the next `times` posts into a conversation (all of them if None) with
         HTTP `status`: 403 is what Teams answers a bot that may no longer post there (the
         person removed the app). Refused posts are in `calls`, but not in `messages`."""
         self.refusals[conversation] = [status, times]
+
+    def throttle(self, *retry_after: int, after: int = 0) -> None:
+        """Answer roster reads with 429, one for each Retry-After (seconds) given, as Teams
+        does when a bot reads rosters too fast: starting once `after` more are served."""
+        self.throttled.extend(retry_after)
+        self.throttle_after = after
+
+    def roster_reads(self) -> list[Call]:
+        """The GETs of a team's members, paged or not, throttled ones included."""
+        return [
+            c
+            for c in self.calls
+            if c.method == "GET"
+            and c.path.rsplit("/", 1)[-1].lower() in {"members", "pagedmembers"}
+        ]
 
     def messages(self, conversation: str | None = None) -> list[dict]:
         """The message activities posted, optionally into one conversation."""
@@ -86,23 +113,65 @@ class FakeConnector:
             body: dict | bytes | None = await request.json() if raw else None
         except ValueError:
             body = raw
+        call = Call(
+            request.method, request.path, body, dict(request.headers), query=dict(request.query)
+        )
+        self.calls.append(call)
+        response = self._answer(request, call)
+        call.status = response.status
+        return response
+
+    def _answer(self, request: web.Request, call: Call) -> web.Response:
+        body = call.body
         parts = request.path.strip("/").split("/")
         status = None
         if request.method == "POST" and parts[:2] == ["v3", "conversations"] and len(parts) > 2:
             status = self._refusal(parts[2])
-        self.calls.append(
-            Call(request.method, request.path, body, dict(request.headers), refused=bool(status))
-        )
         if status:
+            call.refused = True
             return web.json_response(
                 {"error": {"code": "Refused", "message": "Refused by the test."}}, status=status
             )
         if request.method == "GET" and parts[-1] == "members":
             return web.json_response(self.members.get(parts[2], []))
+        if request.method == "GET" and parts[-1].lower() == "pagedmembers":
+            return self._paged_members(parts[2], request.query)
         if request.method == "POST" and parts == ["v3", "conversations"]:
             # A new 1:1 chat with the one member asked for.
             return web.json_response({"id": f"a:personal-{body['members'][0]['id']}"})
         return web.json_response({"id": f"msg-{len(self.calls)}"})
+
+    def _paged_members(self, team: str, query) -> web.Response:
+        """One page of a team's roster, as Teams serves it: a page size below 50 counts as
+        50 and one above 500 as 500 (200 if none is given); each page but the last carries
+        an opaque continuation token for the next; an unknown token is a 400."""
+        if self.throttled and self.throttle_after <= 0:
+            wait = self.throttled.pop(0)
+            return web.json_response(
+                {"error": {"code": "TooManyRequests", "message": "Too many requests."}},
+                status=429,
+                headers={"Retry-After": str(wait)},
+            )
+        try:
+            size = min(max(int(query.get("pageSize", "200")), 50), 500)
+        except ValueError:
+            return web.json_response({"error": {"code": "BadArgument"}}, status=400)
+        self.throttle_after -= 1
+        start = 0
+        token = query.get("continuationToken")
+        if token:
+            if self._pages.get(token, ("", 0))[0] != team:
+                return web.json_response(
+                    {"error": {"code": "BadArgument", "message": "Unknown token."}}, status=400
+                )
+            start = self._pages[token][1]
+        roster = self.members.get(team, [])
+        page: dict = {"members": roster[start : start + size]}
+        if start + size < len(roster):
+            token = secrets.token_urlsafe(12)
+            self._pages[token] = (team, start + size)
+            page["continuationToken"] = token
+        return web.json_response(page)
 
 
 @pytest.fixture
@@ -157,7 +226,11 @@ class Teams:
         return body
 
     async def post(self, body: dict, headers: dict | None = None):
-        return await self.client.post("/api/messages", json=body, headers=headers or {})
+        """Post an activity as Teams does, then wait for what the bot goes on doing after
+        its answer (a summary, a team's 1:1 chats), as a person would wait to see it."""
+        response = await self.client.post("/api/messages", json=body, headers=headers or {})
+        await self.bot.settled()
+        return response
 
     async def say(self, text: str, **kwargs) -> int:
         response = await self.post(self.activity(text=text, **kwargs))
