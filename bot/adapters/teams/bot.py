@@ -82,6 +82,16 @@ SLOW_COMMANDS = {"summary", "trend", "export"}
 TYPING_EVERY_SECONDS = 3.0
 #: How long a stopping server waits for acknowledged work to be sent.
 SHUTDOWN_GRACE_SECONDS = 20.0
+#: The answer to a message in a channel or a group chat.
+ONLY_IN_PRIVATE = (
+    "Answers and summaries are private, so I only work in a 1:1 chat: open "
+    "Integrity Check from the Apps menu and message me there."
+)
+#: Said once when the app is added to a group chat.
+GROUP_CHAT_HELLO = (
+    "Hi, I'm Integrity Check: every week I ask executives and frontline staff the same "
+    "questions about how we treat our customers, anonymously. " + ONLY_IN_PRIVATE
+)
 _AUTHORIZED = web.RequestKey("integrity_teams_authorized", bool)
 
 
@@ -202,10 +212,7 @@ class TeamsBot(TeamsMessenger):
             return  # Teams redelivered it: it was handled the first time
         person, is_new = await self.meet(activity)
         if not is_personal(activity):
-            await context.send_activity(
-                "Answers and summaries are private, so I only work in a 1:1 chat: open "
-                "Integrity Check from the Apps menu and message me there."
-            )
+            await context.send_activity(ONLY_IN_PRIVATE)
             return
         await self.remember(person, activity)
         if is_new:
@@ -433,7 +440,14 @@ class TeamsBot(TeamsMessenger):
         if activity.conversation and activity.conversation.conversation_type == "channel":
             await self.on_team_members(context, bot_id in added)
             return
-        if not (installing or bot_id in added) or not is_personal(activity):
+        if not (installing or bot_id in added):
+            return
+        if not is_personal(activity):
+            # A group chat: the members are told where to find the bot, once.
+            if activity.conversation and await self._first_sighting(
+                activity, f"install:{activity.conversation.id}"
+            ):
+                await context.send_activity(GROUP_CHAT_HELLO)
             return
         if not activity.from_property or activity.from_property.id == bot_id:
             return
@@ -460,6 +474,8 @@ class TeamsBot(TeamsMessenger):
         if installed and not await self._first_sighting(activity, f"team:{team}"):
             return
         joined = None if installed else list(activity.members_added or [])
+        if joined == []:
+            return  # the team's own installationUpdate: the bot's membersAdded does the work
         self.in_background(
             self.reach_team(
                 activity.get_conversation_reference(), team, tenant_of(activity), joined

@@ -492,3 +492,31 @@ async def test_a_failed_teams_summary_is_retried_and_never_reported_as_sent(team
     assert summaries_in(teams.connector, "a:chat-boss") == 1
     said = [m.get("text") or "" for m in teams.connector.messages("a:chat-boss")]
     assert not [t for t in said if "Exception" in t]
+
+
+async def test_added_to_a_group_chat_it_says_once_where_to_find_it(teams, service):
+    chat = "19:group-chat@thread.v2"
+    for type_, extra in (
+        ("conversationUpdate", {"membersAdded": [{"id": BOT_ID}]}),
+        ("installationUpdate", {"action": "add"}),  # Teams announces one install twice
+    ):
+        body = teams.activity(
+            type_, user="gus", name="Gus", conversation=chat, conversation_type="groupChat", **extra
+        )
+        body["conversation"]["isGroup"] = True
+        assert (await teams.post(body)).status == 202
+    [hello] = teams.connector.messages(chat)
+    assert "Hi, I'm Integrity Check" in hello["text"] and "1:1 chat" in hello["text"]
+    # Nobody's private chat is taken for the group chat.
+    gus = service.store.person("teams", TENANT, "aad-gus")
+    assert gus is None or service.store.conversation_ref(gus.id) is None
+
+    mention = teams.activity(
+        text="<at>Integrity Check</at> summary",
+        user="gus",
+        name="Gus",
+        conversation=chat,
+        conversation_type="groupChat",
+    )
+    await teams.post(mention)
+    assert "only work in a 1:1 chat" in teams.connector.messages(chat)[-1]["text"]

@@ -8,6 +8,7 @@ import zipfile
 
 from bot.cli import main
 from bot.core.commands import COMMANDS
+from tests.conftest import ROOT
 
 APP_ID = "11111111-2222-3333-4444-555555555555"
 
@@ -35,6 +36,27 @@ def test_package_fills_the_bot_id_and_carries_both_icons(tmp_path, capsys, monke
     commands = bot["commandLists"][0]["commands"]
     assert len(commands) <= 10
     assert {c["title"] for c in commands} <= set(COMMANDS)
+
+
+def test_the_manifest_offers_the_scopes_and_commands_the_readme_promises():
+    manifest = json.loads((ROOT / "teams" / "manifest.json").read_text())
+    [bot] = manifest["bots"]
+    # The README: added to a team it reaches every member; in a group chat it points
+    # people to their 1:1 chat.
+    assert set(bot["scopes"]) == {"personal", "team", "groupChat"}
+    [menu] = bot["commandLists"]
+    assert menu["scopes"] == ["personal"]  # the only place it answers commands
+    titles = [c["title"] for c in menu["commands"]]
+    # Teams shows at most 10 commands a list, each title at most 32 characters and each
+    # description at most 128.
+    assert len(titles) == 10 == len(set(titles))
+    assert all(len(c["title"]) <= 32 and len(c["description"]) <= 128 for c in menu["commands"])
+    assert set(titles) <= set(COMMANDS)
+    assert {"schedule", "role", "help"} <= set(titles)
+    # A command word left out of the menu is named in help's line, so it can be found.
+    [help_line] = [c["description"] for c in menu["commands"] if c["title"] == "help"]
+    for word in set(COMMANDS) - set(titles):
+        assert word in help_line.split(), word
 
 
 def test_package_refuses_without_a_bot_id(tmp_path, capsys, monkeypatch):
