@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from bot.adapters.teams import bot as teams_bot
 from tests.adapters.teams.conftest import BOT_ID, TENANT
 
 pytestmark = pytest.mark.anyio
@@ -35,58 +36,77 @@ def _members(count: int) -> list[dict]:
     ]
 
 
-async def test_a_big_team_is_read_page_by_page_waiting_out_a_throttle(teams, service):
-    teams.connector.members[TEAM] = _members(1_050)
-    teams.connector.throttle(0, 7)  # the first read, then the one after it, are refused
+@pytest.fixture
+def small_pages(monkeypatch):
+    """Pages of 50 members (Teams' smallest), so a few pages need few members."""
+    monkeypatch.setattr(teams_bot, "ROSTER_PAGE_SIZE", 50)
+
+
+def _recorded_waits(teams) -> list[float]:
     waits: list[float] = []
 
     async def wait(seconds: float) -> None:
         waits.append(seconds)
 
     teams.bot.sleep = wait
-    started = time.perf_counter()
+    return waits
+
+
+async def test_a_team_is_read_page_by_page_waiting_out_a_throttle(teams, service, small_pages):
+    teams.connector.members[TEAM] = _members(120)
+    teams.connector.throttle(0, 7, after=1)  # the second page is refused twice
+    waits = _recorded_waits(teams)
     assert (await teams.post(_install_in(teams, TEAM))).status == 202
-    print(f"\n1,050 members reached in {time.perf_counter() - started:.1f} s")
 
     reads = teams.connector.roster_reads()
     assert all(r.path == f"/v3/conversations/{TEAM}/pagedmembers" for r in reads)
-    assert [r.status for r in reads] == [429, 429, 200, 200, 200]
+    assert [r.status for r in reads] == [200, 429, 429, 200, 200]
     assert waits == [0, 7]  # each Retry-After, honoured before asking again
-    queries = [r.query for r in reads]
-    assert all(q["pageSize"] == "500" for q in queries)
-    first, second, third = queries[2:]
+    assert all(r.query["pageSize"] == "50" for r in reads)
+    first, second, second_again, second_at_last, third = (r.query for r in reads)
     assert "continuationToken" not in first
-    assert second["continuationToken"] and third["continuationToken"]
-    assert second["continuationToken"] != third["continuationToken"]
+    token = second["continuationToken"]
+    assert (
+        token and second_again["continuationToken"] == second_at_last["continuationToken"] == token
+    )
+    assert third["continuationToken"] not in ("", token)
 
     # Everyone on every page has a 1:1 chat, once, and the channel is told how many.
     created = [
         c.body["members"][0]["id"] for c in teams.connector.calls if c.path == "/v3/conversations"
     ]
-    assert sorted(created) == sorted(m["id"] for m in _members(1_050))
+    assert sorted(created) == sorted(m["id"] for m in _members(120))
+    assert service.people_without_conversation("teams", TENANT) == []
+    [note] = teams.connector.messages(TEAM)
+    assert "120 member(s) of this team" in note["text"]
+
+
+@pytest.mark.slow
+async def test_a_team_past_a_thousand_is_read_in_pages_of_500(teams, service):
+    teams.connector.members[TEAM] = _members(1_050)
+    started = time.perf_counter()
+    assert (await teams.post(_install_in(teams, TEAM))).status == 202
+    print(f"\n1,050 members reached in {time.perf_counter() - started:.1f} s")
+    reads = teams.connector.roster_reads()
+    assert [r.query["pageSize"] for r in reads] == ["500"] * 3
+    assert len(service.people("teams", TENANT)) == 1_050
     assert service.people_without_conversation("teams", TENANT) == []
     [note] = teams.connector.messages(TEAM)
     assert "1050 member(s) of this team" in note["text"]
 
 
 async def test_a_roster_teams_keeps_refusing_is_reported_with_what_was_reached(
-    teams, service, caplog
+    teams, service, caplog, small_pages
 ):
-    teams.connector.members[TEAM] = _members(600)
+    teams.connector.members[TEAM] = _members(60)
     teams.connector.throttle(*[1] * 6, after=1)  # the first page, then only 429s
-    waits: list[float] = []
-
-    async def wait(seconds: float) -> None:
-        waits.append(seconds)
-
-    teams.bot.sleep = wait
+    waits = _recorded_waits(teams)
     assert (await teams.post(_install_in(teams, TEAM))).status == 202
 
     reads = teams.connector.roster_reads()
-    assert reads[0].status == 200 and {r.status for r in reads[1:]} == {429}
-    assert len(reads) == 1 + 6  # the second page, asked for 1 + 5 times
+    assert [r.status for r in reads] == [200] + [429] * 6  # the second page, 1 + 5 tries
     assert waits == [1] * 5
     [note] = teams.connector.messages(TEAM)
-    assert "500 member(s) get the weekly check-in" in note["text"]
+    assert "50 member(s) get the weekly check-in" in note["text"]
     assert "open Integrity Check from the Apps menu" in note["text"]
     assert "Could not read the whole roster" in caplog.text
