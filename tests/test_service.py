@@ -150,3 +150,28 @@ def test_find_person_understands_slack_mentions_ids_and_names(service, admin):
     assert service.find_person(admin, f"<@{worker.user_id}|someone>").id == worker.id
     assert service.find_person(admin, f"@{worker.user_id}").id == worker.id
     assert service.find_person(admin, worker.display_name.upper()).id == worker.id
+
+
+def test_an_answer_by_platform_ids_checks_like_record_answer_and_meets_newcomers(service, clock):
+    (worker,) = make_people(service, "frontline", 1)
+    round_ = service.start_round()
+    question = round_.question_ids[0]
+    ids = ("test", worker.workspace)
+    person, seen, answer = service.record_answer_from(
+        *ids, worker.user_id, question, round_id=round_.id, rating=4, source="slack"
+    )
+    assert (person.id, seen.id, answer.rating) == (worker.id, round_.id, 4)
+    assert service.my_answers(worker, round_)[question].rating == 4
+    # Someone never met is met (as frontline, or what their grant makes them) and recorded.
+    newcomer, _, _ = service.record_answer_from(
+        *ids, "UNEW", question, round_id=round_.id, display_name="Nia New", grant="executive",
+        rating=2,
+    )  # fmt: skip
+    assert newcomer.is_executive and newcomer.display_name == "Nia New"
+    with pytest.raises(InvalidAnswer, match="not part of round 1"):
+        service.record_answer_from(*ids, worker.user_id, "no-such-question", round_id=round_.id)
+    clock.now += timedelta(days=8)
+    service.close_round()
+    with pytest.raises(InvalidAnswer, match="closed"):
+        service.record_answer_from(*ids, worker.user_id, question, round_id=round_.id, rating=1)
+    assert service.my_answers(worker, round_)[question].rating == 4

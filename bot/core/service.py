@@ -113,9 +113,8 @@ class IntegrityCheck:
         if changed:
             person = self.store.add_person(platform, workspace, user_id, name, team=team, tz=tz)
         assert person is not None
-        admin = grant == "admin" and not person.is_admin
-        executive = grant in ("admin", "executive") and not person.is_executive
-        if admin or executive:
+        if _grant_raises(person, grant):
+            admin = grant == "admin" and not person.is_admin
             person = self.store.set_role(person.id, "executive", is_admin=True if admin else None)
         return person, known is None
 
@@ -278,20 +277,26 @@ class IntegrityCheck:
         round_: Round | None = None,
         on_record: bool = False,
         source: str = "chat",
+        question: Question | None = None,
     ) -> Answer:
-        """Store or edit the person's answer; until the round closes the latest one counts."""
+        """Store or edit the person's answer; until the round closes the latest one counts.
+
+        The round is read again (it may have closed since the message showed it), unless
+        the caller has just read it with the `question` (`record_answer_from` does)."""
         round_ = round_ or self.open_round()
         if round_ is None:
             raise InvalidAnswer("No round is open right now, so there is nothing to answer.")
-        round_ = self.store.round(round_.id)  # it may have closed since the message was sent
+        if question is None:
+            round_ = self.store.round(round_.id)
+            if question_id in round_.question_ids:
+                question = self.store.question(question_id)
         if not round_.is_open:
             raise InvalidAnswer(
                 f"Round {round_.number} closed on {_day(round_.closed_at or round_.closes_at)}; "
                 "answers can no longer be changed. The next round will ask again."
             )
-        if question_id not in round_.question_ids:
+        if question is None or question_id not in round_.question_ids:
             raise InvalidAnswer(f"Question {question_id!r} is not part of round {round_.number}.")
-        question = self.store.question(question_id)
         if not question.asked_of(person.role):
             raise InvalidAnswer(f"That question is for {' and '.join(question.roles)} only.")
         if rating is not KEEP and rating is not None and not _is_rating(rating):
@@ -303,7 +308,7 @@ class IntegrityCheck:
                     f"That answer is {len(text):,} characters; the limit is "
                     f"{MAX_ANSWER_CHARS:,}. Please shorten it and send it again."
                 )
-        answer = self.store.upsert_answer(
+        return self.store.upsert_answer(
             round_id=round_.id,
             question_id=question_id,
             pseudonym=anonymity.pseudonym(self.settings.secret, person, round_.id),
@@ -315,7 +320,40 @@ class IntegrityCheck:
             source=source,
             keep=KEEP,
         )
-        return answer
+
+    def record_answer_from(
+        self,
+        platform: str,
+        workspace: str,
+        user_id: str,
+        question_id: str,
+        *,
+        round_id: int,
+        display_name: str = "",
+        grant: Grant | None = None,
+        rating: int | None | _Keep = KEEP,
+        text: str | None | _Keep = KEEP,
+        source: str = "chat",
+    ) -> tuple[Person, Round, Answer]:
+        """`record_answer` for a person named by their platform ids (a click on a check-in),
+        in one read (the person, the round and the question together) and one write (the
+        answer), since a platform waits for it before it acknowledges. Meeting someone for
+        the first time, or a grant that raises their role, costs what `meet` costs on top."""
+        person, round_, question = self.store.answer_context(
+            platform, workspace, user_id, round_id, question_id
+        )
+        if round_ is None:
+            raise NotFound(f"There is no round with id {round_id}.")
+        if person is None or _grant_raises(person, grant):
+            person, _ = self.meet(
+                platform, workspace, user_id, display_name, grant=grant, rename=False
+            )
+        # An unknown question is read again, and `record_answer` says what is wrong with it.
+        answer = self.record_answer(
+            person, question_id, rating=rating, text=text, round_=round_, source=source,
+            question=question,
+        )  # fmt: skip
+        return person, round_, answer
 
     def my_answers(self, person: Person, round_: Round) -> dict[str, Answer]:
         """The person's own answers in a round, found again through their pseudonym."""
@@ -567,6 +605,13 @@ class IntegrityCheck:
         pseudonyms = [anonymity.pseudonym(secret, person, r.id) for r in self.store.rounds()]
         pseudonyms.append(anonymity.proposal_pseudonym(secret, person))
         return self.store.forget(person.id, pseudonyms)
+
+
+def _grant_raises(person: Person, grant: Grant | None) -> bool:
+    """Whether the platform's grant gives this person a role they do not have yet."""
+    if grant == "admin":
+        return not person.is_admin or not person.is_executive
+    return grant == "executive" and not person.is_executive
 
 
 def _is_rating(value: object) -> bool:

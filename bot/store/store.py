@@ -81,6 +81,12 @@ class Store:
             self.db.enable_wal()
         self.db.execute("PRAGMA foreign_keys = ON")
         self.write(lambda: migrations.apply(self.db))
+        # `answer_context`'s select list: every column of the three tables, named apart.
+        self._context_columns = ", ".join(
+            f'{alias}."{column}" as "{alias}.{column}"'
+            for alias, table in (("r", "rounds"), ("q", "questions"), ("p", "people"))
+            for column in self.db.table(table).columns_dict
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -345,18 +351,22 @@ class Store:
         self.write(run)
         return self.round(round_id)
 
-    def _round(self, row: dict) -> Round:
-        qids = self._rows(
-            "select question_id from round_questions where round_id = ? order by position",
-            [row["id"]],
-        )
+    def _round(self, row: dict, question_ids: Sequence[str] | None = None) -> Round:
+        if question_ids is None:
+            question_ids = [
+                r["question_id"]
+                for r in self._rows(
+                    "select question_id from round_questions where round_id = ? order by position",
+                    [row["id"]],
+                )
+            ]
         return Round(
             id=row["id"],
             number=row["number"],
             opened_at=datetime.fromisoformat(row["opened_at"]),
             closes_at=datetime.fromisoformat(row["closes_at"]),
             status=row["status"],
-            question_ids=tuple(r["question_id"] for r in qids),
+            question_ids=tuple(question_ids),
             closed_at=_dt(row["closed_at"]),
             week=row.get("week"),
         )
@@ -694,11 +704,13 @@ class Store:
         edits = ", ".join(f"{column} = excluded.{column}" for column in list(record)[3:])
         upsert = (
             f"insert into answers ({', '.join(record)}) values ({', '.join('?' * len(record))}) "
-            f"on conflict (round_id, question_id, pseudonym) do update set {edits} returning id"
+            f"on conflict (round_id, question_id, pseudonym) do update set {edits} returning *"
         )
 
-        def run() -> int:
-            answer_id = self.db.execute(upsert, list(record.values())).fetchone()[0]
+        def run() -> Answer:
+            cursor = self.db.execute(upsert, list(record.values()))
+            columns = [d[0] for d in cursor.description]
+            answer = _answer(dict(zip(columns, cursor.fetchone(), strict=True)))
             reached = self.db.execute(
                 "update deliveries set answered = 1 where round_id = ? and person_id = ?",
                 [round_id, person.id],
@@ -712,10 +724,42 @@ class Store:
                     "values (?, ?, ?, 'sent', ?, ?, 1)",
                     [round_id, person.id, person.role, _now(), _now()],
                 )
-            return int(answer_id)
+            return answer
 
-        answer_id = self.write(run)
-        return self.answer(answer_id)
+        return self.write(run)  # the answer as stored, from the write itself
+
+    def answer_context(
+        self, platform: str, workspace: str, user_id: str, round_id: int, question_id: str
+    ) -> tuple[Person | None, Round | None, Question | None]:
+        """The person (by their platform ids), the round (with its questions) and the question
+        of one answer, each None if unknown, in one read: a click's answer is saved before
+        Slack is told it arrived, so every statement there is on a person's wait."""
+        rows = self._rows(
+            f'select {self._context_columns}, rq.question_id as "rq.question_id" '
+            "from rounds r "
+            "left join round_questions rq on rq.round_id = r.id "
+            "left join questions q on q.id = :question "
+            "left join people p on p.platform = :platform and p.workspace = :workspace "
+            "and p.user_id = :user "
+            "where r.id = :round order by rq.position",
+            {"question": question_id, "platform": platform, "workspace": workspace,
+             "user": user_id, "round": round_id},
+        )  # fmt: skip
+        if not rows:
+            return None, None, None
+
+        def part(alias: str) -> dict | None:
+            found = {k.partition(".")[2]: v for k, v in rows[0].items() if k[:2] == alias + "."}
+            return found if found["id"] is not None else None
+
+        person, question, round_row = part("p"), part("q"), part("r")
+        assert round_row is not None
+        qids = [r["rq.question_id"] for r in rows if r["rq.question_id"] is not None]
+        return (
+            _person(person) if person else None,
+            self._round(round_row, qids),
+            _question(question) if question else None,
+        )
 
     def answer(self, answer_id: int) -> Answer:
         rows = self._rows("select * from answers where id = ?", [answer_id])

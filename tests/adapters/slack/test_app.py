@@ -399,3 +399,37 @@ def test_a_form_that_cannot_open_is_told_to_the_person_who_clicked(rig: Rig):
     (told,) = [r for r in rig.fake.responses if "something went wrong" in r.get("text", "")]
     assert told["response_type"] == "ephemeral" and told["replace_original"] is False
     assert "2/5" not in shown(rig, FRONTLINE[0])  # the check-in itself is left as it was
+
+
+def test_an_answer_click_reads_once_and_writes_once_before_its_ack(rig: Rig, monkeypatch):
+    from bot.adapters.slack.listeners.context import AfterAck
+
+    rig.start_round()
+    round_id = rig.service.open_round().id
+    rig.fake.wait_for(  # the round's delivery has finished writing
+        lambda: all(d["status"] == "sent" for d in rig.service.store.deliveries(round_id))
+    )
+    # What a handler hands on runs after the ack: hold it, so every statement seen until the
+    # response arrives is one the ack waited for.
+    held: list = []
+    monkeypatch.setattr(AfterAck, "__call__", lambda self, work, body: held.append(work))
+    statements: list[str] = []
+    connection = rig.service.store.db.conn
+    connection.set_trace_callback(statements.append)
+    try:
+        assert rig.rate(FRONTLINE[1], 1, 3).status_code == 200
+    finally:
+        connection.set_trace_callback(None)
+    for work in held:
+        work.close()
+    # sqlite-utils wraps each query in a savepoint of its own: bookkeeping, not a read.
+    statements = [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))]
+    kinds = [s.split(None, 1)[0].upper() for s in statements]
+    reads = [s for s, kind in zip(statements, kinds, strict=True) if kind == "SELECT"]
+    assert len(reads) == 1, reads
+    assert kinds.count("BEGIN") == 1 and kinds.count("COMMIT") == 1, statements  # one write
+    begin, commit = kinds.index("BEGIN"), kinds.index("COMMIT")
+    assert all(kind in {"INSERT", "UPDATE"} for kind in kinds[begin + 1 : commit]), statements
+    assert set(kinds) <= {"SELECT", "BEGIN", "INSERT", "UPDATE", "COMMIT"}, statements
+    (answer,) = answers_of(rig)
+    assert answer.rating == 3 and answer.round_id == round_id

@@ -21,6 +21,7 @@ from slack_bolt.app.async_app import AsyncApp
 
 from bot.adapters.slack import blocks as kit
 from bot.adapters.slack.listeners.context import Listening, payload_person
+from bot.adapters.slack.messenger import PLATFORM
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError
 
@@ -44,10 +45,11 @@ class Actions:
         service = self.ctx.service
 
         def record() -> tuple[Person, Round]:
-            person = self.ctx.person(user_id, name, team)
-            round_ = service.round(int(value["round"]))
-            service.record_answer(
-                person, value["question"], rating=int(value["rating"]), round_=round_,
+            # One read and one write (`tests/adapters/slack/test_app.py` counts them).
+            person, round_, _ = service.record_answer_from(
+                PLATFORM, self.ctx.workspace(team), user_id, value["question"],
+                round_id=int(value["round"]), display_name=name,
+                grant=self.ctx.messenger.grant_for(user_id), rating=int(value["rating"]),
                 source="slack",
             )  # fmt: skip
             return person, round_
