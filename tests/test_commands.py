@@ -111,3 +111,24 @@ def test_forget_me_asks_for_confirmation_first(commands, service, worker):
     assert service.store.db.table("answers").count == 1
     done = commands.handle(worker, "/integrity forget-me confirm").as_text()
     assert "Removed 1 answer(s)" in done and service.store.db.table("answers").count == 0
+
+
+def test_progress_counts_what_a_summary_or_trend_will_analyse_without_analysing(
+    commands, service, admin, worker, monkeypatch
+):
+    assert commands.progress(admin, "summary") is None  # no round yet: the reply says so
+    round_ = service.start_round()
+    for person in make_people(service, "frontline", 3):
+        service.record_answer(person, round_.question_ids[0], rating=2)
+    service.record_answer(admin, round_.question_ids[0], rating=5)
+
+    def no_analysis(*args, **kwargs):
+        raise AssertionError("progress must not run the analysis")
+
+    monkeypatch.setattr(service, "analysis", no_analysis)
+    assert commands.progress(admin, "summary") == "Analysing 4 answers from round 1…"
+    assert commands.progress(admin, "summary round 1 Support") is None  # none from Support
+    assert commands.progress(admin, "trend give-away") == "Analysing 4 answers from all rounds…"
+    assert commands.progress(admin, "summary round 7") is None  # the reply says what is wrong
+    assert commands.progress(worker, "summary") is None  # not theirs to run
+    assert commands.progress(admin, "status") is None

@@ -18,7 +18,13 @@ from bot.core.errors import IntegrityError, UsageError
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
 from bot.core.schedule import parse_schedule
 from bot.core.service import KEEP, IntegrityCheck
-from bot.core.summaries import percent, summary_reply, trend_reply
+from bot.core.summaries import (
+    percent,
+    progress_line,
+    summary_reply,
+    trend_reply,
+    trend_words,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +110,22 @@ class Commands:
             return handler(person, rest)
         except IntegrityError as error:
             return Reply.text(str(error))
+
+    def progress(self, person: Person, text: str) -> str | None:
+        """For a command that takes a while (`summary`, `trend`), the line to show while it
+        runs, e.g. "Analysing 76 answers from round 3…", from a count (no analysis). None
+        for other commands, for someone who may not run it, or for an empty scope: the
+        command's own reply then says what is wrong."""
+        words = text.strip().split(maxsplit=1)
+        name = words[0].lower() if words else ""
+        rest = words[1] if len(words) > 1 else ""
+        if name not in {"summary", "trend"} or not person.is_executive:
+            return None
+        try:
+            spec = rest if name == "summary" else " ".join(trend_words(rest)[1])
+            return progress_line(self.service, self.service.scope(person, spec))
+        except IntegrityError:
+            return None
 
     # -- everyone ---------------------------------------------------------------
 

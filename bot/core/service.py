@@ -394,6 +394,11 @@ class IntegrityCheck:
         )
         return kept, len(hidden)
 
+    def answer_count(self, scope: Scope) -> int:
+        """How many answers a scope holds before the floor is applied (a count, no rows): the
+        figure a progress line shows while the analysis runs."""
+        return self.store.count_round_answers([r.id for r in scope.rounds], team=scope.team)
+
     def analysis(self, scope: Scope) -> tuple[Analysis, int]:
         """Run the analysis engine on the answers of a scope (the floor already applied)."""
         answers, hidden_groups = self.answers_in_scope(scope)

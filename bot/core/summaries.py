@@ -50,16 +50,29 @@ def closed_round_summary(service: IntegrityCheck, round_: Round) -> Reply:
     return reply
 
 
+def trend_words(rest: str) -> tuple[list[str], list[str]]:
+    """`[QUESTION] [weeks N]` split into the question's words and the scope's (default all)."""
+    words = rest.split()
+    if len(words) >= 2 and words[-2] == "weeks":
+        return words[:-2], words[-2:]
+    return words, ["all"]
+
+
+def progress_line(service: IntegrityCheck, scope: Scope) -> str | None:
+    """What a summary or a trend says while it works ("Analysing 76 answers from round
+    3…"): a count, no analysis, so a platform can show it at once. None if empty."""
+    count = service.answer_count(scope)
+    if not count:
+        return None
+    return f"Analysing {count:,} answer{'s' if count != 1 else ''} from {scope.label}…"
+
+
 def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
     """`[QUESTION] [weeks N]`: the gap over the rounds as a table and two charts."""
     # matplotlib is heavy: loaded on the first trend, not at start-up.
     from bot.core.trends import ANCHOR, build_trend, gap_chart, sides_chart
 
-    words = rest.split()
-    scope_words = ["all"]
-    if len(words) >= 2 and words[-2] == "weeks":
-        scope_words = words[-2:]
-        words = words[:-2]
+    words, scope_words = trend_words(rest)
     if len(words) > 1:
         raise UsageError(usage)
     question_id = words[0] if words else ANCHOR

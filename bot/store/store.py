@@ -786,6 +786,18 @@ class Store:
             params.append(team)
         return [_answer(r) for r in self._rows(sql + " order by id", params)]
 
+    def count_round_answers(self, round_ids: Iterable[int], *, team: str | None = None) -> int:
+        """How many answers these rounds hold (of one team, if given): one count, no rows."""
+        ids = list(round_ids)
+        if not ids:
+            return 0
+        sql = f"select count(*) as n from answers where round_id in ({','.join('?' * len(ids))})"
+        params: list[Any] = list(ids)
+        if team is not None:
+            sql += " and lower(team) = lower(?)"
+            params.append(team)
+        return self._rows(sql, params)[0]["n"]
+
     def count_answers(self, pseudonyms: Sequence[str]) -> int:
         if not pseudonyms:
             return 0

@@ -433,3 +433,36 @@ def test_an_answer_click_reads_once_and_writes_once_before_its_ack(rig: Rig, mon
     assert set(kinds) <= {"SELECT", "BEGIN", "INSERT", "UPDATE", "COMMIT"}, statements
     (answer,) = answers_of(rig)
     assert answer.rating == 3 and answer.round_id == round_id
+
+
+def test_a_summary_is_acked_at_once_with_how_many_answers_it_analyses(rig: Rig, monkeypatch):
+    rig.start_round()
+    for user in FRONTLINE[:6]:
+        rig.rate(user, 1, 2)
+    rig.fake.wait_for(lambda: len(answers_of(rig)) == 6)
+    analysing = rig.service.analysis
+    release = threading.Event()
+
+    def held(scope):  # the analysis takes as long as it takes: the ack does not wait for it
+        release.wait(10)
+        return analysing(scope)
+
+    monkeypatch.setattr(rig.service, "analysis", held)
+
+    def replies() -> list[dict]:  # what was said through response_url, redraws aside
+        return [r for r in rig.fake.responses if not r.get("replace_original")]
+
+    before = len(replies())
+    response = rig.send.command(EXECUTIVES[0], "summary")
+    assert response.status_code == 200
+    assert response.json()["response_type"] == "ephemeral"
+    assert (
+        response.json()["text"]
+        == "Working on `/integrity summary`. Analysing 6 answers from round 1…"
+    )
+    assert len(replies()) == before  # nothing analysed, nothing answered yet
+    release.set()
+    rig.fake.wait_for(lambda: "Integrity check: round 1" in rig.responses_text(), timeout=60)
+    # Someone who may not read summaries is told so by the reply, with no count first.
+    response = rig.send.command(FRONTLINE[0], "summary")
+    assert "Analysing" not in response.text and "Working on" in response.text

@@ -1,13 +1,15 @@
 """`/integrity …`: the shared command words (`bot.core.commands.Commands`) as a slash command.
 
-It is acknowledged at once (slow words with a line saying it is working on them); the
-reply follows through `response_url`, or in the person's DM when it carries a file or is
-too long for a few messages.
+It is acknowledged at once: a slow word with a line saying it is working on it, and for a
+summary or trend how many answers it is analysing (a count, ready before the ack; the
+analysis runs after it). The reply follows through `response_url`, or in the person's DM
+when it carries a file or is too long for a few messages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from slack_bolt.app.async_app import AsyncApp
 
@@ -16,10 +18,14 @@ from bot.adapters.slack.listeners.context import Listening
 from bot.core.domain import Person
 from bot.core.replies import Reply
 
+logger = logging.getLogger(__name__)
+
 #: Words whose reply can take a while (the analysis engine, charts, files).
 SLOW_WORDS = {"summary", "trend", "export", "ask"}
 #: response_url accepts five responses; longer replies go to the DM instead.
 MAX_RESPONSES = 4
+#: How long the ack of a summary or trend waits at most for its count of answers.
+PROGRESS_BEFORE_ACK_SECONDS = 0.5
 
 
 class SlashCommand:
@@ -32,10 +38,36 @@ class SlashCommand:
         text = (body.get("text") or "").strip()
         word = text.split()[0].lower() if text else "help"
         if word in SLOW_WORDS:
-            await ack(response_type="ephemeral", text=f"Working on `/integrity {text}`…")
+            working = f"Working on `/integrity {kit.escape(text)}`"
+            progress = await self.progress(body, text)
+            await ack(
+                response_type="ephemeral",
+                text=f"{working}. {progress}" if progress else f"{working}…",
+            )
         else:
             await ack()
         self.ctx.after_ack(self.run_command(body, text, respond), body)
+
+    async def progress(self, body: dict, text: str) -> str | None:
+        """What a summary or trend is about to analyse ("Analysing 76 answers from round
+        3…"): a count, no analysis, and only if it is ready within
+        `PROGRESS_BEFORE_ACK_SECONDS` (the ack never waits longer for it)."""
+
+        def count() -> str | None:
+            person = self.ctx.person(
+                body["user_id"], body.get("user_name", ""), body.get("team_id")
+            )
+            return self.ctx.commands.progress(person, text)
+
+        task = asyncio.ensure_future(asyncio.to_thread(count))
+        done, _ = await asyncio.wait({task}, timeout=PROGRESS_BEFORE_ACK_SECONDS)
+        if not done:
+            task.add_done_callback(lambda late: late.exception())  # told by the reply
+            return None
+        if task.exception() is not None:  # the command itself runs into it and tells it
+            logger.warning("Could not count the answers for %r: %s", text, task.exception())
+            return None
+        return task.result()
 
     async def run_command(self, body: dict, text: str, respond) -> None:
         person = await asyncio.to_thread(
