@@ -290,8 +290,12 @@ class FakeSlack:
             self.users[user_id] = user
         return user
 
-    def add_channel(self, channel_id: str, name: str, members: list[str]) -> None:
-        """Add a public (C…) or private (G…) channel with these members."""
+    def add_channel(
+        self, channel_id: str, name: str, members: list[str], *, bot_invited: bool = True
+    ) -> None:
+        """Add a public (C…) or private (G…) channel with these members. Without
+        `bot_invited` the app is not in it, and posting there fails as on Slack (the app
+        asks for no `chat:write.public`): `not_in_channel`, or `channel_not_found` if private."""
         with self._lock:
             self.channels[channel_id] = {
                 "id": channel_id,
@@ -299,6 +303,7 @@ class FakeSlack:
                 "members": list(members),
                 "is_private": channel_id.startswith("G"),
                 "created": int(time.time()),
+                "bot_invited": bot_invited,
             }
 
     def add_usergroup(self, usergroup_id: str, handle: str, users: list[str]) -> None:
@@ -761,6 +766,8 @@ def _auth_test(fake: FakeSlack, args: dict) -> dict:
 @_api("chat.postMessage")
 def _chat_post_message(fake: FakeSlack, args: dict) -> dict:
     channel = fake._channel(args.get("channel"), user_ids=True)
+    if not channel.get("bot_invited", True):
+        raise SlackError("channel_not_found" if channel["is_private"] else "not_in_channel")
     fake._check_message(args, needs_content=True)
     thread_ts = str(args["thread_ts"]) if args.get("thread_ts") else None
     parent = fake._find(channel["id"], thread_ts) if thread_ts else None

@@ -41,6 +41,13 @@ from bot.core.service import Grant, IntegrityCheck
 logger = logging.getLogger(__name__)
 
 PLATFORM = "slack"
+#: The bot user's name in Slack (`features.bot_user.display_name` in slack/manifest.yml).
+BOT_NAME = "integrity-check"
+#: What Slack answers a post to a channel the app was not invited to (it asks for no
+#: `chat:write.public`: it must be in the channel anyway to read the answers in threads).
+NOT_INVITED = {"not_in_channel", "channel_not_found"}
+#: A channel that refused is tried again after this long, not with every check-in sent.
+NOT_INVITED_RETRY = timedelta(minutes=5)
 #: users.list and conversations.members page size (Slack recommends 200 at most).
 PAGE = 200
 #: How long a listing of the people to ask is served before Slack is asked again. users.list
@@ -140,6 +147,8 @@ class SlackMessenger:
         self._groups_read_at: datetime | None = None
         self._groups_refreshing = threading.Lock()
         self._dm_channels: dict[str, str] = {}
+        # Channels that refused a round's post because the app is not in them, and when.
+        self._not_invited: dict[str, datetime] = {}
         # Per workspace: the last good listing and how many refreshes have succeeded. The
         # lock makes one thread refresh while the others (the scheduler, `/integrity ask`'s
         # delivery) wait for its result instead of listing the workspace again themselves.
@@ -385,7 +394,11 @@ class SlackMessenger:
         if not self.settings.checkin_channels:
             return
         questions = self.service.round_questions(round_)
+        now = self.service.now()
         for channel in self.settings.checkin_channels:
+            refused = self._not_invited.get(channel)
+            if refused is not None and now - refused < NOT_INVITED_RETRY:
+                continue  # not with every check-in of the fan-out: once in a while
             if not self.service.claim_channel_post(PLATFORM, self.team_id, channel, round_):
                 continue
             ref = None
@@ -397,8 +410,24 @@ class SlackMessenger:
                     metadata=kit.checkin_metadata(round_),
                 )
                 ref = message_ref(posted["channel"], posted["ts"])
-            except SlackApiError:
-                logger.exception("Could not post round %s to channel %s", round_.number, channel)
+                self._not_invited.pop(channel, None)
+            except SlackApiError as error:
+                if error.response.get("error") in NOT_INVITED:
+                    self._not_invited[channel] = now
+                    logger.error(
+                        "Could not post round %s to channel %s: the app is not in it. Invite "
+                        "it there (in the channel: `/invite @%s`), or take the channel out of "
+                        "INTEGRITY_CHECKIN_CHANNELS. The post is tried again with the check-ins "
+                        "sent after %d minutes.",
+                        round_.number,
+                        channel,
+                        BOT_NAME,
+                        NOT_INVITED_RETRY.total_seconds() // 60,
+                    )
+                else:
+                    logger.exception(
+                        "Could not post round %s to channel %s", round_.number, channel
+                    )
             finally:
                 self.service.complete_channel_post(PLATFORM, self.team_id, channel, round_, ref)
 

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.adapters.slack.config import SlackSettings
 from bot.adapters.slack.messenger import (
+    NOT_INVITED_RETRY,
     PEOPLE_MAX_AGE,
     PEOPLE_RETRY,
     Pacer,
@@ -301,3 +302,25 @@ def test_settings_read_lists_and_socket_mode():
     assert settings.executives == {"U1", "U2"}
     assert settings.channels == ("C1", "C2")
     assert settings.api_base_url == "http://127.0.0.1:9/api/"
+
+
+def test_a_channel_the_app_was_not_invited_to_is_logged_with_what_to_do(
+    service, slack_settings, fake, clock, caplog
+):
+    fake.add_channel("C0FLOOR", "shop-floor", [*FRONTLINE], bot_invited=False)
+    messenger = SlackMessenger(service, replace(slack_settings, checkin_channels=("C0FLOOR",)))
+    round_ = service.start_round()
+    with caplog.at_level(logging.ERROR, logger="bot.adapters.slack.messenger"):
+        messenger.deliver(round_)
+    assert "C0FLOOR" not in fake.messages  # Slack refused: not_in_channel
+    # Asked once, not with each of the 15 check-ins, and told once, with what to do.
+    refused = [c for c in fake.calls_to("chat.postMessage") if c.args["channel"] == "C0FLOOR"]
+    assert len(refused) == 1
+    (logged,) = [r for r in caplog.records if "C0FLOOR" in r.getMessage()]
+    assert "/invite @integrity-check" in logged.getMessage() and logged.exc_info is None
+    assert len(fake.calls_to("chat.postMessage")) == 1 + 1 + len(EXECUTIVES) + len(FRONTLINE)
+    # Invited now: the next check-in sent after the pause posts the round there.
+    fake.channels["C0FLOOR"]["bot_invited"] = True
+    clock.now += NOT_INVITED_RETRY
+    messenger.post_round_to_channels(round_)
+    assert len(fake.messages["C0FLOOR"]) == 1
