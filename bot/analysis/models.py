@@ -35,13 +35,15 @@ class AnswerRecord(BaseModel):
 
 class QuestionInfo(BaseModel):
     """What the engine may know about a question beyond its text: the labelled ends
-    of its 1-5 scale (used to infer a stance from text-only answers) and its theme."""
+    of its 1-5 scale (used to infer a stance from text-only answers), its theme, and
+    its free-text follow-up (`why`, the root of "what to ask next")."""
 
     id: str
     text: str
     low_label: str | None = None
     high_label: str | None = None
     theme: str | None = None
+    why: str | None = None
 
 
 class SideFigures(BaseModel):
