@@ -95,6 +95,12 @@ def companies(corpus: Path = CORPUS) -> list[str]:
     )
 
 
+def held_out(name: str, corpus: Path = CORPUS) -> bool:
+    """Whether a company is kept out of all tuning."""
+    labels = json.loads((corpus / f"{name}.labels.json").read_text(encoding="utf-8"))
+    return bool(labels.get("held_out"))
+
+
 def question_infos(labels: dict[str, Any], answers: list[AnswerRecord]) -> list[QuestionInfo]:
     """What the product knows of each question: its text, scale labels and follow-up."""
     texts = {a.question_id: a.question for a in answers}
@@ -237,13 +243,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engine", choices=("offline", "llm"), default="offline")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="folder of exports + labels")
+    parser.add_argument(
+        "--company", action="append", help="score only this company (repeat for more)"
+    )
+    parser.add_argument(
+        "--tuning", action="store_true", help="score only the companies used for tuning"
+    )
     args = parser.parse_args(argv)
     llm = None
     if args.engine == "llm":
         from bot.analysis.llm import model_from_env  # needs INTEGRITY_LLM / OPENAI_BASE_URL
 
         llm = model_from_env()
-    names = companies(args.corpus)
+    names = [n for n in companies(args.corpus) if not args.company or n in args.company]
+    if args.tuning:
+        names = [n for n in names if not held_out(n, args.corpus)]
     if not names:
         print(f"No <company>.jsonl with a <company>.labels.json in {args.corpus}.")
         return 2
@@ -254,11 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     for score in scores:
         print(score.line())
     tuning = [s for s in scores if not s.held_out]
-    held_out = [s for s in scores if s.held_out] or scores
-    if tuning and tuning != held_out:
+    kept_out = [s for s in scores if s.held_out] or scores
+    if tuning and tuning != kept_out:
         print(f"tuning ({', '.join(s.name for s in tuning)}): {totals(tuning).line()}")
-    print(f"held out ({', '.join(s.name for s in held_out)}):")
-    print(totals(held_out).line())
+    print(f"held out ({', '.join(s.name for s in kept_out)}):")
+    print(totals(kept_out).line())
     return 0
 
 

@@ -55,17 +55,37 @@ class SideFigures(BaseModel):
     stance: float | None = None  # inferred -1..1 from text, when there are no ratings
 
 
+Verdict = Literal["contradict", "differ", "agree", "not compared", "hidden"]
+
+
 class QuestionResult(BaseModel):
+    """One question's two sides compared.
+
+    The verdict follows from the figures, never against them: `contradict` when the
+    difference is significant, large enough, and the sides sit on opposite sides of
+    the scale's midpoint; `differ` when it is significant but not that; `agree` when
+    it is not significant."""
+
     question_id: str
     question: str
     suppressed: bool
     diverges: bool
-    gap: float | None = None  # executive minus frontline, on the 1-5 scale
+    #: Executive minus frontline, on the 1-5 scale: exactly the difference of the two
+    #: side means shown (ratings, or text stances mapped to 1-5).
+    gap: float | None = None
     executive: SideFigures
     frontline: SideFigures
+    #: Significance of the difference. Ratings: Mann-Whitney U. Text: a permutation
+    #: test on what the sides say (embedding centroids) and how they stand.
     p_value: float | None = None
     basis: Literal["ratings", "text", "none"] = "none"
     note: str = ""
+    #: Cliff's delta, executive over frontline, -1..1: the same measure for ratings
+    #: and text, so contradictions rank together.
+    effect_size: float | None = None
+    #: Text: the permutation p-value of the meaning alone (embedding centroids).
+    meaning_p_value: float | None = None
+    verdict: Verdict = "not compared"
 
 
 class Quote(BaseModel):
@@ -77,8 +97,10 @@ class Theme(BaseModel):
     title: str
     keywords: list[str]
     answer_ids: list[str]
-    executive: int
-    frontline: int
+    #: Answers per side; None when that side gave some, but fewer than the anonymity
+    #: floor (a count that small is never shown).
+    executive: int | None
+    frontline: int | None
     question_id: str | None = None  # None: a theme across the whole round
     quotes: list[Quote] = []
     #: "both", or the one side that raised it: a blind spot of the other side.

@@ -66,15 +66,21 @@ from bot.core.anonymity import hidden_message
 ENGINE = "offline"
 #: The product never shows a group smaller than this, whatever the settings say.
 ABSOLUTE_MIN_GROUP = 3
-#: A contradiction needs at least this gap between the sides' means, on the 1-5 scale...
-MIN_GAP = 1.0
-#: ...and a Mann-Whitney U p-value below this.
+#: A contradiction needs a difference significant at this level...
 MAX_P = 0.05
+#: ...and at least a medium effect: Cliff's delta of this size (|delta| is 0.33 when
+#: two answers from opposite sides are ordered one way a third more often than the other).
+MIN_EFFECT = 0.33
+#: Shuffles in the text questions' permutation test, and the most answers it reads.
+PERMUTATIONS = 999
+MEANING_SAMPLE = 2000
 #: Each side needs at least this many scored answers before it is compared at all.
 MIN_SCORED = 3
 MIDPOINT = 3.0
 #: Weight of VADER sentiment against scale-label similarity when inferring a stance.
-SENTIMENT_WEIGHT = 0.6
+SENTIMENT_WEIGHT = 0.4
+#: The share of a question's common lean toward one label taken off each answer.
+LABEL_CENTRING = 0.5
 #: A similarity difference (high label − low label) this large counts as a full stance.
 LABEL_SIMILARITY_SPAN = 0.3
 #: Additions to VADER's lexicon (its scale: -4..4) for how people describe service.
@@ -148,6 +154,8 @@ def analyse_offline(
         question_text.setdefault(a.question_id, a.question)
     for a in kept:
         by_question[a.question_id].append(a)
+    for qid, group in by_question.items():
+        scorer.centre(qid, [a for a in group if a.id not in flagged and a.text.strip()])
 
     results: list[QuestionResult] = []
     contradictions: list[Contradiction] = []
@@ -242,6 +250,7 @@ class _StanceScorer:
     infos: dict[str, QuestionInfo]
     _sentiment: dict[str, float] = field(default_factory=dict)
     _labels: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _offsets: dict[str, float] = field(default_factory=dict)
     _vader: object | None = None
 
     def sentiment(self, text: str) -> float:
@@ -268,6 +277,18 @@ class _StanceScorer:
                 self._labels[question_id] = None
         return self._labels[question_id]
 
+    def centre(self, question_id: str, answers: list[AnswerRecord]) -> None:
+        """Note where a question's answers sit, on average, between its two labels.
+
+        Answers to a question share its words ("call", "first"), and so lean toward
+        whichever label shares them too, whatever they claim; part of that common
+        lean is taken off each answer's closeness to the labels."""
+        direction = self.direction(question_id)
+        rows = [self.space.index[a.text] for a in answers if a.text in self.space.index]
+        if direction is None or not rows:
+            return
+        self._offsets[question_id] = float((self.space.vectors[rows] @ direction).mean())
+
     def stance(self, answer: AnswerRecord) -> float:
         """Inferred stance of a text answer, -1 (low end of the scale) to 1 (high end)."""
         sentiment = self.sentiment(answer.text)
@@ -275,7 +296,8 @@ class _StanceScorer:
         row = self.space.index.get(answer.text)
         if direction is None or row is None:
             return sentiment
-        similarity = float(self.space.vectors[row] @ direction) / LABEL_SIMILARITY_SPAN
+        offset = LABEL_CENTRING * self._offsets.get(answer.question_id, 0.0)
+        similarity = (float(self.space.vectors[row] @ direction) - offset) / LABEL_SIMILARITY_SPAN
         blended = SENTIMENT_WEIGHT * sentiment + (1 - SENTIMENT_WEIGHT) * _clip(similarity)
         return _clip(blended)
 
@@ -326,6 +348,7 @@ def _question_result(
         diverges=False,
         executive=figures["executive"],
         frontline=figures["frontline"],
+        verdict="hidden" if suppressed else "not compared",
     )
     scores: dict[str, float] = {}  # answer id -> its position on the 1-5 scale
     if suppressed or not all(sides[role] for role in ROLES):
@@ -336,61 +359,130 @@ def _question_result(
         return result, scores
 
     rated = {role: [a for a in sides[role] if a.rating is not None] for role in ROLES}
+    worded = {
+        role: [a for a in sides[role] if a.text.strip() and a.id not in flagged] for role in ROLES
+    }
+    for a in answers:  # every answer's position: its rating, else the stance of its words
+        if a.rating is not None:
+            scores[a.id] = float(a.rating)
+        elif a.text.strip() and a.id not in flagged:
+            scores[a.id] = _to_scale(scorer.stance(a))
+    meaning_p: float | None = None
     if all(len(rated[role]) >= MIN_SCORED for role in ROLES):
         basis = "ratings"
         values = {role: [float(a.rating) for a in rated[role]] for role in ROLES}
-        for a in answers:
-            if a.rating is not None:
-                scores[a.id] = float(a.rating)
-            elif a.text.strip() and a.id not in flagged:
-                scores[a.id] = _to_scale(scorer.stance(a))
+        p_value = _rank_p_value(values["executive"], values["frontline"])
     else:
         basis = "text"
-        values = {}
+        values = {role: [scores[a.id] for a in sides[role] if a.id in scores] for role in ROLES}
         for role in ROLES:
-            stances: list[float] = []
-            values[role] = []
-            for a in sides[role]:
-                if a.rating is not None:
-                    scores[a.id] = float(a.rating)
-                elif a.text.strip() and a.id not in flagged:
-                    stance = scorer.stance(a)
-                    stances.append(stance)
-                    scores[a.id] = _to_scale(stance)
-                else:
-                    continue
-                values[role].append(scores[a.id])
+            stances = [scores[a.id] for a in worded[role] if a.rating is None]
             if stances:
-                figures[role].stance = round(float(np.mean(stances)), 2)
+                figures[role].stance = round((float(np.mean(stances)) - MIDPOINT) / 2.0, 2)
         if not all(len(values[role]) >= MIN_SCORED for role in ROLES):
             result.note = "too few scored answers on one side to compare"
             return result, scores
+        p_value, meaning_p = _meaning_test(worded, scores, scorer)
 
+    executive = round(float(np.mean(values["executive"])), 2)
+    frontline = round(float(np.mean(values["frontline"])), 2)
+    # The gap is the difference of the two means as shown, so it never disagrees with them.
+    gap = round(executive - frontline, 2)
+    effect = _cliffs_delta(values["executive"], values["frontline"])
+    significant = p_value < MAX_P
+    opposite = min(executive, frontline) <= MIDPOINT <= max(executive, frontline)
+    large = abs(effect) >= MIN_EFFECT
+    result.basis = basis
+    result.gap = gap
+    result.p_value = _p_shown(p_value)
+    result.meaning_p_value = None if meaning_p is None else _p_shown(meaning_p)
+    result.effect_size = round(effect, 2)
+    result.diverges = bool(significant and opposite and large and gap != 0)
+    result.verdict = "contradict" if result.diverges else "differ" if significant else "agree"
+    if basis == "text":
+        result.note = "stance read from the wording of text answers"
+    if result.verdict == "differ":
+        if not opposite:
+            side = "negative" if max(executive, frontline) < MIDPOINT else "positive"
+            result.note = f"both sides lean {side}: a difference of degree, not a contradiction"
+        else:
+            result.note = "a significant but small difference"
+    return result, scores
+
+
+def _p_shown(p_value: float) -> float:
+    return p_value if p_value >= 1e-6 else float(f"{p_value:.2e}")
+
+
+def _rank_p_value(executive: list[float], frontline: list[float]) -> float:
+    """Two-sided Mann-Whitney U p-value; 1.0 when every value is the same."""
     from scipy.stats import mannwhitneyu
 
-    executive = float(np.mean(values["executive"]))
-    frontline = float(np.mean(values["frontline"]))
-    gap = float(executive - frontline)
-    if np.ptp(values["executive"] + values["frontline"]) == 0:
-        p_value = 1.0  # every answer identical: nothing to test
-    else:
-        p_value = float(
-            mannwhitneyu(values["executive"], values["frontline"], alternative="two-sided").pvalue
-        )
-    opposite = min(executive, frontline) <= MIDPOINT <= max(executive, frontline)
-    result.basis = basis
-    result.gap = round(gap, 2)
-    result.p_value = p_value if p_value >= 1e-6 else float(f"{p_value:.2e}")
-    result.diverges = bool(abs(gap) >= MIN_GAP and p_value < MAX_P and opposite)
-    if basis == "text":
-        result.note = (
-            f"stance read from the wording of text answers: executive {executive:.1f}/5, "
-            f"frontline {frontline:.1f}/5"
-        )
-    elif abs(gap) >= MIN_GAP and p_value < MAX_P and not opposite:
-        side = "negative" if max(executive, frontline) < MIDPOINT else "positive"
-        result.note = f"both sides lean {side}: a difference of degree, not a contradiction"
-    return result, scores
+    if np.ptp(executive + frontline) == 0:
+        return 1.0
+    return float(mannwhitneyu(executive, frontline, alternative="two-sided").pvalue)
+
+
+def _cliffs_delta(executive: list[float], frontline: list[float]) -> float:
+    """P(executive > frontline) - P(executive < frontline), from the pooled ranks."""
+    from scipy.stats import rankdata
+
+    n_e, n_f = len(executive), len(frontline)
+    ranks = rankdata(np.asarray(executive + frontline, dtype=np.float64))
+    u = float(ranks[:n_e].sum()) - n_e * (n_e + 1) / 2
+    return 2.0 * u / (n_e * n_f) - 1.0
+
+
+def _upper_tail(values: np.ndarray) -> np.ndarray:
+    """For each value, the share of all values at least as large (its permutation p-value)."""
+    order = np.sort(values)
+    return (len(values) - np.searchsorted(order, values - 1e-12, side="left")) / len(values)
+
+
+def _meaning_test(
+    worded: dict[Role, list[AnswerRecord]], scores: dict[str, float], scorer: _StanceScorer
+) -> tuple[float, float]:
+    """Do the sides say different things? One permutation test on two statistics.
+
+    Role labels are shuffled among the question's worded answers; each shuffle gives
+    the distance between the sides' embedding centroids (what they say, with the
+    question's common ground removed) and the difference of their mean positions on
+    the scale (how they stand). Each shuffle's two statistics become their own
+    permutation p-values, joined as -log p1 - log p2. Returns the p-value of that
+    joint statistic, and of the centroid distance alone.
+    """
+    answers = [a for role in ROLES for a in worded[role] if a.id in scores]
+    is_executive = np.array([a.role == "executive" for a in answers])
+    n_e = int(is_executive.sum())
+    n_f = len(answers) - n_e
+    if n_e < MIN_SCORED or n_f < MIN_SCORED:
+        return 1.0, 1.0
+    rng = np.random.default_rng(SEED)
+    if len(answers) > MEANING_SAMPLE:  # a fixed-seed sample keeps large rounds fast
+        keep = np.sort(rng.choice(len(answers), MEANING_SAMPLE, replace=False))
+        answers = [answers[i] for i in keep]
+        is_executive = is_executive[keep]
+        n_e = int(is_executive.sum())
+        n_f = len(answers) - n_e
+        if n_e < MIN_SCORED or n_f < MIN_SCORED:
+            return 1.0, 1.0
+    vectors = scorer.space.vectors[scorer.space.rows(answers)].astype(np.float64)
+    vectors = vectors - vectors.mean(axis=0)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+    positions = np.array([scores[a.id] for a in answers], dtype=np.float64)
+    labels = np.vstack(
+        [is_executive] + [rng.permutation(is_executive) for _ in range(PERMUTATIONS)]
+    ).astype(np.float64)
+    total_v, total_p = vectors.sum(axis=0), positions.sum()
+    sum_v, sum_p = labels @ vectors, labels @ positions
+    distance = np.linalg.norm(sum_v / n_e - (total_v - sum_v) / n_f, axis=1)
+    stance = np.abs(sum_p / n_e - (total_p - sum_p) / n_f)
+
+    # Fisher's way of joining the two: strong evidence in one, or fair evidence in both.
+    combined = -np.log(_upper_tail(distance)) - np.log(_upper_tail(stance))
+    p_combined = float((combined >= combined[0] - 1e-12).sum()) / len(combined)
+    p_meaning = float((distance >= distance[0] - 1e-12).sum()) / len(distance)
+    return p_combined, p_meaning
 
 
 # --- contradictions --------------------------------------------------------------------
