@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
-from rich.panel import Panel
+from rich.padding import Padding
 from rich.table import Table as RichTable
 
 from bot.core.commands import Commands
@@ -32,8 +32,12 @@ PLATFORM = "terminal"
 
 
 def print_reply(console: Console, reply: Reply, files_dir: Path | None = None) -> None:
-    """Draw a core reply in the terminal; files are saved and their path printed."""
-    for block in reply.blocks:
+    """Draw a core reply in the terminal; files are saved and their path printed.
+
+    A terminal has no "more" button: the part after the reply's fold follows a rule."""
+    for index, block in enumerate(reply.blocks):
+        if index == reply.fold:
+            console.rule("[dim]more", style="dim")
         if isinstance(block, Heading):
             if len(block.text) > console.width - 10:
                 console.print(f"[bold]{escape(block.text)}[/bold]")
@@ -45,9 +49,11 @@ def print_reply(console: Console, reply: Reply, files_dir: Path | None = None) -
         elif isinstance(block, Note):
             console.print(_markup(block.text), style="dim")
         elif isinstance(block, Quote):
-            attribution = f"\n— {escape(block.attribution)}" if block.attribution else ""
+            # One indented line per quote (a panel took three or four): a summary's
+            # eight quotes then fit on one screen with what they support.
+            attribution = f" [dim]— {escape(block.attribution)}[/dim]" if block.attribution else ""
             console.print(
-                Panel(f"“{escape(block.text)}”{attribution}", border_style="cyan", expand=False)
+                Padding(f"[cyan]“{escape(block.text)}”[/cyan]{attribution}", (0, 0, 0, 3))
             )
         elif isinstance(block, Table):
             table = RichTable(title=escape(block.caption) or None, show_lines=False)

@@ -53,6 +53,10 @@ class SideFigures(BaseModel):
     n_rated: int | None = None
     spread: float | None = None
     stance: float | None = None  # inferred -1..1 from text, when there are no ratings
+    #: The side's mean position on the 1-5 scale as compared: its ratings, or with a
+    #: text basis the ratings and text stances together. The gap is exactly the
+    #: difference of the two positions.
+    position: float | None = None
 
 
 Verdict = Literal["contradict", "differ", "agree", "not compared", "hidden"]
@@ -87,10 +91,19 @@ class QuestionResult(BaseModel):
     meaning_p_value: float | None = None
     verdict: Verdict = "not compared"
 
+    def gap_as_shown(self) -> float | None:
+        """The gap between the two sides' positions as printed (one decimal each), so a
+        report never shows +2.5 next to 4.2 and 1.6."""
+        executive, frontline = self.executive.position, self.frontline.position
+        if self.gap is None or executive is None or frontline is None:
+            return self.gap
+        return round(round(executive, 1) - round(frontline, 1), 1)
+
 
 class Quote(BaseModel):
     answer_id: str
     text: str
+    role: Role | None = None  # the side that wrote it, when the engine says so
 
 
 class Theme(BaseModel):
@@ -113,6 +126,13 @@ class Contradiction(BaseModel):
     summary: str
     executive_quotes: list[Quote]
     frontline_quotes: list[Quote]
+
+
+class FollowUp(BaseModel):
+    """What to ask next, for the next round or the next all-hands."""
+
+    question_id: str
+    text: str
 
 
 class Flag(BaseModel):
@@ -139,3 +159,5 @@ class Analysis(BaseModel):
     hidden: list[HiddenGroup] = []
     notes: list[str] = []  # e.g. "LLM output failed verification; offline result shown"
     answers_analysed: int = 0
+    #: What to ask next, one per contradiction (widest first), then per difference.
+    follow_ups: list[FollowUp] = []

@@ -53,6 +53,7 @@ from bot.analysis.models import (
     AnswerRecord,
     Contradiction,
     Flag,
+    FollowUp,
     HiddenGroup,
     QuestionInfo,
     QuestionResult,
@@ -114,7 +115,14 @@ SEED = 20240601
 SAMPLE_FOR_K = 2000
 SILHOUETTE_SAMPLE = 1000
 MAX_THEMES_PER_QUESTION = 6
-MAX_ROUND_THEMES = 10
+#: A theme needs at least this many answers (the smallest group the floor ever allows).
+MIN_THEME_ANSWERS = 3
+#: Below this silhouette a split into themes is noise: the question has one theme.
+MIN_SILHOUETTE = 0.02
+#: Themes of different questions are merged when their centroids are this close.
+MERGE_SIMILARITY = 0.95
+#: Themes are found on at most this many texts per question; the rest join the nearest.
+THEME_SAMPLE = 1000
 KEYWORDS_PER_THEME = 5
 QUOTES_PER_THEME = 2
 QUOTES_PER_SIDE = 3
@@ -158,19 +166,28 @@ def analyse_offline(
         scorer.centre(qid, [a for a in group if a.id not in flagged and a.text.strip()])
 
     results: list[QuestionResult] = []
-    contradictions: list[Contradiction] = []
+    scores: dict[str, dict[str, float]] = {}
     for qid, text in question_text.items():
-        result, scores = _question_result(
+        result, scores[qid] = _question_result(
             qid, text, by_question.get(qid, []), hidden_sides, flagged, scorer, min_group
         )
         results.append(result)
-        if result.diverges:
-            contradictions.append(
-                _contradiction(result, by_question[qid], scores, flagged, space, scorer)
-            )
 
     themes = _themes(usable, space, question_text, min_group)
-    notes = _notes(results, flags, hidden, min_group)
+    contradictions = [
+        _contradiction(
+            result,
+            by_question[result.question_id],
+            scores[result.question_id],
+            flagged,
+            space,
+            scorer,
+            themes,
+            infos.get(result.question_id),
+        )
+        for result in results  # in the round's order; the report ranks them by effect
+        if result.diverges
+    ]
     return Analysis(
         engine=ENGINE,
         min_group_size=min_group,
@@ -179,9 +196,21 @@ def analyse_offline(
         contradictions=contradictions,
         flagged=flags,
         hidden=hidden,
-        notes=notes,
+        notes=_notes(results),
         answers_analysed=len(kept),
+        follow_ups=follow_ups(results, themes, infos),
     )
+
+
+def ranked(results: Iterable[QuestionResult]) -> list[QuestionResult]:
+    """Questions by the size of the difference between the sides, the widest first."""
+    return sorted(results, key=effect_order)
+
+
+def effect_order(result: QuestionResult) -> tuple[float, float]:
+    """Sort key, widest first: Cliff's delta (the same measure for ratings and text) to
+    one decimal, so near-ties fall to the gap a reader sees."""
+    return (-round(abs(result.effect_size or 0.0), 1), -abs(result.gap or 0.0))
 
 
 # --- the anonymity floor ---------------------------------------------------------------
@@ -386,6 +415,8 @@ def _question_result(
 
     executive = round(float(np.mean(values["executive"])), 2)
     frontline = round(float(np.mean(values["frontline"])), 2)
+    figures["executive"].position = executive
+    figures["frontline"].position = frontline
     # The gap is the difference of the two means as shown, so it never disagrees with them.
     gap = round(executive - frontline, 2)
     effect = _cliffs_delta(values["executive"], values["frontline"])
@@ -495,6 +526,8 @@ def _contradiction(
     flagged: set[str],
     space: _TextSpace,
     scorer: _StanceScorer,
+    themes: list[Theme],
+    info: QuestionInfo | None,
 ) -> Contradiction:
     gap = result.gap or 0.0
     high, low = ("executive", "frontline") if gap > 0 else ("frontline", "executive")
@@ -502,43 +535,72 @@ def _contradiction(
         high: _side_quotes(answers, high, +1, scores, flagged, space, scorer),
         low: _side_quotes(answers, low, -1, scores, flagged, space, scorer),
     }
-    means = {
-        role: float(np.mean([scores[a.id] for a in answers if a.role == role and a.id in scores]))
-        for role in ROLES
-    }
     return Contradiction(
         question_id=result.question_id,
-        summary=_summary(result, means),
+        summary=_summary(result, _claims(result, themes, info, quotes)),
         executive_quotes=quotes["executive"],
         frontline_quotes=quotes["frontline"],
     )
 
 
-def _summary(result: QuestionResult, means: dict[str, float]) -> str:
+def _claims(
+    result: QuestionResult,
+    themes: list[Theme],
+    info: QuestionInfo | None,
+    quotes: dict[str, list[Quote]],
+) -> dict[str, str]:
+    """What each side says, in a few words: its own theme on the question, else the end
+    of the scale it leans to, else its strongest quote."""
+    gap = result.gap or 0.0
+    claims: dict[str, str] = {}
+    for role in ROLES:
+        other = "frontline" if role == "executive" else "executive"
+        own = [
+            t
+            for t in themes
+            if t.question_id == result.question_id and t.raised_by in (role, "both")
+        ]
+        # A theme is this side's when most of its answers are this side's.
+        own = [t for t in own if _side_share(t, role, result) > _side_share(t, other, result)]
+        leans_high = (gap > 0) == (role == "executive")
+        label = (info.high_label if leans_high else info.low_label) if info else None
+        if own:
+            claims[role] = max(own, key=lambda t: len(t.answer_ids)).title
+        elif label:
+            claims[role] = label
+        elif quotes[role]:
+            claims[role] = _short(quotes[role][0].text, 80)
+        else:
+            claims[role] = "the opposite"
+    return claims
+
+
+def _side_share(theme: Theme, role: str, result: QuestionResult) -> float:
+    """How much of a theme one side wrote (a count under the floor counts as half of it)."""
+    count = getattr(theme, role)
+    if count is None:
+        count = (result.executive.n if role == "executive" else result.frontline.n) and 0.5
+    return float(count)
+
+
+def _summary(result: QuestionResult, claims: dict[str, str]) -> str:
+    """The contradiction in plain words, then the figures it rests on."""
     p = result.p_value if result.p_value is not None else 1.0
     p_text = "p<0.001" if p < 0.001 else f"p={p:.3f}"
-    question = _short(result.question)
-    if result.basis == "ratings":
-        return (
-            f"Executives rate “{question}” {result.executive.mean_rating:.1f}/5; "
-            f"frontline {result.frontline.mean_rating:.1f}/5 "
-            f"(gap {result.gap:+.1f}, {p_text}, "
-            f"{result.executive.n} vs {result.frontline.n} answers)."
-        )
-    leaning = {
-        role: "positive"
-        if means[role] > MIDPOINT
-        else "negative"
-        if means[role] < MIDPOINT
-        else "neutral"
-        for role in ROLES
-    }
+    executive, frontline = result.executive.position, result.frontline.position
+    mark = "≈" if result.basis == "text" else ""
+    read = "read from their words: " if result.basis == "text" else ""
     return (
-        f"On “{question}”, executives' written answers read {leaning['executive']} "
-        f"(≈{means['executive']:.1f}/5) and frontline's read {leaning['frontline']} "
-        f"(≈{means['frontline']:.1f}/5), inferred from text ({p_text}, "
-        f"{result.executive.n} vs {result.frontline.n} answers)."
+        f"Executives believe “{_unquoted(claims['executive'])}”; "
+        f"the frontline sees “{_unquoted(claims['frontline'])}”. "
+        f"({read}executives {mark}{executive:.1f}/5, frontline {mark}{frontline:.1f}/5, "
+        f"gap {result.gap_as_shown():+.1f}, {p_text}, "
+        f"{result.executive.n} vs {result.frontline.n} answers)"
     )
+
+
+def _unquoted(text: str) -> str:
+    return text.strip().strip('“”"').rstrip(".")
 
 
 def _short(question: str, limit: int = 90) -> str:
@@ -588,7 +650,7 @@ def _side_quotes(
         if text in seen:
             continue
         seen.add(text)
-        quotes.append(Quote(answer_id=candidates[i].id, text=excerpt(text)))
+        quotes.append(Quote(answer_id=candidates[i].id, text=excerpt(text), role=role))
         if len(quotes) == QUOTES_PER_SIDE:
             break
     return quotes
@@ -618,94 +680,275 @@ def _themes(
     question_text: dict[str, str],
     min_group: int,
 ) -> list[Theme]:
-    themes: list[Theme] = []
+    """Themes within each question first; themes of different questions that say the
+    same thing are then merged into one theme of the round."""
     by_question: dict[str, list[AnswerRecord]] = defaultdict(list)
     for a in usable:
         by_question[a.question_id].append(a)
     # Which sides gave usable answers to which questions: a theme is only a blind spot
     # when the other side answered the same questions and still did not raise it.
     answered = {(a.question_id, a.role) for a in usable}
+    found: list[_FoundTheme] = []
     for qid in question_text:
-        group = by_question.get(qid, [])
         extra_stop = set(_tokens(question_text[qid]))
-        themes += _cluster_themes(
-            group, space, answered, min_group, qid, MAX_THEMES_PER_QUESTION, extra_stop
-        )
-    if len(by_question) > 1:
-        themes += _cluster_themes(usable, space, answered, min_group, None, MAX_ROUND_THEMES, set())
-    return themes
+        found += _question_themes(by_question.get(qid, []), space, qid, extra_stop, min_group)
+    return [theme.as_theme(space, answered, min_group) for theme in _merge_close(found, space)]
 
 
 def _tokens(text: str) -> list[str]:
     return re.findall(r"[a-z][a-z'-]+", text.lower())
 
 
-def _cluster_themes(
-    answers: list[AnswerRecord],
-    space: _TextSpace,
-    answered: set[tuple[str, str]],
-    min_group: int,
-    question_id: str | None,
-    max_themes: int,
-    extra_stop: set[str],
-) -> list[Theme]:
-    if len(answers) < min_group:
-        return []
-    unique = list(dict.fromkeys(space.index[a.text] for a in answers))
-    vectors = space.vectors[unique]
-    labels, centroids = cluster(vectors)
-    label_of = dict(zip(unique, labels.tolist(), strict=True))
-    members: dict[int, list[AnswerRecord]] = defaultdict(list)
-    for a in answers:
-        members[label_of[space.index[a.text]]].append(a)
-    clusters = [c for c in sorted(members, key=lambda c: (-len(members[c]), c))]
-    clusters = [c for c in clusters if len(members[c]) >= min_group][:max_themes]
-    if not clusters:
-        return []
+@dataclass
+class _FoundTheme:
+    """A group of answers saying the same thing, before it is drawn as a `Theme`."""
 
-    # Texts nearest each centroid: they name the theme, quote it and feed its keywords.
-    nearest: dict[int, list[int]] = {}
-    for c in clusters:
-        rows = np.array([u for u, label in label_of.items() if label == c], dtype=np.int64)
-        closeness = space.vectors[rows] @ centroids[c]
-        order = np.lexsort((rows, -closeness))
-        nearest[c] = rows[order[:KEYWORD_TEXTS_PER_CLUSTER]].tolist()
-    keywords = c_tf_idf([[space.texts[r] for r in nearest[c]] for c in clusters], extra_stop)
+    question_id: str | None
+    members: list[AnswerRecord]
+    #: Unique text rows, most representative first.
+    representative: list[int]
+    keywords: list[str]
+    title: str
 
-    themes: list[Theme] = []
-    for c, words in zip(clusters, keywords, strict=True):
-        group = members[c]
-        counts = Counter(a.role for a in group)
-        first_answer: dict[str, AnswerRecord] = {}
-        for a in group:
-            first_answer.setdefault(a.text, a)
-        quotes: list[Quote] = []
-        for r in nearest[c]:
-            text = space.texts[r]
-            if len(text.split()) < MIN_QUOTE_WORDS and len(nearest[c]) > QUOTES_PER_THEME:
-                continue
-            quotes.append(Quote(answer_id=first_answer[text].id, text=excerpt(text)))
-            if len(quotes) == QUOTES_PER_THEME:
-                break
-        questions = {a.question_id for a in group}
+    def as_theme(self, space: _TextSpace, answered: set[tuple[str, str]], min_group: int) -> Theme:
+        counts = Counter(a.role for a in self.members)
+        questions = {a.question_id for a in self.members}
         raised_by = "both"
         for role, other in (("executive", "frontline"), ("frontline", "executive")):
             if counts[other] == 0 and any((q, other) in answered for q in questions):
                 raised_by = role
-        title = " / ".join(words[:3]) if words else "miscellaneous"
-        themes.append(
-            Theme(
-                title=title,
-                keywords=words,
-                answer_ids=[a.id for a in group],
-                executive=counts["executive"],
-                frontline=counts["frontline"],
-                question_id=question_id,
-                quotes=quotes,
-                raised_by=raised_by,
+        return Theme(
+            title=self.title,
+            keywords=self.keywords,
+            answer_ids=[a.id for a in self.members],
+            executive=_shown_count(counts["executive"], min_group),
+            frontline=_shown_count(counts["frontline"], min_group),
+            question_id=self.question_id,
+            quotes=self.quotes(space),
+            raised_by=raised_by,
+        )
+
+    def quotes(self, space: _TextSpace) -> list[Quote]:
+        """The most representative answers, one from each side first when both spoke."""
+        first: dict[str, AnswerRecord] = {}
+        for a in self.members:
+            first.setdefault(a.text, a)
+        rows = [r for r in self.representative if len(space.texts[r].split()) >= MIN_QUOTE_WORDS]
+        rows = rows or self.representative
+        picked: list[int] = []
+        # One quote from each side that said it, the side that said it most first.
+        roles_in_order = sorted(
+            ROLES, key=lambda role: -sum(1 for a in self.members if a.role == role)
+        )
+        for role in roles_in_order:
+            for r in rows:
+                if first[space.texts[r]].role == role:
+                    picked.append(r)
+                    break
+        for r in rows:
+            if len(picked) >= QUOTES_PER_THEME:
+                break
+            if r not in picked:
+                picked.append(r)
+        return [
+            Quote(
+                answer_id=first[space.texts[r]].id,
+                text=excerpt(space.texts[r]),
+                role=first[space.texts[r]].role,
+            )
+            for r in picked[:QUOTES_PER_THEME]
+        ]
+
+
+def _shown_count(count: int, min_group: int) -> int | None:
+    """A side's count in a theme, or None when it is some but fewer than the floor."""
+    return None if 0 < count < min_group else count
+
+
+def _question_themes(
+    answers: list[AnswerRecord],
+    space: _TextSpace,
+    question_id: str,
+    extra_stop: set[str],
+    min_group: int,
+) -> list[_FoundTheme]:
+    if len(answers) < MIN_THEME_ANSWERS:
+        return []
+    unique = np.array(list(dict.fromkeys(space.index[a.text] for a in answers)), dtype=np.int64)
+    # The question's common ground (every answer mentions customers, the question's own
+    # words) is taken off, so what is left is what tells one answer from another.
+    vectors = space.vectors[unique].astype(np.float64)
+    vectors = _unit(vectors - vectors.mean(axis=0))
+    # About a floor's worth of answers per theme at least: a person reading twenty
+    # answers sorts them into two or three piles, not six.
+    most = max(2, min(MAX_THEMES_PER_QUESTION, len(answers) // min_group))
+    labels = group_by_meaning(vectors, most)
+    label_of = dict(zip(unique.tolist(), labels.tolist(), strict=True))
+    members: dict[int, list[AnswerRecord]] = defaultdict(list)
+    for a in answers:
+        members[label_of[space.index[a.text]]].append(a)
+    kept = sorted(
+        (c for c in members if len(members[c]) >= MIN_THEME_ANSWERS),
+        key=lambda c: (-len(members[c]), c),
+    )[:MAX_THEMES_PER_QUESTION]
+    if not kept:
+        return []
+    representative: dict[int, list[int]] = {}
+    for c in kept:
+        mask = labels == c
+        centroid = vectors[mask].mean(axis=0)
+        closeness = vectors[mask] @ centroid
+        rows = unique[mask]
+        order = np.lexsort((rows, -closeness))
+        representative[c] = rows[order[:KEYWORD_TEXTS_PER_CLUSTER]].tolist()
+    keywords = c_tf_idf(
+        [[space.texts[r] for r in representative[c]] for c in kept], extra_stop | _EXTRA_STOP
+    )
+    return [
+        _FoundTheme(
+            question_id=question_id,
+            members=members[c],
+            representative=representative[c],
+            keywords=words,
+            title=theme_title([space.texts[r] for r in representative[c]], words),
+        )
+        for c, words in zip(kept, keywords, strict=True)
+    ]
+
+
+def group_by_meaning(
+    vectors: np.ndarray, max_k: int = MAX_THEMES_PER_QUESTION, seed: int = SEED
+) -> np.ndarray:
+    """Group unit vectors as a person would sort answers: average-linkage clustering on
+    cosine distance, the number of groups chosen by silhouette (one group when no split
+    is clearly better). Large inputs are clustered on a fixed-seed sample and the rest
+    joins the nearest group, so the cost stays linear in the number of answers."""
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.metrics import silhouette_score
+
+    n = len(vectors)
+    one_group = np.zeros(n, dtype=np.int64)
+    if n < 2 * MIN_THEME_ANSWERS:
+        return one_group
+    rng = np.random.default_rng(seed)
+    sample = np.arange(n) if n <= THEME_SAMPLE else np.sort(rng.choice(n, THEME_SAMPLE, False))
+    points = vectors[sample]
+    best: tuple[float, np.ndarray] | None = None
+    for k in range(2, min(max_k, len(points) // MIN_THEME_ANSWERS) + 1):
+        labels = (
+            AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average")
+            .fit(points)
+            .labels_
+        )
+        score = float(silhouette_score(points, labels, metric="cosine"))
+        if best is None or score > best[0] + 1e-9:
+            best = (score, labels)
+    if best is None or best[0] < MIN_SILHOUETTE:
+        return one_group
+    centroids = _unit(
+        np.stack([points[best[1] == c].mean(axis=0) for c in range(best[1].max() + 1)])
+    )
+    if n <= THEME_SAMPLE:
+        return best[1].astype(np.int64)
+    return _nearest(vectors.astype(np.float32), centroids)
+
+
+def _merge_close(found: list[_FoundTheme], space: _TextSpace) -> list[_FoundTheme]:
+    """Merge themes of different questions whose answers mean nearly the same."""
+    if len(found) < 2:
+        return found
+    centroids = _unit(
+        np.stack(
+            [
+                space.vectors[[space.index[a.text] for a in theme.members]].mean(axis=0)
+                for theme in found
+            ]
+        )
+    )
+    similarity = centroids @ centroids.T
+    parent = list(range(len(found)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(found)):
+        for j in range(i + 1, len(found)):
+            if (
+                found[i].question_id != found[j].question_id
+                and similarity[i, j] >= MERGE_SIMILARITY
+            ):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(found)):
+        groups[root(i)].append(i)
+    merged: list[_FoundTheme] = []
+    for indices in groups.values():
+        if len(indices) == 1:
+            merged.append(found[indices[0]])
+            continue
+        parts = sorted((found[i] for i in indices), key=lambda t: -len(t.members))
+        representative = [r for part in parts for r in part.representative[:2]]
+        representative += [r for part in parts for r in part.representative[2:]]
+        merged.append(
+            _FoundTheme(
+                question_id=None,
+                members=[a for part in parts for a in part.members],
+                representative=list(dict.fromkeys(representative)),
+                keywords=parts[0].keywords,
+                title=parts[0].title,
             )
         )
-    return themes
+    return sorted(merged, key=lambda t: -len(t.members))
+
+
+_CLAUSE = re.compile(r"[^.!?;:—–()\n]+")
+#: Openings that carry no meaning of their own ("Honestly, ...", "I think ...").
+_FILLER = re.compile(
+    r"^(?:honestly|frankly|to be (?:honest|frank)|if i'?m honest|i think|i'?d say|"
+    r"i believe|in my view|yes|no|well|so|and|but|mostly|sadly|clearly|absolutely|"
+    r"definitely|really|for me|from what i see)\b[\s,]*",
+    re.I,
+)
+#: A clause opening like this leans on another one: it makes a poor title alone.
+_DEPENDENT = re.compile(
+    r"^(?:by the time|when|whenever|if|because|after|once|until|while|since|though|"
+    r"although|which|that|who|where|as|so that|even|not|to|or|nor|than)\b",
+    re.I,
+)
+TITLE_MAX_WORDS = 12
+
+
+def theme_title(texts: list[str], keywords: list[str]) -> str:
+    """A title a person would write: the most telling short phrase of the theme's most
+    representative answers, taken word for word (never a keyword list)."""
+    weights = {word: len(keywords) - i for i, word in enumerate(keywords)}
+    candidates: list[tuple[float, int, str]] = []
+    for rank, text in enumerate(texts[:3]):
+        for sentence in _CLAUSE.finditer(text):
+            # A whole sentence when it is short; else its comma-separated parts.
+            parts = [sentence.group()]
+            if len(parts[0].split()) > TITLE_MAX_WORDS:
+                parts = parts[0].split(",")
+            for part in parts:
+                clause = " ".join(part.split())
+                while _FILLER.match(clause) and _FILLER.sub("", clause, count=1) != clause:
+                    clause = _FILLER.sub("", clause, count=1)
+                words = clause.split()
+                if len(words) < 3 or _DEPENDENT.match(clause):
+                    continue
+                score = sum(weights.get(w.lower().strip("'\""), 0) for w in words)
+                score -= 2 * rank + max(0, len(words) - TITLE_MAX_WORDS)
+                if len(words) > TITLE_MAX_WORDS:
+                    clause = " ".join(words[:TITLE_MAX_WORDS]) + "…"
+                candidates.append((score, -rank, clause))
+    if not candidates:
+        first = " ".join(texts[0].split()[:TITLE_MAX_WORDS]) if texts else "Other answers"
+        return first[:1].upper() + first[1:]
+    title = max(candidates, key=lambda c: c[:2])[2]
+    return title[:1].upper() + title[1:]
 
 
 def cluster(vectors: np.ndarray, max_k: int = 8, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
@@ -818,23 +1061,56 @@ _EXTRA_STOP = {
 # --- notes -----------------------------------------------------------------------------
 
 
-def _notes(
-    results: list[QuestionResult], flags: list[Flag], hidden: list[HiddenGroup], min_group: int
-) -> list[str]:
+def _notes(results: list[QuestionResult]) -> list[str]:
+    # What the floor hid and what was flagged are listed in `hidden` and `flagged`;
+    # saying it again here printed each twice.
     notes: list[str] = []
-    if hidden:
-        notes.append(
-            f"{len(hidden)} question group(s) had {hidden_message(min_group)}; "
-            "their answers are left out of every figure, theme and quote."
-        )
-    if flags:
-        notes.append(
-            f"{len(flags)} answer(s) flagged (possible prompt injection or junk): counted, "
-            "never quoted."
-        )
     if any(r.basis == "text" for r in results):
         notes.append(
             "Where a question has too few ratings, each side's stance is read from the wording "
-            "of its answers (sentiment and closeness to the scale's labels): indicative only."
+            "of its answers (what they say, and how close it is to the scale's two ends): "
+            "indicative only."
         )
     return notes
+
+
+# --- what to ask next ------------------------------------------------------------------
+
+
+def follow_ups(
+    results: list[QuestionResult], themes: list[Theme], infos: dict[str, QuestionInfo]
+) -> list[FollowUp]:
+    """A follow-up question for each contradiction, widest first, then for each
+    significant difference: the bank's own `why`, pointed at what each side raised."""
+    asked: list[FollowUp] = []
+    for result in ranked(results):
+        if result.verdict not in ("contradict", "differ"):
+            continue
+        info = infos.get(result.question_id)
+        why = " ".join((info.why or "").split()) if info else ""
+        raised = {
+            role: [
+                t.title
+                for t in themes
+                if t.question_id == result.question_id and t.raised_by == role
+            ]
+            for role in ROLES
+        }
+        parts: list[str] = []
+        if why:
+            parts.append(why)
+        else:
+            parts.append(
+                f"Why do executives and frontline answer “{_short(result.question, 80)}” "
+                "so differently?"
+            )
+        if raised["frontline"]:
+            parts.append(
+                f"Ask executives about the frontline's “{_unquoted(raised['frontline'][0])}”."
+            )
+        if raised["executive"]:
+            parts.append(
+                f"Ask the frontline about the executives' “{_unquoted(raised['executive'][0])}”."
+            )
+        asked.append(FollowUp(question_id=result.question_id, text=" ".join(parts)))
+    return asked

@@ -1,92 +1,112 @@
-"""Drawing an `Analysis` as a platform-neutral reply executives can scan in a minute.
+"""Drawing an `Analysis` as a platform-neutral reply an executive can act on.
 
-Order: contradictions first (each with verbatim quotes from both sides), then the
-two sides' figures side by side, blind spots, the round's themes, what the
-anonymity floor hid, flagged answers and notes. Quotes are attributed to a role,
-never to a person.
+One screen first: a one-sentence headline; the contradictions, widest first, each
+in plain words with two quotes a side labelled with the side; the largest themes,
+each saying who says it; and what to ask next. Then, behind "more" (`Reply.fold`):
+every question's figures, every other theme, what the anonymity floor hid, what was
+flagged, and the engine's notes. Every theme the JSON lists appears once, in one of
+the two parts. Quotes are attributed to a side, never to a person; a side's count
+under the floor is never shown.
 """
 
 from __future__ import annotations
 
-from bot.analysis.models import Analysis, QuestionResult, SideFigures, Theme
+from bot.analysis.models import Analysis, Contradiction, QuestionResult, SideFigures, Theme
+from bot.analysis.offline import effect_order
+from bot.core.anonymity import hidden_message
 from bot.core.replies import Heading, Note, Quote, Reply, Table, Text
 
-MAX_THEMES_SHOWN = 6
-#: The report shows the strongest two per side; the JSON keeps them all.
+#: Contradictions and themes drawn on the first screen; the rest go behind "more".
+CONTRADICTIONS_FIRST = 3
+THEMES_FIRST = 3
+FOLLOW_UPS_FIRST = 2
+#: Quotes shown per side of a contradiction; the JSON keeps them all.
 QUOTES_PER_SIDE = 2
+#: A theme's example quote is cut to this many characters (at a word boundary), so it
+#: fits one line of a 100-column screen with its side. Contradictions quote in full.
+QUOTE_CHARS = 78
 
 
-def to_reply(analysis: Analysis, title: str = "What executives and frontline see") -> Reply:
-    """The analysis as a readable report: contradictions first, then figures and themes."""
-    reply = Reply([Heading(title)])
+def to_reply(analysis: Analysis, title: str | None = None, context: str = "") -> Reply:
+    """The analysis as a report: one screen to act on, then the detail behind "more".
+
+    `context` (who answered, say) is a muted line under the headline."""
+    reply = Reply([Heading(title)] if title else [])
     questions = {q.question_id: q for q in analysis.questions}
+    contradictions = _ranked(analysis.contradictions, questions)
+    reply.add(Text(headline(analysis)))
+    if context:
+        reply.add(Note(context))
 
-    reply.add(Heading("Contradictions"))
-    if not analysis.contradictions:
-        reply.add(Text("No clear contradiction between executives and frontline this time."))
-    for number, contradiction in enumerate(analysis.contradictions, start=1):
-        reply.add(Text(f"{number}. {contradiction.summary}"))
-        for quote in contradiction.executive_quotes[:QUOTES_PER_SIDE]:
-            reply.add(Quote(quote.text, "executive"))
-        for quote in contradiction.frontline_quotes[:QUOTES_PER_SIDE]:
-            reply.add(Quote(quote.text, "frontline"))
+    if contradictions:
+        reply.add(Heading("Contradictions, widest first"))
+    for number, contradiction in enumerate(contradictions[:CONTRADICTIONS_FIRST], start=1):
+        _contradiction(reply, number, contradiction, questions, quote_chars=None)
+
+    themes = sorted(analysis.themes, key=lambda t: -len(t.answer_ids))
+    if themes:
+        reply.add(Heading("Themes"))
+    for theme in themes[:THEMES_FIRST]:  # their example quotes wait behind "more"
+        _theme(reply, theme, questions, analysis.min_group_size, quote=False)
+
+    if analysis.follow_ups:
+        reply.add(Heading("What to ask next"))
+        for number, follow_up in enumerate(analysis.follow_ups[:FOLLOW_UPS_FIRST], start=1):
+            question = questions.get(follow_up.question_id)
+            about = f"On “{_short(question.question, 70)}”: " if question else ""
+            reply.add(Text(f"{number}. {about}{follow_up.text}"))
+
+    reply.fold = len(reply.blocks)  # what follows is "more"
+    later = contradictions[CONTRADICTIONS_FIRST:]
+    if later:
+        reply.add(Heading("More contradictions"))
+        for number, contradiction in enumerate(later, start=CONTRADICTIONS_FIRST + 1):
+            _contradiction(reply, number, contradiction, questions, quote_chars=None)
 
     if analysis.questions:
         reply.add(Heading("Question by question"))
         reply.add(
             Table(
-                columns=["Question", "Executive", "Frontline", "Gap", "Reading"],
-                rows=[_question_row(q) for q in analysis.questions],
-                caption="Mean rating out of 5 (answers); ≈ marks a stance read from text.",
+                columns=["Question", "Executives", "Frontline", "Gap", "Verdict"],
+                rows=[_question_row(q) for q in _ranked_questions(analysis.questions)],
+                caption="Mean out of 5 (answers); ≈ read from the wording of text answers. "
+                "Effect: Cliff's delta, -1 to 1.",
             )
         )
 
-    blind_spots = [t for t in analysis.themes if t.raised_by != "both"]
-    if blind_spots:
-        reply.add(Heading("Blind spots"))
-        for theme in blind_spots:
-            who, other = (
-                ("frontline staff", "executives")
-                if theme.raised_by == "frontline"
-                else ("executives", "frontline staff")
-            )
-            where = _where(theme, questions)
-            reply.add(Text(f"Raised only by {who}{where}, never by {other}: {theme.title}."))
-            for quote in theme.quotes[:1]:
-                reply.add(Quote(quote.text, theme.raised_by))
+    if themes[THEMES_FIRST:]:
+        reply.add(Heading("More themes"))
+        for theme in themes[THEMES_FIRST:]:
+            _theme(reply, theme, questions, analysis.min_group_size)
+    examples = [q for t in themes[:THEMES_FIRST] for q in t.quotes[:1]]
+    if examples:
+        reply.add(Heading("The main themes in their own words"))
+        for quote in examples:
+            reply.add(Quote(_short(quote.text, QUOTE_CHARS + 40), quote.role or "answer"))
 
-    round_themes = [t for t in analysis.themes if t.question_id is None] or analysis.themes
-    if round_themes:
-        reply.add(Heading("Themes"))
-        shown = sorted(round_themes, key=lambda t: -(t.executive + t.frontline))[:MAX_THEMES_SHOWN]
-        reply.add(
-            Table(
-                columns=["Theme", "Executive", "Frontline", "Keywords"],
-                rows=[
-                    [t.title, str(t.executive), str(t.frontline), ", ".join(t.keywords)]
-                    for t in shown
-                ],
-            )
-        )
-        for theme in shown:
-            for quote in theme.quotes[:1]:
-                reply.add(Quote(quote.text, _theme_attribution(theme)))
+    for follow_up in analysis.follow_ups[FOLLOW_UPS_FIRST:]:
+        question = questions.get(follow_up.question_id)
+        about = f"On “{_short(question.question, 70)}”: " if question else ""
+        reply.add(Note(f"Also ask: {about}{follow_up.text}"))
 
     if analysis.hidden:
-        reply.add(Heading("Hidden by the anonymity floor"))
-        reason = f"fewer than {analysis.min_group_size} answers: hidden to keep them anonymous"
+        labels = []
         for group in analysis.hidden:
             question = questions.get(group.question_id)
-            label = _short(question.question) if question else group.question_id
-            reply.add(Note(f"{group.role} answers to “{label}”: {reason}."))
-
+            label = _short(question.question, 60) if question else group.question_id
+            labels.append(f"{group.role} answers to “{label}”")
+        reply.add(
+            Note(
+                f"Anonymity floor: {hidden_message(analysis.min_group_size)} — {'; '.join(labels)}."
+            )
+        )
     if analysis.flagged:
-        reply.add(Heading("Flagged answers"))
         reasons: dict[str, int] = {}
         for flag in analysis.flagged:
-            reasons[flag.reason] = reasons.get(flag.reason, 0) + 1
-        for reason, count in sorted(reasons.items()):
-            reply.add(Note(f"{count} answer(s): {reason}. Counted, never quoted."))
+            kind = flag.reason.split(":")[0]
+            reasons[kind] = reasons.get(kind, 0) + 1
+        listed = ", ".join(f"{count} {kind}" for kind, count in sorted(reasons.items()))
+        reply.add(Note(f"Flagged answers ({listed}): counted, never quoted."))
 
     notes = list(analysis.notes)
     notes.append(f"{analysis.answers_analysed} answers analysed by the {analysis.engine} engine.")
@@ -95,24 +115,137 @@ def to_reply(analysis: Analysis, title: str = "What executives and frontline see
     return reply
 
 
+def headline(analysis: Analysis) -> str:
+    """One sentence: how many questions the sides contradict each other on, and the widest."""
+    compared = [q for q in analysis.questions if q.gap is not None]
+    total = len(analysis.questions)
+    hidden = sum(1 for q in analysis.questions if q.suppressed)
+    questions = {q.question_id: q for q in analysis.questions}
+    contradictions = _ranked(analysis.contradictions, questions)
+    of = f"{total} question{'s' if total != 1 else ''}"
+    if hidden:
+        of += f" ({hidden} hidden by the anonymity floor)"
+    if contradictions:
+        sentence = (
+            f"Executives and frontline contradict each other on {len(contradictions)} of {of}"
+        )
+        widest = questions.get(contradictions[0].question_id)
+        if widest is not None:
+            sentence += f"; the widest gap is on “{_short(widest.question, 80)}”"
+        return sentence + "."
+    differ = [q for q in compared if q.verdict == "differ"]
+    if differ:
+        widest = min(differ, key=effect_order)
+        return (
+            f"No contradiction on {of}, but the sides differ on {len(differ)}; the widest "
+            f"difference is on “{_short(widest.question, 80)}”."
+        )
+    if compared:
+        return f"Executives and frontline agree on all {len(compared)} questions compared, of {of}."
+    return f"Nothing to compare yet: no question of {of} has enough answers from both sides."
+
+
+def _contradiction(
+    reply: Reply,
+    number: int,
+    contradiction: Contradiction,
+    questions: dict[str, QuestionResult],
+    quote_chars: int | None = QUOTE_CHARS,
+) -> None:
+    question = questions.get(contradiction.question_id)
+    label = _short(question.question, 90) if question else contradiction.question_id
+    reply.add(Text(f"{number}. “{label}”\n{contradiction.summary}"))
+    for role, quotes in (
+        ("executive", contradiction.executive_quotes),
+        ("frontline", contradiction.frontline_quotes),
+    ):
+        for quote in quotes[:QUOTES_PER_SIDE]:
+            text = quote.text if quote_chars is None else _short(quote.text, quote_chars)
+            reply.add(Quote(text, role))
+
+
+def _theme(
+    reply: Reply,
+    theme: Theme,
+    questions: dict[str, QuestionResult],
+    floor: int,
+    *,
+    quote: bool = True,
+) -> None:
+    where = ""
+    if theme.question_id is not None and theme.question_id in questions:
+        where = f" — on “{_short(questions[theme.question_id].question, 45)}”"
+    elif theme.question_id is None:
+        where = " — across questions"
+    reply.add(Text(f"• {theme.title} ({who_says_it(theme, floor)}){where}"))
+    if quote:
+        for q in theme.quotes[:1]:
+            reply.add(Quote(_short(q.text, QUOTE_CHARS), q.role or "answer"))
+
+
+def who_says_it(theme: Theme, floor: int) -> str:
+    """ "executives 6, frontline fewer than 5"; a side under the floor never gets a count."""
+    counts = {role: getattr(theme, role) for role in ("executive", "frontline")}
+    few = {role for role, n in counts.items() if n is None or 0 < n < floor}
+    if few == {"executive", "frontline"}:
+        said = f"fewer than {floor} from each side"
+    else:
+        parts = []
+        for role, label in (("executive", "executives"), ("frontline", "frontline")):
+            if role in few:
+                parts.append(f"{label} fewer than {floor}")
+            elif counts[role]:
+                parts.append(f"{label} {counts[role]}")
+        said = ", ".join(parts)
+    if theme.raised_by != "both":
+        other = "frontline" if theme.raised_by == "executive" else "executives"
+        said += f"; never raised by {other}"
+    return said
+
+
+def _ranked(
+    contradictions: list[Contradiction], questions: dict[str, QuestionResult]
+) -> list[Contradiction]:
+    """Contradictions by effect size, the widest first (the same measure for ratings and text)."""
+
+    def size(c: Contradiction) -> tuple[float, float]:
+        q = questions.get(c.question_id)
+        return (0.0, 0.0) if q is None else effect_order(q)
+
+    return sorted(contradictions, key=size)
+
+
+def _ranked_questions(results: list[QuestionResult]) -> list[QuestionResult]:
+    order = {"contradict": 0, "differ": 1, "agree": 2, "not compared": 3, "hidden": 4}
+    return sorted(results, key=lambda q: (order.get(q.verdict, 3), *effect_order(q)))
+
+
 def _question_row(q: QuestionResult) -> list[str]:
-    reading = (
-        "hidden (anonymity floor)"
-        if q.suppressed
-        else "CONTRADICTION"
-        if q.diverges
-        else q.note or ("agree" if q.gap is not None else "not compared")
-    )
-    gap = "-" if q.gap is None else f"{q.gap:+.1f}"
-    if q.p_value is not None and not q.suppressed:
-        gap += " (p<0.001)" if q.p_value < 0.001 else f" (p={q.p_value:.3f})"
-    return [
-        _short(q.question, 60),
-        _side(q.executive, q.basis, q.suppressed),
-        _side(q.frontline, q.basis, q.suppressed),
-        gap,
-        reading,
-    ]
+    executive = _side(q.executive, q.basis, q.suppressed)
+    frontline = _side(q.frontline, q.basis, q.suppressed)
+    if q.gap is None or q.suppressed:
+        gap = "-"
+    else:
+        # The gap of the values as shown: rounding each side first keeps the three
+        # numbers consistent (4.2 and 1.6 show a gap of +2.6, never +2.5).
+        gap = f"{q.gap_as_shown():+.1f}"
+        if q.p_value is not None:
+            gap += " (p<0.001)" if q.p_value < 0.001 else f" (p={q.p_value:.3f})"
+    return [_short(q.question, 60), executive, frontline, gap, _verdict(q)]
+
+
+def _verdict(q: QuestionResult) -> str:
+    if q.suppressed:
+        return "hidden (anonymity floor)"
+    effect = "" if q.effect_size is None else f", effect {q.effect_size:+.2f}"
+    if q.verdict == "contradict":
+        return f"CONTRADICT{effect}"
+    if q.verdict == "differ":
+        detail = q.note.split(":")[0] if q.note else "significant"
+        return f"differ: {detail}{effect}"
+    if q.verdict == "agree":
+        return f"agree{effect}"
+    return q.note or "not compared"
 
 
 def _side(side: SideFigures, basis: str, suppressed: bool) -> str:
@@ -120,28 +253,18 @@ def _side(side: SideFigures, basis: str, suppressed: bool) -> str:
         return "hidden"
     if side.n == 0:
         return "-"
-    if side.mean_rating is not None and basis != "text":
-        return f"{side.mean_rating:.1f} ({side.n})"
-    if side.stance is not None:
-        return f"≈{3 + 2 * side.stance:.1f} ({side.n})"
-    if side.mean_rating is not None:
-        return f"{side.mean_rating:.1f} ({side.n})"
-    return f"- ({side.n})"
-
-
-def _where(theme: Theme, questions: dict[str, QuestionResult]) -> str:
-    if theme.question_id is None:
-        return ""
-    question = questions.get(theme.question_id)
-    return f" on “{_short(question.question)}”" if question else ""
-
-
-def _theme_attribution(theme: Theme) -> str:
-    return f"{theme.title}: {theme.executive} executive, {theme.frontline} frontline"
+    mark = "≈" if basis == "text" else ""
+    value = side.position if side.position is not None else side.mean_rating
+    if value is None and side.stance is not None:
+        value, mark = 3 + 2 * side.stance, "≈"
+    if value is None:
+        return f"- ({side.n})"
+    return f"{mark}{value:.1f} ({side.n})"
 
 
 def _short(text: str, limit: int = 80) -> str:
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
-    return text[: text.rfind(" ", 0, limit)] + "…"
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > 0 else limit].rstrip(",;:") + "…"

@@ -61,12 +61,29 @@ class Reply:
     blocks: list[Block] = field(default_factory=list)
     #: True when only the asker should see it (Slack ephemeral, Teams 1:1).
     private: bool = True
+    #: Where the "more" part starts: blocks from this index on are detail an adapter
+    #: may put behind "more" (a thread or modal in Slack, a card action in Teams).
+    #: None: everything is the first screen. An adapter that ignores it shows all.
+    fold: int | None = None
+
+    @property
+    def first_screen(self) -> list[Block]:
+        """The blocks to show at once."""
+        return self.blocks if self.fold is None else self.blocks[: self.fold]
+
+    @property
+    def more(self) -> list[Block]:
+        """The blocks an adapter may put behind "more"."""
+        return [] if self.fold is None else self.blocks[self.fold :]
 
     def add(self, block: Block) -> Reply:
         self.blocks.append(block)
         return self
 
     def extend(self, other: Reply) -> Reply:
+        """Append another reply's blocks; its fold, if any, becomes this reply's fold."""
+        if other.fold is not None and self.fold is None:
+            self.fold = len(self.blocks) + other.fold
         self.blocks.extend(other.blocks)
         return self
 
@@ -81,7 +98,9 @@ class Reply:
     def as_text(self) -> str:
         """Plain text, for logs, tests and platforms without rich layout."""
         parts: list[str] = []
-        for block in self.blocks:
+        for index, block in enumerate(self.blocks):
+            if index == self.fold and index < len(self.blocks):
+                parts.append("-- more --")
             if isinstance(block, Heading):
                 parts.append(f"== {block.text} ==")
             elif isinstance(block, Text):

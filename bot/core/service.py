@@ -418,7 +418,12 @@ class IntegrityCheck:
         ]
         infos = [
             QuestionInfo(
-                id=q.id, text=q.text, low_label=q.low_label, high_label=q.high_label, theme=q.theme
+                id=q.id,
+                text=q.text,
+                low_label=q.low_label,
+                high_label=q.high_label,
+                theme=q.theme,
+                why=q.why_prompt,
             )
             for q in questions.values()
         ]

@@ -20,19 +20,18 @@ def summary_reply(service: IntegrityCheck, scope: Scope) -> Reply:
     from bot.analysis.render import to_reply  # loaded with the engine, on first summary
 
     analysis, hidden_groups = service.analysis(scope)
-    reply = Reply([Heading(f"Integrity check: {scope.label}")])
+    context = ""
     if len(scope.rounds) == 1:
         rates = service.response_rate(scope.rounds[0])
         state = "still open" if scope.rounds[0].is_open else "closed"
-        reply.add(
-            Text(
-                f"Round {scope.rounds[0].number} ({state}): "
-                f"{rates['executive']['answered']} of {rates['executive']['asked']} "
-                f"executives and {rates['frontline']['answered']} of "
-                f"{rates['frontline']['asked']} frontline staff answered."
-            )
+        context = (
+            f"Round {scope.rounds[0].number} ({state}): "
+            f"{rates['executive']['answered']} of {rates['executive']['asked']} "
+            f"executives and {rates['frontline']['answered']} of "
+            f"{rates['frontline']['asked']} frontline staff answered."
         )
-    reply.extend(to_reply(analysis))
+    reply = Reply([Heading(f"Integrity check: {scope.label}")])
+    reply.extend(to_reply(analysis, context=context))
     if hidden_groups:
         floor = service.settings.min_group
         reply.add(Note(f"{hidden_groups} question group(s) had {hidden_message(floor)}."))

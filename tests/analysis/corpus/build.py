@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bot.questions import load_bank  # noqa: E402
+from bot.core.questions import load_bank  # noqa: E402
 
 LINE = re.compile(r"^(?P<role>[ef])(?P<rating>[1-5-])\s+(?P<theme>[a-z-]+)\s*\|\s*(?P<text>.*)$")
 ROLE = {"e": "executive", "f": "frontline"}
