@@ -3,6 +3,7 @@
     python run_bot.py [chat] [--user NAME]     the chat: the terminal unless a platform is set
     python run_bot.py analyse FILE [...]       analyse answers exported from anywhere
     python run_bot.py export [...]             export answers, the anonymity floor applied
+    python run_bot.py customers import FILE    import customer answers from a survey tool
     python run_bot.py teams-package [--out F]  zip the Teams app manifest for upload
 
 `CLI_COMMANDS` is the single source of each subcommand's usage and purpose: the
@@ -49,6 +50,11 @@ CLI_COMMANDS: dict[str, CliCommand] = {
         "python run_bot.py analyse FILE [--json] [--engine offline|llm] [--min-group N]",
         "analyse answers exported from anywhere (CSV or JSONL)",
     ),
+    "customers": CliCommand(
+        "python run_bot.py customers import FILE [--map MAPPING] [--scale nps|csat] [--keep-good]",
+        "import customer answers (CSV or JSONL: score, comment, date, segment, question) "
+        "from a survey tool; a file with a bad row is refused unless `--keep-good`",
+    ),
     "teams-package": CliCommand(
         "python run_bot.py teams-package [--out FILE]",
         "zip `teams/manifest.json` and its icons, with `TEAMS_CLIENT_ID` filled in, for "
@@ -69,7 +75,7 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     main.add_argument("--user", help="terminal chat: who you are (a demo person's name)")
-    sub = main.add_subparsers(dest="command", metavar="{chat,analyse,export,teams-package}")
+    sub = main.add_subparsers(dest="command", metavar="{" + ",".join(CLI_COMMANDS) + "}")
 
     def command(name: str, **extra) -> argparse.ArgumentParser:
         entry = CLI_COMMANDS[name]
@@ -102,6 +108,28 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--team", help="only this team's answers")
     export.add_argument("--out", help="file to write (default: standard output)")
 
+    customers = command("customers")
+    customers_sub = customers.add_subparsers(dest="customers_command", metavar="{import}")
+    customers_import = customers_sub.add_parser(
+        "import",
+        usage=CLI_COMMANDS["customers"].usage.removeprefix("python "),
+        help="import customer answers from a CSV or JSONL file",
+    )
+    customers_import.add_argument("file", type=Path, help="a .csv or .jsonl file of answers")
+    customers_import.add_argument(
+        "--map", type=Path, help="a YAML/JSON mapping of your columns and questions to ours"
+    )
+    customers_import.add_argument(
+        "--scale",
+        choices=("nps", "csat"),
+        help="the scores' scale: NPS 0-10 or CSAT 1-5 (default: read from the scores)",
+    )
+    customers_import.add_argument(
+        "--keep-good",
+        action="store_true",
+        help="store the good rows even when some are bad (default: store nothing)",
+    )
+
     package = command("teams-package")
     package.add_argument("--out", default="integrity-check-teams.zip", help="the zip to write")
     return main
@@ -130,6 +158,12 @@ def main(
             if core is None:
                 raise UsageError("Export needs the database: run it through run_bot.py.")
             return _export(args, core)
+        if args.command == "customers":
+            if core is None:
+                raise UsageError("The import needs the database: run it through run_bot.py.")
+            if args.customers_command != "import":
+                raise UsageError(f"Usage: {CLI_COMMANDS['customers'].usage}")
+            return _customers_import(args, core)
         return _teams_package(args)
     except IntegrityError as error:
         print(f"integrity: {error}", file=sys.stderr)
@@ -194,6 +228,45 @@ def _export(args: argparse.Namespace, core: CoreFactory) -> int:
         print(f"Wrote {scope.label} to {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(content)
+    return 0
+
+
+def _customers_import(args: argparse.Namespace, core: CoreFactory) -> int:
+    """Read a file of customer answers; store it whole, or (with --keep-good) its good rows."""
+    from bot.core.customers import MAX_REPORTED_ERRORS, read_customer_file, read_mapping
+
+    mapping = read_mapping(args.map) if args.map else None
+    _settings, _store, service = core()
+    report = read_customer_file(
+        args.file,
+        service.questions(active_only=False),
+        mapping,
+        scale=args.scale,
+        today=service.now().date(),
+    )
+    for error in report.errors[:MAX_REPORTED_ERRORS]:
+        print(f"integrity: {error}", file=sys.stderr)
+    if len(report.errors) > MAX_REPORTED_ERRORS:
+        print(
+            f"integrity: … and {len(report.errors) - MAX_REPORTED_ERRORS} more bad row(s).",
+            file=sys.stderr,
+        )
+    read_as = f"read as {report.scale.upper()}" + (
+        f" (use --scale {'csat' if report.scale == 'nps' else 'nps'} if that is wrong)"
+        if report.scale_inferred
+        else ""
+    )
+    if report.errors and not args.keep_good:
+        print(
+            f"integrity: nothing was imported: {len(report.errors)} of "
+            f"{len(report.errors) + len(report.good)} row(s) are bad. Fix them, or run again "
+            "with --keep-good to import the good rows only.",
+            file=sys.stderr,
+        )
+        return 2
+    stored = service.add_customer_answers(report.good, "import")
+    skipped = f", {len(report.errors)} bad row(s) left out" if report.errors else ""
+    print(f"Imported {stored} customer answer(s) from {args.file}, {read_as}{skipped}.")
     return 0
 
 

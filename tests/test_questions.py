@@ -22,6 +22,16 @@ def test_the_bank_asks_both_sides_the_same_labelled_questions():
         assert set(q.roles) == {"executive", "frontline"}
 
 
+def test_every_bank_question_has_a_customer_version_in_its_own_words():
+    bank = load_bank(BANK)
+    for q in bank:
+        assert q.customer is not None, q.id
+        assert q.customer.text != q.text and q.customer.text.endswith("?")
+        assert q.customer.low_label and q.customer.high_label and q.customer.why_prompt
+    anchor = next(q for q in bank if q.anchor)
+    assert "competitor" in anchor.customer.text and "stay with us" in anchor.customer.text
+
+
 def test_rounds_rotate_through_the_bank_with_the_anchor_every_time():
     bank = load_bank(BANK)
     previous: list[tuple[str, ...]] = []
@@ -49,6 +59,16 @@ def test_approved_proposals_jump_the_queue():
         ("questions: [{id: ok-id, text: t, why: w, theme: x}]", "missing scale"),
         ("questions: [{id: ok, text: t, scale: {low: a}, why: w, theme: x}]", "scale"),
         ("questions: [{", "not valid YAML"),
+        (
+            "questions: [{id: ok, text: t, scale: {low: a, high: b}, why: w, theme: x, "
+            "customer: {text: c, why: w}}]",
+            "customer.*missing scale",
+        ),
+        (
+            "questions: [{id: ok, text: t, scale: {low: a, high: b}, why: w, theme: x, "
+            "customer: yes}]",
+            "customer",
+        ),
     ],
 )
 def test_a_bad_question_file_names_what_is_wrong(tmp_path: Path, content, message):

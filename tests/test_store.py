@@ -236,7 +236,7 @@ def test_m006_on_a_database_with_m005_rows_keeps_them_owed_or_posted(tmp_path):
     posts.update(2, {"claimed_at": "2026-01-07T10:00:00+00:00", "posted_to": '["@U1"]'})
     old.close()
     store = Store(path)
-    assert store.schema_version()[-2:] == ["m005_summary_posts", "m006_summary_retries"]
+    assert store.schema_version()[4:6] == ["m005_summary_posts", "m006_summary_retries"]
     posted, owed = store.summary_posts(1)[0], store.summary_posts(2)[0]
     assert (posted["status"], posted["attempts"], posted["retry_at"]) == ("posted", 0, None)
     assert (owed["status"], owed["attempts"], owed["retry_at"]) == ("owed", 0, None)
@@ -294,3 +294,40 @@ def test_a_database_locked_too_long_says_so_and_writes_nothing(tmp_path):
         store.add_person("slack", "T1", "U1", "Ann")
     blocker.execute("ROLLBACK")
     assert store.people() == []
+
+
+def test_m007_keeps_customer_answers_without_anything_that_identifies_a_customer(store):
+    columns = set(store.db.table("customer_answers").columns_dict)
+    assert columns == {
+        "id", "question_id", "rating", "comment", "answered_on", "segment", "source", "round_id",
+    }  # fmt: skip
+    round_ = _round(store)
+    stored = store.add_customer_answers(
+        [
+            {"question_id": "q1", "rating": 2, "comment": "Slow", "source": "import",
+             "answered_on": date(2026, 1, 6), "segment": "SME", "round_id": round_.id},
+            {"question_id": "q1", "rating": 5, "source": "survey",
+             "answered_on": date(2026, 1, 7)},
+        ]
+    )  # fmt: skip
+    assert stored == 2
+    in_round = store.customer_answers([round_.id])
+    assert [(a.rating, a.comment, a.segment, a.source) for a in in_round] == [
+        (2, "Slow", "SME", "import")
+    ]
+    everything = store.customer_answers()
+    assert [a.answered_on for a in everything] == [date(2026, 1, 6), date(2026, 1, 7)]
+    assert everything[1].round_id is None and everything[1].comment == ""
+
+
+def test_m007_on_a_database_with_m006_answers_adds_the_customer_side(tmp_path):
+    path = tmp_path / "before-m007.db"
+    old = sqlite_utils.Database(path)
+    migrations.apply(old, stop_before="m007_customer_answers")
+    old["questions"].insert({"id": "q1", "text": "Q?", "roles": "[]"})
+    old.close()
+    store = Store(path)
+    assert "m007_customer_answers" in store.schema_version()
+    assert store.question("q1").customer is None
+    assert "customer_prediction" in store.db.table("answers").columns_dict
+    store.close()

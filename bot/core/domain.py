@@ -1,4 +1,4 @@
-"""The core's nouns: person, question, round, answer, proposal.
+"""The core's nouns: person, question, round, answer, customer answer, proposal.
 
 Plain frozen dataclasses. The store turns rows into these; the service and
 adapters pass them around. Nothing here touches SQLite or a chat platform.
@@ -37,6 +37,17 @@ class Person:
 
 
 @dataclass(frozen=True)
+class CustomerVersion:
+    """A question as customers are asked it: their own wording and labels, the same 1-5
+    scale, so their answers line up beside the executives' and the frontline's."""
+
+    text: str
+    low_label: str
+    high_label: str
+    why_prompt: str
+
+
+@dataclass(frozen=True)
 class Question:
     id: str
     text: str
@@ -47,6 +58,7 @@ class Question:
     roles: tuple[Role, ...] = ROLES
     anchor: bool = False  # asked in every round, so it has a trend
     source: str = "bank"  # "bank" or "proposal"
+    customer: CustomerVersion | None = None  # None: never put to customers
 
     def asked_of(self, role: Role) -> bool:
         return role in self.roles
@@ -79,6 +91,24 @@ class Answer:
     text: str
     answered_on: date
     on_record: bool = False
+    customer_prediction: int | None = None  # what they think customers would answer, 1-5
+
+
+CustomerSource = Literal["import", "survey"]
+
+
+@dataclass(frozen=True)
+class CustomerAnswer:
+    """What one customer said to one question: no identity, only the day and a segment."""
+
+    id: int
+    question_id: str
+    rating: int | None  # on the bank's 1-5 scale
+    comment: str
+    answered_on: date
+    source: CustomerSource
+    segment: str | None = None
+    round_id: int | None = None
 
 
 @dataclass(frozen=True)

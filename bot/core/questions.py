@@ -4,6 +4,9 @@ A round asks the anchor question ("would customers come back if we gave them
 away?") every time, then continues through the rest of the bank where the
 previous round stopped, so over a few weeks every question is asked and each
 one comes back at a steady rhythm. Approved proposals jump the queue.
+
+Each question may carry a `customer:` version, the same question in customers'
+words on the same 1-5 scale, for the survey page and imported customer answers.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bot.core.domain import ROLES, Question
+from bot.core.domain import ROLES, CustomerVersion, Question
 from bot.core.errors import ConfigError
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -73,6 +76,29 @@ def _question(entry: Any, number: int, path: Path) -> Question:
         why_prompt=" ".join(str(entry["why"]).split()),
         roles=roles,
         anchor=bool(entry.get("anchor", False)),
+        customer=_customer_version(entry.get("customer"), f"{where} ({qid})"),
+    )
+
+
+def _customer_version(entry: Any, where: str) -> CustomerVersion | None:
+    """The `customer:` block of a question: its own text, scale labels and why."""
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} has a `customer:` that is not a mapping of text, scale, why.")
+    missing = [k for k in ("text", "scale", "why") if not entry.get(k)]
+    if missing:
+        raise ConfigError(f"{where}'s `customer:` version is missing {', '.join(missing)}.")
+    scale = entry["scale"]
+    if not isinstance(scale, dict) or not scale.get("low") or not scale.get("high"):
+        raise ConfigError(
+            f"{where}'s `customer:` version needs `scale: {{low: ..., high: ...}}` labels."
+        )
+    return CustomerVersion(
+        text=" ".join(str(entry["text"]).split()),
+        low_label=str(scale["low"]),
+        high_label=str(scale["high"]),
+        why_prompt=" ".join(str(entry["why"]).split()),
     )
 
 

@@ -18,12 +18,21 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Literal
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal, Protocol
 
 from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
 from bot.core import anonymity
-from bot.core.domain import Answer, Person, Proposal, Question, Role, Round
+from bot.core.domain import (
+    Answer,
+    CustomerAnswer,
+    CustomerSource,
+    Person,
+    Proposal,
+    Question,
+    Role,
+    Round,
+)
 from bot.core.errors import InvalidAnswer, NotAllowed, NotFound, UsageError
 from bot.core.questions import choose_round_questions, load_bank
 from bot.core.schedule import WeeklySchedule
@@ -52,6 +61,16 @@ Grant = Literal["executive", "admin"]
 Sender = Callable[[Person, Round, list[Question]], str | None]
 #: Runs the analysis engine (see bot.analysis.engine.analyse).
 Analyser = Callable[..., Analysis]
+
+
+class CustomerAnswerIn(Protocol):
+    """A customer answer to store: an imported row or a survey page's form."""
+
+    question_id: str
+    rating: int | None
+    comment: str
+    answered_on: date
+    segment: str | None
 
 
 @dataclass
@@ -498,6 +517,45 @@ class IntegrityCheck:
             lines.append(json.dumps(row, ensure_ascii=False))
         return ("\n".join(lines) + "\n" if lines else "").encode("utf-8")
 
+    # -- customer answers ----------------------------------------------------------
+
+    def round_on(self, day: date) -> Round | None:
+        """The round a customer answer given on `day` belongs to: the latest round opened
+        on or before that day (rounds follow each other, so the weeks between two rounds
+        count towards the earlier one); None before the first round."""
+        return _round_on(self.store.rounds(), day)
+
+    def add_customer_answers(
+        self, answers: Sequence[CustomerAnswerIn], source: CustomerSource
+    ) -> int:
+        """Store customer answers (imported, or from the survey page), each in the round of
+        its day, all in one transaction. They carry no identity: see `bot.core.customers`."""
+        rounds = self.store.rounds()
+        rows = []
+        for answer in answers:
+            round_ = _round_on(rounds, answer.answered_on)
+            rows.append(
+                {
+                    "question_id": answer.question_id,
+                    "rating": answer.rating,
+                    "comment": answer.comment,
+                    "answered_on": answer.answered_on,
+                    "segment": answer.segment,
+                    "source": source,
+                    "round_id": round_.id if round_ else None,
+                }
+            )
+        return self.store.add_customer_answers(rows)
+
+    def customer_answers_in_scope(self, scope: Scope) -> tuple[list[CustomerAnswer], int]:
+        """The customer answers a summary or export may use, and how many groups the floor
+        hid: the same floor as staff answers, per question × round."""
+        answers = self.store.customer_answers([r.id for r in scope.rounds])
+        kept, hidden = anonymity.apply_floor(
+            answers, lambda a: (a.round_id, a.question_id), self.settings.min_group
+        )
+        return kept, len(hidden)
+
     # -- proposals ---------------------------------------------------------------
 
     def propose(self, person: Person, text: str) -> Proposal:
@@ -622,6 +680,11 @@ def _grant_raises(person: Person, grant: Grant | None) -> bool:
     if grant == "admin":
         return not person.is_admin or not person.is_executive
     return grant == "executive" and not person.is_executive
+
+
+def _round_on(rounds: Sequence[Round], day: date) -> Round | None:
+    opened = [r for r in rounds if r.opened_at.date() <= day]
+    return opened[-1] if opened else None
 
 
 def _is_rating(value: object) -> bool:

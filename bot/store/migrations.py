@@ -257,3 +257,38 @@ def m006_summary_retries(db: sqlite_utils.Database) -> None:
     table.add_column("retry_at", str)  # null: due now
     db.execute("update summary_posts set status = 'posted' where posted_at is not null")
     table.create_index(["status"])
+
+
+@migrations()
+def m007_customer_answers(db: sqlite_utils.Database) -> None:
+    """The customers' voice beside the executives' and the frontline's.
+
+    `questions.customer` is the question's customer version (JSON: text, labels, why),
+    synced from the bank. `customer_answers` holds what customers said, imported from a
+    survey tool or given on the survey page: the question, a rating on the bank's 1-5
+    scale, a comment, the day (never the time), an optional segment, where it came from
+    and the round it belongs to, if any. Nothing that identifies a customer is kept: no
+    name, e-mail, IP address, user agent or cookie. `answers.customer_prediction` is an
+    executive's or frontline answer's optional second rating: what they think customers
+    would answer, on the same scale.
+    """
+    db.table("questions").add_column("customer", str)  # JSON, null: not put to customers
+    db.table("answers").add_column("customer_prediction", int)
+    db.table("customer_answers").create(
+        {
+            "id": int,
+            "question_id": str,
+            "rating": int,  # 1-5, the bank's scale (imports are mapped onto it)
+            "comment": str,
+            "answered_on": str,  # the day only
+            "segment": str,
+            "source": str,  # "import" or "survey"
+            "round_id": int,
+        },
+        pk="id",
+        foreign_keys=[("question_id", "questions", "id"), ("round_id", "rounds", "id")],
+        not_null={"question_id", "answered_on", "source"},
+        defaults={"comment": ""},
+    )
+    db.table("customer_answers").create_index(["round_id", "question_id"])
+    db.table("customer_answers").create_index(["answered_on"])

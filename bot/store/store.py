@@ -8,7 +8,8 @@ database is retried with back-off rather than dropped.
 Anonymity lives in the schema: `answers` has no person column, only a keyed
 pseudonym (see `bot.core.anonymity`), the role and team at the time of answering,
 and the day (never the time) it was given. `deliveries` knows who was asked and
-whether they answered, but not what.
+whether they answered, but not what. `customer_answers` holds what customers said:
+the question, a 1-5 rating, a comment, the day, a segment, and nothing about who.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,7 +33,16 @@ from tenacity import (
     wait_exponential,
 )
 
-from bot.core.domain import Answer, Person, Proposal, Question, Role, Round
+from bot.core.domain import (
+    Answer,
+    CustomerAnswer,
+    CustomerVersion,
+    Person,
+    Proposal,
+    Question,
+    Role,
+    Round,
+)
 from bot.core.errors import IntegrityError, NotFound
 from bot.store.migrations import migrations
 
@@ -810,6 +821,44 @@ class Store:
         rows = self._rows("select distinct team from people where team is not null order by team")
         return [r["team"] for r in rows]
 
+    # -- customer answers ---------------------------------------------------------
+
+    def add_customer_answers(self, answers: Sequence[dict[str, Any]]) -> int:
+        """Store customer answers (question_id, rating, comment, answered_on as a date,
+        segment, source, round_id) in one transaction: all of them, or none."""
+        rows = [
+            {
+                "question_id": a["question_id"],
+                "rating": a.get("rating"),
+                "comment": a.get("comment") or "",
+                "answered_on": a["answered_on"].isoformat(),  # a date: never finer
+                "segment": a.get("segment") or None,
+                "source": a["source"],
+                "round_id": a.get("round_id"),
+            }
+            for a in answers
+        ]
+        if rows:
+            self.write(lambda: self.db.table("customer_answers").insert_all(rows))
+        return len(rows)
+
+    def customer_answers(
+        self, round_ids: Iterable[int] | None = None, *, question_id: str | None = None
+    ) -> list[CustomerAnswer]:
+        """Customer answers of these rounds (all of them when None), oldest first."""
+        where, params = ["1 = 1"], []
+        if round_ids is not None:
+            ids = list(round_ids)
+            where.append(f"round_id in ({','.join('?' for _ in ids) or 'null'})")
+            params.extend(ids)
+        if question_id is not None:
+            where.append("question_id = ?")
+            params.append(question_id)
+        rows = self._rows(
+            f"select * from customer_answers where {' and '.join(where)} order by id", params
+        )
+        return [_customer_answer(r) for r in rows]
+
     # -- proposals --------------------------------------------------------------
 
     def add_proposal(self, text: str, from_role: Role, for_role: Role, pseudonym: str) -> Proposal:
@@ -938,6 +987,7 @@ def _question_row(question: Question, position: int, source: str, *, active: boo
         "position": position,
         "source": source,
         "active": int(active),
+        "customer": json.dumps(asdict(question.customer)) if question.customer else None,
     }
 
 
@@ -952,6 +1002,7 @@ def _question(row: dict) -> Question:
         roles=tuple(json.loads(row["roles"] or '["executive", "frontline"]')),
         anchor=bool(row["anchor"]),
         source=row["source"] or "bank",
+        customer=CustomerVersion(**json.loads(row["customer"])) if row.get("customer") else None,
     )
 
 
@@ -966,6 +1017,20 @@ def _answer(row: dict) -> Answer:
         text=row["text"] or "",
         answered_on=date.fromisoformat(row["answered_on"]),
         on_record=bool(row["on_record"]),
+        customer_prediction=row.get("customer_prediction"),
+    )
+
+
+def _customer_answer(row: dict) -> CustomerAnswer:
+    return CustomerAnswer(
+        id=row["id"],
+        question_id=row["question_id"],
+        rating=row["rating"],
+        comment=row["comment"] or "",
+        answered_on=date.fromisoformat(row["answered_on"]),
+        source=row["source"],
+        segment=row["segment"] or None,
+        round_id=row["round_id"],
     )
 
 
