@@ -13,6 +13,7 @@ import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
+from bot.analysis.customers import add_customer_side, split_voices
 from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
 from bot.analysis.offline import analyse_offline
 
@@ -24,7 +25,20 @@ def analyse(
     questions: Sequence[QuestionInfo] = (),
     llm: Any | None = None,
 ) -> Analysis:
-    """Analyse a round's answers: offline always, then with the LLM engine when `llm` is given."""
+    """Analyse a round's answers: offline always, then with the LLM engine when `llm` is given;
+    customers' answers, if any, beside the result."""
+    staff, customers = split_voices(answers)
+    analysis = _analyse_staff(staff, min_group=min_group, questions=questions, llm=llm)
+    return add_customer_side(analysis, customers, min_group=min_group)
+
+
+def _analyse_staff(
+    answers: Sequence[AnswerRecord],
+    *,
+    min_group: int,
+    questions: Sequence[QuestionInfo],
+    llm: Any | None,
+) -> Analysis:
     offline = analyse_offline(answers, min_group=min_group, questions=questions)
     if llm is None:
         return offline

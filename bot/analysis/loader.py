@@ -4,9 +4,10 @@ Columns (CSV header or JSON keys):
 
 - `question` (required) the question text; `question_id` (optional) a stable id,
   derived from the question text as a slug when absent;
-- `role` (required) `executive` or `frontline`, case-insensitive, with aliases:
-  exec, executives, leadership, leader, management → executive;
+- `role` (required) `executive`, `frontline` or `customer`, case-insensitive, with
+  aliases: exec, executives, leadership, leader, management → executive;
   front line, front-line, staff, employee, frontline staff → frontline;
+  customers, client, clients → customer (a customer's answer, on the 1-5 scale);
 - `rating` (optional) a whole number 1-5, or empty;
 - `text` (optional) the written answer;
 - `id` (optional) the answer's id, `L<line>` when absent; `team`, `round` (optional).
@@ -24,10 +25,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bot.analysis.models import AnswerRecord, Role
+from bot.analysis.models import AnswerRecord, Voice
 from bot.core.errors import InputFileError
 
-ROLE_ALIASES: dict[str, Role] = {
+ROLE_ALIASES: dict[str, Voice] = {
     "executive": "executive",
     "executives": "executive",
     "exec": "executive",
@@ -41,9 +42,15 @@ ROLE_ALIASES: dict[str, Role] = {
     "staff": "frontline",
     "employee": "frontline",
     "frontline staff": "frontline",
+    "customer": "customer",
+    "customers": "customer",
+    "client": "customer",
+    "clients": "customer",
 }
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-_VALID_ROLES = "executive or frontline (or exec, leadership, management, staff, employee)"
+_VALID_ROLES = (
+    "executive, frontline or customer (or exec, leadership, management, staff, employee, client)"
+)
 
 
 def load_answers(path: str | Path) -> list[AnswerRecord]:
@@ -116,7 +123,7 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _role(value: Any, where: str) -> Role:
+def _role(value: Any, where: str) -> Voice:
     key = " ".join(_text(value).lower().split())
     if key in ROLE_ALIASES:
         return ROLE_ALIASES[key]

@@ -7,7 +7,8 @@ store), the `analyse` command (which reads CSV/JSONL exports) and the engines
 
 Anonymity: an answer carries no person. `role`, `team` and `round` are the only
 grouping facts, and the engine never outputs a quote, mean or count for a
-question × role group with fewer answers than `min_group_size`.
+question × role group with fewer answers than `min_group_size`. Customers are a
+third role (`customer`), under the same floor.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pydantic import BaseModel, Field
 
 Role = Literal["executive", "frontline"]
 ROLES: tuple[Role, Role] = ("executive", "frontline")
+#: Who an answer comes from: the two staff sides, or a customer (see `bot.analysis.customers`).
+Voice = Literal["executive", "frontline", "customer"]
 
 
 class AnswerRecord(BaseModel):
@@ -26,7 +29,7 @@ class AnswerRecord(BaseModel):
     id: str
     question_id: str
     question: str
-    role: Role
+    role: Voice
     rating: int | None = Field(default=None, ge=1, le=5)
     text: str = ""
     team: str | None = None
@@ -99,6 +102,9 @@ class QuestionResult(BaseModel):
             return self.gap
         return round(round(executive, 1) - round(frontline, 1), 1)
 
+    #: The customers' side: None when no customer answered; n 0 when under the floor.
+    customers: SideFigures | None = None
+
 
 class Quote(BaseModel):
     answer_id: str
@@ -140,12 +146,27 @@ class Flag(BaseModel):
     reason: str
 
 
+class RealityGap(BaseModel):
+    """Where executives' belief is far from what customers say about the same question."""
+
+    question_id: str
+    summary: str
+    executive: float  # mean rating, 1-5
+    customers: float
+    frontline: float | None = None
+    gap: float  # executive minus customers
+    #: Whose view customers bear out: the side closer to them, or "neither" when both are
+    #: about as far.
+    closest: Literal["executive", "frontline", "neither"] = "neither"
+    customer_quotes: list[Quote] = []
+
+
 class HiddenGroup(BaseModel):
     """A group kept out of the output by the anonymity floor. No count is given
     beyond 'fewer than the floor', so even its size stays private."""
 
     question_id: str
-    role: Role
+    role: Voice
     reason: str
 
 
@@ -161,3 +182,5 @@ class Analysis(BaseModel):
     answers_analysed: int = 0
     #: What to ask next, one per contradiction (widest first), then per difference.
     follow_ups: list[FollowUp] = []
+    #: Questions where executives' belief is far from what customers say, widest first.
+    reality_gaps: list[RealityGap] = []

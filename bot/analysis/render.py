@@ -7,10 +7,13 @@ every question's figures, every other theme, what the anonymity floor hid, what 
 flagged, and the engine's notes. Every theme the JSON lists appears once, in one of
 the two parts. Quotes are attributed to a side, never to a person; a side's count
 under the floor is never shown.
+The customers' side, when customers answered, is a separate section on the first
+screen: the three sides side by side and the reality gap (`_add_customers`).
 """
 
 from __future__ import annotations
 
+from bot.analysis.customers import closest_side
 from bot.analysis.models import Analysis, Contradiction, QuestionResult, SideFigures, Theme
 from bot.analysis.offline import effect_order
 from bot.core.anonymity import hidden_message
@@ -55,6 +58,8 @@ def to_reply(analysis: Analysis, title: str | None = None, context: str = "") ->
             question = questions.get(follow_up.question_id)
             about = f"On “{_short(question.question, 70)}”: " if question else ""
             reply.add(Text(f"{number}. {about}{follow_up.text}"))
+
+    _add_customers(reply, analysis)  # the third voice, when customers answered
 
     reply.fold = len(reply.blocks)  # what follows is "more"
     later = contradictions[CONTRADICTIONS_FIRST:]
@@ -268,3 +273,48 @@ def _short(text: str, limit: int = 80) -> str:
         return text
     cut = text.rfind(" ", 0, limit)
     return text[: cut if cut > 0 else limit].rstrip(",;:") + "…"
+
+
+_CLOSEST = {
+    "executive": "executives",
+    "frontline": "frontline",
+    "neither": "neither side",
+    None: "-",
+}
+
+
+def _add_customers(reply: Reply, analysis: Analysis) -> None:
+    """Executives, frontline and customers side by side, then the reality gaps."""
+    answered = [q for q in analysis.questions if q.customers is not None]
+    if not answered:
+        return
+    reply.add(Heading("Executives, frontline and customers"))
+    reply.add(
+        Table(
+            columns=["Question", "Executive", "Frontline", "Customers", "Closest to customers"],
+            rows=[
+                [
+                    _short(q.question, 60),
+                    _side(q.executive, q.basis, q.suppressed),
+                    _side(q.frontline, q.basis, q.suppressed),
+                    _side(q.customers, "ratings", True) if q.customers else "-",
+                    _CLOSEST[closest_side(q)],
+                ]
+                for q in answered
+            ],
+            caption="Mean rating out of 5 (answers). Customers answered the same question "
+            "in their own words.",
+        )
+    )
+    reply.add(Heading("Reality gap"))
+    if not analysis.reality_gaps:
+        reply.add(
+            Text("Executives' belief is within a point of what customers say on every question.")
+        )
+    questions = {q.question_id: q for q in analysis.questions}
+    for number, gap in enumerate(analysis.reality_gaps, start=1):
+        question = questions.get(gap.question_id)
+        label = f"“{_short(question.question)}”: " if question else ""
+        reply.add(Text(f"{number}. {label}{gap.summary}"))
+        for quote in gap.customer_quotes:
+            reply.add(Quote(quote.text, "customer"))

@@ -421,8 +421,12 @@ class IntegrityCheck:
     def analysis(self, scope: Scope) -> tuple[Analysis, int]:
         """Run the analysis engine on the answers of a scope (the floor already applied)."""
         answers, hidden_groups = self.answers_in_scope(scope)
+        customers, hidden_customers = self.customer_answers_in_scope(scope)
         numbers = {r.id: r.number for r in scope.rounds}
         questions = {qid: self.store.question(qid) for r in scope.rounds for qid in r.question_ids}
+        for a in customers:  # customers may answer a question their round did not ask staff
+            if a.question_id not in questions:
+                questions[a.question_id] = self.store.question(a.question_id)
         records = [
             AnswerRecord(
                 id=str(a.id),
@@ -434,6 +438,17 @@ class IntegrityCheck:
                 round=str(numbers[a.round_id]),
             )
             for a in answers
+        ] + [
+            AnswerRecord(
+                id=f"c{a.id}",
+                question_id=a.question_id,
+                question=questions[a.question_id].text,
+                role="customer",
+                rating=a.rating,
+                text=a.comment,
+                round=str(numbers[a.round_id]) if a.round_id in numbers else None,
+            )
+            for a in customers
         ]
         infos = [
             QuestionInfo(
@@ -448,7 +463,7 @@ class IntegrityCheck:
         ]
         return self.analyser(
             records, min_group=self.settings.min_group, questions=infos
-        ), hidden_groups
+        ), hidden_groups + hidden_customers
 
     @property
     def analyser(self) -> Analyser:
@@ -466,7 +481,8 @@ class IntegrityCheck:
             )
 
     def export_rows(self, requester: Person | None, scope: Scope) -> list[dict]:
-        """Answers as rows for CSV/JSONL, floor applied, no identities (executives only;
+        """Answers as rows for CSV/JSONL, floor applied, no identities, customers' answers
+        last with the role `customer` (executives only;
         `None` is the operator at the console, who holds the database anyway)."""
         if requester is not None:
             self.require_executive(requester, "export answers")
@@ -494,6 +510,31 @@ class IntegrityCheck:
                 "on_record": int(a.on_record),
             }
             for a in answers
+        ] + self._customer_export_rows(scope, numbers, texts)
+
+    def _customer_export_rows(
+        self, scope: Scope, numbers: dict[int, int], texts: dict[str, str]
+    ) -> list[dict]:
+        """Customers' answers as export rows (role `customer`, floor applied): no segment,
+        which is a finer split than the floor's groups, and no identity, which is not kept."""
+        customers, _ = self.customer_answers_in_scope(scope)
+        for a in customers:
+            if a.question_id not in texts:
+                texts[a.question_id] = self.store.question(a.question_id).text
+        return [
+            {
+                "id": f"c{a.id}",
+                "round": numbers.get(a.round_id, "") if a.round_id else "",
+                "question_id": a.question_id,
+                "question": texts[a.question_id],
+                "role": "customer",
+                "team": "",
+                "rating": a.rating if a.rating is not None else "",
+                "text": a.comment,
+                "answered_on": a.answered_on.isoformat(),
+                "on_record": 0,
+            }
+            for a in customers
         ]
 
     def export_csv(self, requester: Person | None, scope: Scope) -> bytes:

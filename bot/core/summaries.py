@@ -31,6 +31,9 @@ def summary_reply(service: IntegrityCheck, scope: Scope) -> Reply:
             f"{rates['frontline']['asked']} frontline staff answered."
         )
     reply = Reply([Heading(f"Integrity check: {scope.label}")])
+    heard = sum(q.customers.n for q in analysis.questions if q.customers)
+    if heard:
+        context = f"{context} Customers: {heard} answer(s) to the same questions.".strip()
     reply.extend(to_reply(analysis, context=context))
     if hidden_groups:
         floor = service.settings.min_group
@@ -97,7 +100,12 @@ def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
         ]
         for p in points
     ]  # fmt: skip
-    reply.add(Table(["round", "opened", "executives", "frontline", "gap", "basis"], rows))
+    columns = ["round", "opened", "executives", "frontline", "gap", "basis"]
+    if any(p.customers is not None for p in points):
+        columns.insert(4, "customers")
+        for row, p in zip(rows, points, strict=True):
+            row.insert(4, _score(p.customers))
+    reply.add(Table(columns, rows))
     if trend.year_ago is not None and points and points[-1].gap is not None:
         then = build_trend(service, [trend.year_ago]).questions.get(question_id, [])
         if then and then[0].gap is not None:
@@ -137,6 +145,7 @@ def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
                     [known[qid].text for qid, _ in last_points],
                     [p.executive for _, p in last_points],
                     [p.frontline for _, p in last_points],
+                    [p.customers for _, p in last_points],
                 ),
                 "image/png",
                 title=f"Round {latest.number}, question by question",

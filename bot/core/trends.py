@@ -1,5 +1,7 @@
 """Trends: how the executive-frontline gap moves from round to round, and charts of it.
 
+Customers' answers, where there are any, are a third line (and bar) beside the two sides.
+
 Each point is one round's figures for one question (or one theme of the question
 bank), taken from the analysis engine, so a text-only question has a point too
 (its inferred stance on the 1-5 scale). The anonymity floor applies to every
@@ -35,6 +37,7 @@ class TrendPoint:
     executive: float | None  # None: hidden by the floor, or not asked
     frontline: float | None
     basis: str = "ratings"  # or "text": inferred stance
+    customers: float | None = None  # None: no customer answers, or under the floor
 
     @property
     def gap(self) -> float | None:
@@ -67,8 +70,9 @@ def _point(round_: Round, result: QuestionResult) -> TrendPoint:
     executive, basis_e = _side_value(result.executive)
     frontline, basis_f = _side_value(result.frontline)
     basis = "text" if "text" in (basis_e, basis_f) else "ratings"
+    customers = result.customers.mean_rating if result.customers else None
     return TrendPoint(
-        round_.number, round_.opened_at.date().isoformat(), executive, frontline, basis
+        round_.number, round_.opened_at.date().isoformat(), executive, frontline, basis, customers
     )
 
 
@@ -114,17 +118,24 @@ def _mean_point(round_: Round, points: list[TrendPoint]) -> TrendPoint:
         mean([p.executive for p in points]),
         mean([p.frontline for p in points]),
         "text" if any(p.basis == "text" for p in points) else "ratings",
+        mean([p.customers for p in points]),
     )
 
 
+#: Each voice's line: attribute of `TrendPoint`, colour, legend label.
+SIDES = (
+    ("executive", "#1f4e9c", "Executives"),
+    ("frontline", "#c0392b", "Frontline"),
+    ("customers", "#1e8449", "Customers"),
+)
+
+
 def gap_chart(title: str, points: list[TrendPoint], floor: int) -> bytes:
-    """Executives and frontline over the rounds, the gap shaded; hidden points marked."""
+    """Executives and frontline over the rounds, the gap shaded, and customers' line where
+    they answered; hidden points marked."""
     fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
     xs = [p.round_number for p in points]
-    for side, colour, label in (
-        ("executive", "#1f4e9c", "Executives"),
-        ("frontline", "#c0392b", "Frontline"),
-    ):
+    for side, colour, label in SIDES:
         ys = [getattr(p, side) for p in points]
         shown = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
         if shown:
@@ -155,14 +166,30 @@ def gap_chart(title: str, points: list[TrendPoint], floor: int) -> bytes:
     return _png(fig)
 
 
-def sides_chart(title: str, labels: list[str], executive: list, frontline: list) -> bytes:
-    """The latest round: executives and frontline side by side per question."""
+def sides_chart(
+    title: str,
+    labels: list[str],
+    executive: list,
+    frontline: list,
+    customers: list | None = None,
+) -> bytes:
+    """The latest round: executives, frontline (and customers, when any answered) side by
+    side per question."""
     fig, ax = plt.subplots(figsize=(8, 0.6 + 0.55 * max(len(labels), 1)), dpi=110)
     ys = range(len(labels))
-    e = [v or 0 for v in executive]
-    f = [v or 0 for v in frontline]
-    ax.barh([y + 0.2 for y in ys], e, height=0.4, color="#1f4e9c", label="Executives")
-    ax.barh([y - 0.2 for y in ys], f, height=0.4, color="#c0392b", label="Frontline")
+    bars = [executive, frontline]
+    if customers and any(v is not None for v in customers):
+        bars.append(customers)
+    height = 0.8 / len(bars)
+    for i, (values, (_side, colour, label)) in enumerate(zip(bars, SIDES, strict=False)):
+        offset = (len(bars) - 1) / 2 * height - i * height
+        ax.barh(
+            [y - offset for y in ys],
+            [v or 0 for v in values],
+            height=height,
+            color=colour,
+            label=label,
+        )
     ax.set_yticks(list(ys), [_wrap(label, 38) for label in labels], fontsize=7)
     ax.set_xlim(0, 5)
     ax.set_title(title, fontsize=10)

@@ -46,6 +46,7 @@ def test_json_is_exactly_the_analysis_model(capsys, monkeypatch):
         "p_value",
         "basis",
         "note",
+        "customers",
     }
     assert question["verdict"] in {"contradict", "differ", "agree", "not compared", "hidden"}
 

@@ -74,7 +74,8 @@ def test_role_aliases(tmp_path, alias, role):
 def test_a_bad_role_names_the_line_and_the_valid_values(tmp_path):
     path = write(tmp_path, "a.csv", "question,role,rating\nQ?,exec,3\nQ?,intern,3\n")
     with pytest.raises(
-        InputFileError, match=r"line 3 has 'intern' as its role: use executive or frontline"
+        InputFileError,
+        match=r"line 3 has 'intern' as its role: use executive, frontline or customer",
     ):
         load_answers(path)
 
