@@ -90,7 +90,7 @@ ONLY_IN_PRIVATE = (
 #: Said once when the app is added to a group chat.
 GROUP_CHAT_HELLO = (
     "Hi, I'm Integrity Check: every week I ask executives and frontline staff the same "
-    "questions about how we treat our customers, anonymously. " + ONLY_IN_PRIVATE
+    "questions about how we treat our customers. " + ONLY_IN_PRIVATE
 )
 _AUTHORIZED = web.RequestKey("integrity_teams_authorized", bool)
 
