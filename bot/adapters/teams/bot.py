@@ -75,8 +75,8 @@ ROSTER_RETRIES = 5
 #: The longest wait taken from a Retry-After header, and the wait when it has none.
 ROSTER_MAX_WAIT_SECONDS = 60.0
 ROSTER_DEFAULT_WAIT_SECONDS = 5.0
-#: Commands that may run the analysis engine or draw charts: acknowledged at once, and
-#: answered proactively when done.
+#: Commands that may take a few seconds: worth a typing indicator. Those with a progress
+#: line (`Commands.progress`: summary, trend) are also answered proactively when done.
 SLOW_COMMANDS = {"summary", "trend", "export"}
 #: Teams shows a typing indicator for about three seconds.
 TYPING_EVERY_SECONDS = 3.0
@@ -228,39 +228,22 @@ class TeamsBot(TeamsMessenger):
         if text.strip().lower() == "answer" and current is not None:
             await context.send_activity(await self.checkin_activity(person, current))
             return
+        ahead = await asyncio.to_thread(self.commands.progress, person, text)
+        if ahead is not None:
+            # A summary or a trend: say so now and answer when done. Teams gives a turn
+            # 15 s, and with an LLM engine a summary takes longer, so the reply comes
+            # proactively into this chat.
+            await context.send_activity(ahead)
+            await context.send_activity(Activity(type=ActivityTypes.typing))
+            self.in_background(self.answer_later(person, text, word), f"the {word} command")
+            return
         if word in SLOW_COMMANDS:
-            rest = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
-            ahead = await asyncio.to_thread(self.work_ahead, person, word, rest)
-            if ahead is not None:
-                # Acknowledge now and answer when done: Teams gives a turn 15 s, and a
-                # summary can take longer (with an LLM engine), so the reply comes
-                # proactively into this chat.
-                await context.send_activity(ahead)
-                await context.send_activity(Activity(type=ActivityTypes.typing))
-                self.in_background(self.answer_later(person, text, word), f"the {word} command")
-                return
+            await context.send_activity(Activity(type=ActivityTypes.typing))
         reply = await asyncio.to_thread(self.commands.handle, person, text)
         if word == "status" and (person.is_admin or person.is_executive):
             await self._add_unreachable(reply, person)
         for outgoing in self.reply_activities(reply, person):
             await context.send_activity(outgoing)
-
-    def work_ahead(self, person: Person, word: str, rest: str) -> str | None:
-        """What a slow command is about to do ("Analysing 32 answers from round 3…"), or
-        None when it answers at once (a refusal, a usage error, nothing to analyse)."""
-        try:
-            # Summaries, trends and exports are for executives: a refusal is quick.
-            self.service.require_executive(person, word)
-            if word == "trend":
-                return "Drawing the trend over the rounds…"
-            scope = self.service.scope(person, rest)
-            answers, _ = self.service.answers_in_scope(scope)
-        except IntegrityError:
-            return None
-        if not answers:
-            return None
-        doing = "Exporting" if word == "export" else "Analysing"
-        return f"{doing} {len(answers)} answers from {scope.label}…"
 
     async def answer_later(self, person: Person, text: str, word: str) -> None:
         """Run a slow command off the turn and send its reply into the person's 1:1

@@ -81,7 +81,7 @@ async def _say_without_waiting(teams, text: str):
 async def test_a_summary_is_acknowledged_at_once_and_sent_when_done(teams, service, admin, engine):
     round_ = _closed_round(service, admin)
     service.store.add_person("teams", TENANT, "aad-boss", "Bo Boss", "executive")
-    answers = len(service.answers_in_scope(service.scope(None, ""))[0])
+    answers = service.answer_count(service.scope(None, ""))
     teams.bot.typing_every = 0.05
 
     response = await _say_without_waiting(teams, "summary")
