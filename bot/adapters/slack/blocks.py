@@ -162,6 +162,23 @@ def reply_messages(reply: Reply) -> list[list[dict]]:
     return split_messages(blocks)
 
 
+#: Ends a first screen whose "more" follows in the message's thread.
+MORE_IN_THREAD = "More in the thread below: the detail behind this."
+
+
+def reply_parts(reply: Reply, more_note: str = "") -> tuple[list[list[dict]], list[list[dict]]]:
+    """A core reply as the messages of its first screen, and the messages of what lies behind
+    its fold (`Reply.fold`, "more"), which is empty when the reply has no fold or nothing
+    after it. `more_note` ends the first screen: where the rest is (files are left out)."""
+    more = reply_blocks(Reply(reply.more))
+    if not more:
+        return reply_messages(reply), []
+    first = reply_blocks(Reply(reply.first_screen))
+    if more_note:
+        first.append(_context(more_note))
+    return split_messages(first), split_messages(more)
+
+
 # -- check-ins --------------------------------------------------------------------
 
 

@@ -19,6 +19,9 @@ from bot.core.replies import Note, Reply
 from bot.core.service import IntegrityCheck
 from bot.core.summaries import summary_reply
 
+#: Ends the first screen of a summary on the App Home: where the rest is.
+MORE_IN_CHAT = "More (every question's figures, every theme): `/integrity summary last`."
+
 
 class AppHome:
     """Draws and publishes each person's App Home."""
@@ -62,7 +65,11 @@ class AppHome:
             self.service.require_executive(person, "read summaries")
             scope = self.service.scope(person, "last")
             reply = summary_reply(self.service, scope)
-            self._summaries[person.workspace] = (scope.label, kit.reply_blocks(reply))
+            first = Reply(reply.first_screen)
+            if reply.more:
+                first.add(Note(MORE_IN_CHAT))
+            shown = kit.reply_blocks(first)
+            self._summaries[person.workspace] = (scope.label, shown)
 
         try:
             await asyncio.to_thread(build)

@@ -431,12 +431,23 @@ class SlackMessenger:
             finally:
                 self.service.complete_channel_post(PLATFORM, self.team_id, channel, round_, ref)
 
-    def send_reply(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> None:
-        """A core reply as one or more messages, then its files, in a channel or DM."""
-        for blocks in kit.reply_messages(reply):
-            self.post(channel, blocks, thread_ts=thread_ts)
+    def send_reply(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> str | None:
+        """A core reply as one or more messages, then its files, in a channel or DM; returns
+        the first message's ts. What lies behind the reply's fold ("more": a summary's detail)
+        goes in that message's thread, so the first screen reads on its own."""
+        if thread_ts is None:
+            first, more = kit.reply_parts(reply, kit.MORE_IN_THREAD)
+        else:  # already in a thread: all of it there, in order
+            first, more = kit.reply_messages(reply), []
+        parent = None
+        for blocks in first:
+            posted = self.post(channel, blocks, thread_ts=thread_ts)
+            parent = parent or posted.get("ts")
+        for blocks in more:
+            self.post(channel, blocks, thread_ts=parent)
         for file in reply.files:
             self.upload(channel, file, thread_ts=thread_ts)
+        return parent
 
     def upload(self, channel: str, file, *, thread_ts: str | None = None) -> None:
         self.pacer.wait()

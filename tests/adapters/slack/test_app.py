@@ -466,3 +466,22 @@ def test_a_summary_is_acked_at_once_with_how_many_answers_it_analyses(rig: Rig, 
     # Someone who may not read summaries is told so by the reply, with no count first.
     response = rig.send.command(FRONTLINE[0], "summary")
     assert "Analysing" not in response.text and "Working on" in response.text
+
+
+def test_a_summary_shows_one_screen_and_keeps_the_rest_in_a_dm_thread(rig: Rig):
+    rig.start_round()
+    for user in EXECUTIVES:
+        rig.rate(user, 1, 5)
+    for user in FRONTLINE[:6]:
+        rig.rate(user, 1, 2)
+    rig.fake.wait_for(lambda: len(answers_of(rig)) == 12)
+    assert rig.send.command(EXECUTIVES[0], "summary").status_code == 200
+    dm = f"D{EXECUTIVES[0]}"
+    rig.fake.wait_for(lambda: any(m["thread_ts"] for m in rig.fake.messages.get(dm, [])), 60)
+    said = [r for r in rig.fake.responses if "Integrity check: round 1" in json.dumps(r)]
+    assert said and all(r["response_type"] == "ephemeral" for r in said)
+    assert "More in the thread of this summary in our direct messages" in json.dumps(said[-1])
+    assert "Question by question" not in json.dumps(said)  # the detail is behind "more"
+    parent = next(m for m in rig.fake.messages[dm] if "Integrity check: round 1" in m["text"])
+    thread = [m for m in rig.fake.messages[dm] if m["thread_ts"] == parent["ts"]]
+    assert "Question by question" in json.dumps([m["blocks"] for m in thread])

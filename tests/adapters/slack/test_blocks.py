@@ -39,3 +39,18 @@ def test_notes_become_context_and_headers_fit():
     blocks = kit.reply_blocks(Reply([Heading("H" * 400), Note("quiet aside")]))
     assert blocks[0]["type"] == "header" and len(blocks[0]["text"]["text"]) <= 150
     assert blocks[1]["type"] == "context"
+
+
+def test_a_folded_reply_is_a_first_screen_and_its_more():
+    reply = Reply([Heading("Summary"), Text("Executives and frontline contradict on 1 of 2.")])
+    reply.fold = len(reply.blocks)
+    reply.add(Table(["question", "gap"], [["give-away", "+2.5"]]))
+    first, more = kit.reply_parts(reply, "More in the thread.")
+    assert len(first) == 1 and first[0][-1]["type"] == "context"
+    assert "More in the thread." in json.dumps(first[0]) and "give-away" not in json.dumps(first)
+    assert "give-away" in json.dumps(more)
+    # No fold, or nothing behind it: one part, as before, and no note.
+    unfolded = Reply([Heading("Summary"), Text("All of it.")])
+    assert kit.reply_parts(unfolded, "More in the thread.") == (kit.reply_messages(unfolded), [])
+    unfolded.fold = len(unfolded.blocks)
+    assert kit.reply_parts(unfolded, "More in the thread.") == (kit.reply_messages(unfolded), [])

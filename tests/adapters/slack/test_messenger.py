@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -246,6 +247,22 @@ def test_summary_goes_to_every_executive_or_to_a_channel(service, messenger, fak
     assert messenger.summary_recipients(TEAM, "#C0LEADERSHIP") == ["C0LEADERSHIP"]
     messenger.post_summary(TEAM, "#C0LEADERSHIP", Reply.text("the summary"))
     assert fake.calls_to("chat.postMessage")[-1].args["channel"] == "C0LEADERSHIP"
+
+
+def test_a_summarys_first_screen_is_posted_and_the_rest_goes_in_its_thread(messenger, fake):
+    from bot.core.replies import Heading, Reply, Table, Text
+
+    fake.add_channel("C0LEADERSHIP", "leadership", [ADMIN, *EXECUTIVES])
+    reply = Reply([Heading("Integrity check: round 1"), Text("They contradict on 1 of 2.")])
+    reply.fold = len(reply.blocks)
+    reply.add(Heading("Question by question")).add(Table(["question"], [["give-away"]]))
+    messenger.post_summary(TEAM, "#C0LEADERSHIP", reply)
+    first, *thread = fake.messages["C0LEADERSHIP"]
+    assert first["thread_ts"] is None and "contradict on 1 of 2" in json.dumps(first["blocks"])
+    assert "More in the thread below" in json.dumps(first["blocks"])
+    assert "give-away" not in json.dumps(first["blocks"])
+    assert thread and all(m["thread_ts"] == first["ts"] for m in thread)
+    assert "give-away" in json.dumps([m["blocks"] for m in thread])
 
 
 def test_a_summary_posts_to_one_recipient_and_raises_if_it_fails(service, messenger, fake):

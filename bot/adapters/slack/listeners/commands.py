@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 SLOW_WORDS = {"summary", "trend", "export", "ask"}
 #: response_url accepts five responses; longer replies go to the DM instead.
 MAX_RESPONSES = 4
+#: Ends a first screen answered through `response_url` when the rest is in the DM's thread.
+MORE_IN_DM = "More in the thread of this summary in our direct messages: <#{dm}>."
 #: How long the ack of a summary or trend waits at most for its count of answers.
 PROGRESS_BEFORE_ACK_SECONDS = 0.5
 
@@ -79,8 +81,24 @@ class SlashCommand:
     async def send_reply(
         self, person: Person, reply: Reply, *, respond=None, channel: str | None = None
     ) -> None:
-        """Answer a person: through `response_url` when short and file-less, else their DM."""
+        """Answer a person: through `response_url` when short and file-less, else their DM. A
+        reply with more behind its fold (a summary) shows its first screen here, and goes
+        whole to the DM, with the rest in the thread there (what is said here vanishes
+        when Slack reloads; the DM keeps it)."""
         messenger = self.ctx.messenger
+        if respond is not None and not reply.files and reply.more:
+            dm = await asyncio.to_thread(messenger.dm_channel, person.user_id)
+            first, more = kit.reply_parts(reply, MORE_IN_DM.format(dm=dm))
+            if more and len(first) <= MAX_RESPONSES:
+                for blocks in first:
+                    await respond(
+                        blocks=blocks,
+                        text=kit.fallback_text(blocks),
+                        response_type="ephemeral" if reply.private else "in_channel",
+                        replace_original=False,
+                    )
+                await asyncio.to_thread(messenger.send_reply, dm, reply)
+                return
         messages = kit.reply_messages(reply)
         if respond is not None and not reply.files and len(messages) <= MAX_RESPONSES:
             for blocks in messages:
