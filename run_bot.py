@@ -64,7 +64,8 @@ def run_server(env) -> int:
 
     from bot.adapters.web import build_server
 
-    _settings, _store, service = build_core()
+    settings, _store, service = build_core()
+    settings.require_key_apart()  # a copy of the database's folder must not carry the key
     web_app, messengers = build_server(service, env)
     port = _port(env)
     logging.getLogger(__name__).warning(

@@ -17,6 +17,13 @@ from bot.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _keys_in_a_temporary_config_dir(tmp_path_factory, monkeypatch) -> None:
+    """A generated pseudonym key goes to the user's config directory: never the developer's
+    own in tests (subprocesses inherit this too)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(db_path=tmp_path / "integrity.db", secret=b"test-secret-0123456789abcdef")

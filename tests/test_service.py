@@ -116,11 +116,79 @@ def test_forget_me_removes_answers_proposals_and_identity(service, admin, clock)
     service.record_answer(worker, "best-experience", rating=3)
     service.record_answer(other, "give-away", rating=4)
     service.propose(worker, "Do you read customer complaints yourself?")
+    service.first_sighting("test:event:1")
     removed = service.forget_me(worker)
     assert removed["answers"] == 2 and removed["proposals"] == 1 and removed["people"] == 1
-    assert removed["deliveries"] == 1
+    assert removed["events"] == 1  # de-duplication keys go too
     assert service.store.db.table("answers").count == 1  # the other person's answer stays
     assert service.store.person("test", "W", worker.user_id) is None
+
+
+def test_forget_me_removes_the_check_in_record_too(service):
+    (worker,) = make_people(service, "frontline", 1)
+    round_ = service.start_round()
+    service.deliver(round_, [worker], lambda *_: "msg-1")
+    assert service.forget_me(worker)["deliveries"] == 1
+    assert service.store.db.table("deliveries").count == 0
+
+
+def test_after_forget_me_the_same_person_starts_afresh(service):
+    """Issue 15: a Person object held from before forget-me must not break the next answer."""
+    (worker,) = make_people(service, "frontline", 1)
+    round_ = service.start_round()
+    service.deliver(round_, [worker], lambda *_: "msg-1")
+    service.record_answer(worker, "give-away", rating=2, text="before")
+    service.forget_me(worker)
+    # The stale object still answers (nothing that names a person is written with it)...
+    service.record_answer(worker, "give-away", rating=1, text="still here")
+    # ... and `refresh` gives the new record an adapter should act as.
+    assert service.store.person("test", "W", worker.user_id) is None
+    again = service.refresh(worker)
+    assert service.store.person_by_id(again.id) == again and again.role == "frontline"
+    assert service.refresh(again) == again
+    assert [a.text for a in service.my_answers(again, round_).values()] == ["still here"]
+
+
+def test_record_answers_saves_a_form_whole_in_one_transaction_or_not_at_all(service):
+    (worker,) = make_people(service, "frontline", 1)
+    round_ = service.start_round()
+    first, second = round_.question_ids[:2]
+    commits = []
+    service.store.db.conn.set_trace_callback(
+        lambda sql: commits.append(sql) if sql.strip().upper().startswith("COMMIT") else None
+    )
+    saved = service.record_answers(
+        worker, round_, {first: (4, "  Fine.  "), second: (2, "Slow refunds.")}
+    )
+    service.store.db.conn.set_trace_callback(None)
+    assert [(a.question_id, a.rating, a.text) for a in saved] == [
+        (first, 4, "Fine."),
+        (second, 2, "Slow refunds."),
+    ]
+    assert len(commits) == 1
+    # One bad answer in a form: nothing of the form is stored, and the error names it.
+    with pytest.raises(InvalidAnswer, match="1 to 5"):
+        service.record_answers(worker, round_, {first: (5, "changed"), second: (9, "")})
+    assert service.my_answers(worker, round_)[first].rating == 4
+    with pytest.raises(InvalidAnswer, match="not part of round"):
+        service.record_answers(worker, None, {first: (3, ""), "nope": (3, "")})
+
+
+def test_response_rates_are_worked_out_from_pseudonyms_not_stored(service, admin):
+    executives = make_people(service, "executive", 2)
+    workers = make_people(service, "frontline", 3)
+    round_ = service.start_round()
+    service.deliver(round_, [*executives, *workers[:2]], lambda *_: "msg")
+    service.record_answer(executives[0], "give-away", rating=3)
+    service.record_answer(workers[0], "give-away", rating=3)
+    service.record_answer(workers[0], "best-experience", text="twice, one person")
+    service.record_answer(workers[2], "give-away", rating=4)  # never sent a check-in
+    rates = service.response_rate(round_)
+    assert rates["executive"] == {"asked": 2, "answered": 1}
+    assert rates["frontline"] == {"asked": 3, "answered": 2}
+    assert rates["all"] == {"asked": 5, "answered": 3}
+    assert service.answered(round_) == {executives[0].id, workers[0].id}
+    assert "answered" not in service.store.db.table("deliveries").columns_dict
 
 
 def test_a_proposal_goes_to_the_other_side_once_an_admin_approves_it(service, admin, clock):

@@ -63,12 +63,14 @@ def test_add_person_updates_platform_facts_but_keeps_role(store):
     assert len(store.people()) == 1
 
 
-def _round(store):
+def _round(store, questions=("q1",)):
     now = datetime(2026, 1, 5, tzinfo=UTC)
     store.write(
-        lambda: store.db.table("questions").insert({"id": "q1", "text": "Q?", "roles": "[]"})
+        lambda: store.db.table("questions").insert_all(
+            {"id": qid, "text": "Q?", "roles": "[]"} for qid in questions
+        )
     )
-    return store.create_round(["q1"], now, now + timedelta(days=5))
+    return store.create_round(list(questions), now, now + timedelta(days=5))
 
 
 def test_a_delivery_is_claimed_once(store):
@@ -249,23 +251,58 @@ def test_m006_on_a_database_with_m005_rows_keeps_them_owed_or_posted(tmp_path):
     store.close()
 
 
-def test_upsert_answer_edits_each_half_on_its_own(store):
-    person = store.add_person("slack", "T1", "U1", "Ann")
+def test_upsert_answers_edits_each_half_on_its_own_and_writes_nothing_else(store):
+    store.add_person("slack", "T1", "U1", "Ann")
     round_ = _round(store)
     common = dict(
-        round_id=round_.id, question_id="q1", pseudonym="p", person=person,
+        round_id=round_.id, pseudonym="p", role="frontline", team=None,
         day=date(2026, 1, 6), on_record=False, source="test", keep=KEEP,
     )  # fmt: skip
-    store.upsert_answer(rating=4, text=KEEP, **common)
-    answer = store.upsert_answer(rating=KEEP, text="because", **common)
+    (first,) = store.upsert_answers(answers=[("q1", 4, KEEP)], **common)
+    (answer,) = store.upsert_answers(answers=[("q1", KEEP, "because")], **common)
     assert (answer.rating, answer.text) == (4, "because")
+    assert answer.id == first.id  # an edit keeps its id
     assert store.db.table("answers").count == 1
-    assert store.response_counts(round_.id)["frontline"] == {"asked": 1, "answered": 1}
+    # Who answered is not written anywhere: no delivery appears for an answer.
+    assert store.db.table("deliveries").count == 0
+    assert store.answer_pseudonyms(round_.id) == {"p": "frontline"}
 
 
-def test_first_sighting_of_an_event_key(store):
-    assert store.first_sighting("Ev1") is True
-    assert store.first_sighting("Ev1") is False
+def test_answer_ids_are_random_and_the_table_has_no_rowid(store):
+    round_ = _round(store, questions=[f"q{i}" for i in range(1, 5)])
+    common = dict(
+        round_id=round_.id, role="frontline", team=None, day=date(2026, 1, 6),
+        on_record=False, source="test", keep=KEEP,
+    )  # fmt: skip
+    ids = [
+        answer.id
+        for n in range(20)
+        for answer in store.upsert_answers(
+            pseudonym=f"p{n}", answers=[(f"q{i}", 3, "x") for i in range(1, 5)], **common
+        )
+    ]
+    assert len(set(ids)) == 80 and min(ids) > 2**40  # 63-bit random, not 1, 2, 3 ...
+    assert ids != sorted(ids) and ids != sorted(ids, reverse=True)
+    sql = store.db.execute("select sql from sqlite_master where name = 'answers'").fetchone()[0]
+    assert "without rowid" in sql.lower()
+
+
+def test_first_sighting_of_an_event_key_is_kept_two_days(store):
+    monday = date(2026, 1, 5)
+    assert store.first_sighting("k1", monday) is True
+    assert store.first_sighting("k1", monday) is False
+    assert store.first_sighting("k2", monday + timedelta(days=2)) is True
+    assert store.first_sighting("k1", monday + timedelta(days=2)) is False  # two days: kept
+    assert store.first_sighting("k2", monday + timedelta(days=3)) is False
+    # Three days on, k1 expired (purged by the write of k3): it would count as new.
+    assert store.first_sighting("k3", monday + timedelta(days=3)) is True
+    assert sorted(r["key"] for r in store.db.query("select key from seen_events")) == ["k2", "k3"]
+    assert set(store.db.table("seen_events").columns_dict) == {"key", "seen_on"}
+
+
+def test_the_store_sets_secure_delete_itself(tmp_path):
+    store = Store(tmp_path / "x.db")
+    assert store.db.execute("pragma secure_delete").fetchone()[0] == 1
 
 
 def test_a_locked_database_is_waited_for_not_dropped(tmp_path):

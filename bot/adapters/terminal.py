@@ -163,6 +163,8 @@ class TerminalChat:
             elif word == "/people":
                 self._people()
             else:
+                # Forgotten (forget-me) since the last line? Then start afresh.
+                self.person = self.service.refresh(self.person)
                 reply = self.commands.handle(self.person, line)
                 print_reply(self.console, reply, self.files_dir)
         except Exception:

@@ -34,6 +34,12 @@ def proposal_pseudonym(secret: bytes, person: Person) -> str:
     return _hmac(secret, f"proposal|{person.key}")
 
 
+def event_key(secret: bytes, key: str) -> str:
+    """What is kept of a platform event id for de-duplication: a keyed hash, since some ids
+    (Teams: conversation and message time) would otherwise name a person and a moment."""
+    return _hmac(secret, f"event|{key}")
+
+
 def _hmac(secret: bytes, message: str) -> str:
     return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
 

@@ -432,8 +432,10 @@ class Scheduler:
             return
         now = self.service.now()
         plans = {(s.platform, s.workspace, s.team.lower()): s for s in self.schedules()}
+        # Who answered is not stored: the core works it out with the key, once a tick.
+        answered = self.service.answered(current)
         for delivery in self.store.deliveries(current.id):
-            if delivery["answered"] or delivery["status"] != "sent":
+            if delivery["person_id"] in answered or delivery["status"] != "sent":
                 continue
             person = self.store.person_by_id(delivery["person_id"])
             plan = plans.get((person.platform, person.workspace, (person.team or "").lower()))
@@ -449,8 +451,8 @@ class Scheduler:
                 continue
             if not self.store.mark_reminded(delivery["id"], now):
                 continue
-            answered = self.service.my_answers(person, current)
-            left = [q for q in self.service.questions_for(person, current) if q.id not in answered]
+            mine = self.service.my_answers(person, current)
+            left = [q for q in self.service.questions_for(person, current) if q.id not in mine]
             try:
                 self.messengers[person.platform].remind(person, current, left)
                 report.reminded += 1

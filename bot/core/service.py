@@ -16,7 +16,7 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
@@ -24,6 +24,7 @@ from typing import Literal, Protocol
 from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
 from bot.core import anonymity
 from bot.core.domain import (
+    ROLES,
     Answer,
     CustomerAnswer,
     CustomerSource,
@@ -302,20 +303,76 @@ class IntegrityCheck:
 
         The round is read again (it may have closed since the message showed it), unless
         the caller has just read it with the `question` (`record_answer_from` does)."""
+        (answer,) = self.record_answers(
+            person,
+            round_,
+            {question_id: (rating, text)},
+            on_record=on_record,
+            source=source,
+            questions={question_id: question} if question is not None else None,
+        )
+        return answer
+
+    def record_answers(
+        self,
+        person: Person,
+        round_: Round | None,
+        answers: Mapping[str, tuple[int | None | _Keep, str | None | _Keep]],
+        *,
+        on_record: bool = False,
+        source: str = "chat",
+        questions: Mapping[str, Question] | None = None,
+    ) -> list[Answer]:
+        """Store or edit several of the person's answers to one round (a form's questions,
+        question id -> (rating, text), either may be `KEEP`): all are checked first, then
+        written in one transaction, so a form is saved whole or not at all.
+
+        Only the answers are written: nothing that names the person (see `bot.store.store`).
+        The round is read again (it may have closed since the message showed it), unless
+        the caller has just read it with its `questions`.
+        """
         round_ = round_ or self.open_round()
         if round_ is None:
             raise InvalidAnswer("No round is open right now, so there is nothing to answer.")
-        if question is None:
+        if not answers:
+            raise InvalidAnswer("There is no answer to save: rate or answer a question first.")
+        if questions is None:
             round_ = self.store.round(round_.id)
-            if question_id in round_.question_ids:
-                question = self.store.question(question_id)
         if not round_.is_open:
             raise InvalidAnswer(
                 f"Round {round_.number} closed on {_day(round_.closed_at or round_.closes_at)}; "
                 "answers can no longer be changed. The next round will ask again."
             )
-        if question is None or question_id not in round_.question_ids:
+        known = questions or {}
+        checked = [
+            (qid, *self._checked(person, round_, qid, known.get(qid), rating, text))
+            for qid, (rating, text) in answers.items()
+        ]
+        return self.store.upsert_answers(
+            round_id=round_.id,
+            pseudonym=anonymity.pseudonym(self.settings.secret, person, round_.id),
+            role=person.role,
+            team=person.team,
+            day=self.now().date(),
+            answers=checked,
+            on_record=on_record,
+            source=source,
+            keep=KEEP,
+        )
+
+    def _checked(
+        self,
+        person: Person,
+        round_: Round,
+        question_id: str,
+        question: Question | None,
+        rating: int | None | _Keep,
+        text: str | None | _Keep,
+    ) -> tuple[int | None | _Keep, str | None | _Keep]:
+        """One answer's rating and text as stored, or InvalidAnswer saying what to fix."""
+        if question_id not in round_.question_ids:
             raise InvalidAnswer(f"Question {question_id!r} is not part of round {round_.number}.")
+        question = question or self.store.question(question_id)
         if not question.asked_of(person.role):
             raise InvalidAnswer(f"That question is for {' and '.join(question.roles)} only.")
         if rating is not KEEP and rating is not None and not _is_rating(rating):
@@ -327,18 +384,7 @@ class IntegrityCheck:
                     f"That answer is {len(text):,} characters; the limit is "
                     f"{MAX_ANSWER_CHARS:,}. Please shorten it and send it again."
                 )
-        return self.store.upsert_answer(
-            round_id=round_.id,
-            question_id=question_id,
-            pseudonym=anonymity.pseudonym(self.settings.secret, person, round_.id),
-            person=person,
-            day=self.now().date(),
-            rating=rating,
-            text=text,
-            on_record=on_record,
-            source=source,
-            keep=KEEP,
-        )
+        return rating, text
 
     def record_answer_from(
         self,
@@ -387,8 +433,21 @@ class IntegrityCheck:
     # -- response rate ----------------------------------------------------------
 
     def response_rate(self, round_: Round) -> dict[str, dict[str, int]]:
-        """Asked and answered, per role and in total."""
-        counts = self.store.response_counts(round_.id)
+        """Asked and answered, per role and in total.
+
+        Who answered is not stored (see `bot.store.store`): it is worked out here, with the
+        key, by recomputing each asked person's pseudonym for the round. Someone who answered
+        without a check-in (a channel thread, the terminal) counts as asked and answered.
+        """
+        counts: dict[str, dict[str, int]] = {r: {"asked": 0, "answered": 0} for r in ROLES}
+        unmatched = self.store.answer_pseudonyms(round_.id)
+        for person, role in self.store.asked(round_.id):
+            counts[role]["asked"] += 1
+            if unmatched.pop(anonymity.pseudonym(self.settings.secret, person, round_.id), None):
+                counts[role]["answered"] += 1
+        for role in unmatched.values():
+            counts[role]["asked"] += 1
+            counts[role]["answered"] += 1
         counts["all"] = {
             "asked": sum(c["asked"] for c in counts.values()),
             "answered": sum(c["answered"] for c in counts.values()),
@@ -680,9 +739,25 @@ class IntegrityCheck:
     def delivery_for(self, round_: Round, person: Person) -> dict | None:
         return self.store.delivery_for(round_.id, person.id)
 
+    def answered(self, round_: Round) -> set[int]:
+        """The ids of the people asked in a round who have answered any of it (reminders):
+        worked out with the key, from the pseudonyms, never stored."""
+        pseudonyms = self.store.answer_pseudonyms(round_.id)
+        secret = self.settings.secret
+        return {
+            person.id
+            for person, _ in self.store.asked(round_.id)
+            if anonymity.pseudonym(secret, person, round_.id) in pseudonyms
+        }
+
     def first_sighting(self, key: str) -> bool:
-        """True the first time a platform event key is seen (de-duplication of retries)."""
-        return self.store.first_sighting(key)
+        """True the first time a platform event key is seen (de-duplication of retries).
+
+        Only a keyed hash of the key is kept, with the day, for two days: no event id,
+        conversation or time that could be matched with anything else."""
+        return self.store.first_sighting(
+            anonymity.event_key(self.settings.secret, key), self.now().date()
+        )
 
     def save_conversation_ref(self, person: Person, reference: dict) -> None:
         self.store.save_conversation_ref(person.id, person.platform, reference)
@@ -708,8 +783,19 @@ class IntegrityCheck:
 
     # -- forgetting -------------------------------------------------------------
 
+    def refresh(self, person: Person) -> Person:
+        """The person as stored now: an adapter that holds a `Person` across messages (the
+        terminal) asks before each one, so someone who was forgotten starts afresh, as a
+        new frontline person, instead of acting under a record that is gone."""
+        current = self.store.person(person.platform, person.workspace, person.user_id)
+        if current is not None:
+            return current
+        met, _ = self.meet(person.platform, person.workspace, person.user_id, person.display_name)
+        return met
+
     def forget_me(self, person: Person) -> dict[str, int]:
-        """Delete the person's answers, proposals and identity; return what was removed."""
+        """Delete the person's answers, proposals, check-ins, conversation and identity, and
+        every event key; the store then empties its -wal. Returns what was removed."""
         secret = self.settings.secret
         pseudonyms = [anonymity.pseudonym(secret, person, r.id) for r in self.store.rounds()]
         pseudonyms.append(anonymity.proposal_pseudonym(secret, person))

@@ -7,6 +7,8 @@ value.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import secrets
 from collections.abc import Mapping
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.core.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 #: The product never shows anything about fewer answers than this, whatever is configured.
 ABSOLUTE_MIN_GROUP = 3
@@ -30,25 +34,46 @@ class Settings:
     questions_file: Path = Path(__file__).resolve().parents[2] / "prompts" / "questions.yaml"
     demo: bool = True
     llm: str | None = None
+    #: Where the generated key is kept (None: it came from INTEGRITY_SECRET).
+    key_file: Path | None = None
+    #: INTEGRITY_SECRET_BESIDE_DB: the operator accepts a key inside the database's folder.
+    key_beside_db: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read settings from `env` (default: os.environ), creating the secret file if needed."""
         env = os.environ if env is None else env
         db_path = Path(env.get("INTEGRITY_DB", "integrity.db"))
+        secret, key_file = _secret(env, db_path)
         kwargs: dict = {
             "db_path": db_path,
-            "secret": _secret(env, db_path),
+            "secret": secret,
+            "key_file": key_file,
+            "key_beside_db": _flag(env, "INTEGRITY_SECRET_BESIDE_DB", False),
             "min_group": min_group_from(env.get("INTEGRITY_MIN_GROUP")),
             "questions_per_round": _int(env, "INTEGRITY_QUESTIONS_PER_ROUND", 4, 1, 12),
             "round_days": _int(env, "INTEGRITY_ROUND_DAYS", 5, 1, 28),
-            "demo": env.get("INTEGRITY_DEMO", "1").strip().lower()
-            not in {"0", "false", "no", "off"},
+            "demo": _flag(env, "INTEGRITY_DEMO", True),
             "llm": env.get("INTEGRITY_LLM") or None,
         }
         if env.get("INTEGRITY_QUESTIONS"):
             kwargs["questions_file"] = Path(env["INTEGRITY_QUESTIONS"])
         return cls(**kwargs)
+
+    def require_key_apart(self) -> None:
+        """Refuse to serve a platform with the key inside the database's folder (a copy of
+        the folder would carry the key that unlocks the pseudonyms), unless told to."""
+        if self.key_file is None or self.key_beside_db:
+            return
+        folder = self.db_path.resolve().parent
+        if self.key_file.resolve().is_relative_to(folder):
+            raise ConfigError(
+                f"The pseudonym key {self.key_file} is inside the database's folder {folder}, "
+                "so a copy of that folder would carry the key with the answers. Keep the "
+                "database in a folder of its own (INTEGRITY_DB), or the key elsewhere "
+                "(INTEGRITY_KEY_FILE), or set INTEGRITY_SECRET; to accept it there anyway, "
+                "set INTEGRITY_SECRET_BESIDE_DB=1."
+            )
 
 
 def min_group_from(value: str | int | None) -> int:
@@ -86,11 +111,21 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _secret(env: Mapping[str, str], db_path: Path) -> bytes:
-    """The pseudonym key: INTEGRITY_SECRET, or a file beside the database made on first run.
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() not in {"0", "false", "no", "off"}
 
-    Losing the key does not expose anyone; it only means people can no longer edit
-    or delete answers they gave before, so the file is created once and kept.
+
+def _secret(env: Mapping[str, str], db_path: Path) -> tuple[bytes, Path | None]:
+    """The pseudonym key and the file it is kept in: INTEGRITY_SECRET (no file), or a key
+    generated on first run into `key_path`, away from the database (a key left beside the
+    database by an earlier version is moved there).
+
+    Losing the key does not expose anyone; it only means people can no longer edit or
+    delete answers they gave before, and response rates count them as not answered, so
+    the file is created once, kept, and backed up apart from the database.
     """
     if env.get("INTEGRITY_SECRET"):
         if len(env["INTEGRITY_SECRET"]) < 16:
@@ -98,22 +133,75 @@ def _secret(env: Mapping[str, str], db_path: Path) -> bytes:
                 "INTEGRITY_SECRET is too short: use at least 16 random characters, e.g. the output "
                 "of `python -c 'import secrets; print(secrets.token_hex(32))'`."
             )
-        return env["INTEGRITY_SECRET"].encode()
-    path = secret_path(db_path)
+        return env["INTEGRITY_SECRET"].encode(), None
+    path = key_path(db_path, env)
+    _move_legacy_key(legacy_key_path(db_path), path)
     if path.exists():
-        return path.read_text().strip().encode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
+        return _read_key(path), path
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     # O_EXCL: two processes starting at once must not write two different keys.
+    if not _create_key(path, secrets.token_hex(32)):
+        return _read_key(path), path
+    return _read_key(path), path
+
+
+def key_path(db_path: Path, env: Mapping[str, str] | None = None) -> Path:
+    """Where the generated pseudonym key of a database lives: INTEGRITY_KEY_FILE, or the
+    user's config directory (`$XDG_CONFIG_HOME`, else `~/.config`), under
+    `integrity-check/`, named by a hash of the database's absolute path, so a copy of the
+    database's folder does not take it along."""
+    env = os.environ if env is None else env
+    if env.get("INTEGRITY_KEY_FILE"):
+        return Path(env["INTEGRITY_KEY_FILE"]).expanduser()
+    config = env.get("XDG_CONFIG_HOME") or os.environ.get("XDG_CONFIG_HOME")
+    base = Path(config) if config else Path.home() / ".config"
+    digest = hashlib.sha256(str(db_path.resolve()).encode()).hexdigest()[:16]
+    return base / "integrity-check" / f"{db_path.name}-{digest}.secret"
+
+
+def legacy_key_path(db_path: Path) -> Path:
+    """Where versions before this one kept the generated key: beside the database."""
+    return db_path.with_name(db_path.name + ".secret")
+
+
+def _read_key(path: Path) -> bytes:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip().encode()
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
+        key = path.read_text().strip()
+    except OSError as error:
+        raise ConfigError(
+            f"Cannot read the pseudonym key {path} ({error.strerror}); make it readable by "
+            "the bot's user, or set INTEGRITY_KEY_FILE to where it is."
+        ) from None
+    if len(key) < 16:
+        raise ConfigError(
+            f"The pseudonym key {path} is empty or too short; restore it from backup."
+        )
     return key.encode()
 
 
-def secret_path(db_path: Path) -> Path:
-    """Where the generated pseudonym key lives: beside the database."""
-    return db_path.with_name(db_path.name + ".secret")
+def _create_key(path: Path, key: str) -> bool:
+    """Write a new key file, readable by its owner only; False if one exists already."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    return True
+
+
+def _move_legacy_key(legacy: Path, path: Path) -> None:
+    """Move a key kept beside the database (earlier versions) to `path`, once."""
+    if not legacy.exists() or legacy.resolve() == path.resolve():
+        return
+    old = _read_key(legacy)
+    if path.exists() and _read_key(path) != old:
+        raise ConfigError(
+            f"There are two pseudonym keys for this database: {legacy} (beside it) and "
+            f"{path}. Keep the one its answers were written with (normally the older file) "
+            f"at {path} and delete the other."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _create_key(path, old.decode())
+    legacy.unlink()
+    logger.warning("Moved the pseudonym key from %s to %s: back it up from there", legacy, path)

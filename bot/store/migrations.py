@@ -8,6 +8,8 @@ tested on a database written before it (tests/test_store.py).
 
 from __future__ import annotations
 
+import secrets
+
 import sqlite_utils
 from sqlite_utils import Migrations
 
@@ -292,3 +294,75 @@ def m007_customer_answers(db: sqlite_utils.Database) -> None:
     )
     db.table("customer_answers").create_index(["round_id", "question_id"])
     db.table("customer_answers").create_index(["answered_on"])
+
+
+@migrations()
+def m008_nothing_orders_or_times_an_answer(db: sqlite_utils.Database) -> None:
+    """Bring a database under the at-rest rules (README, "How anonymity works").
+
+    - `answers` becomes a WITHOUT ROWID table keyed by a random 63-bit id, so neither an
+      id nor where a row sits in the file says in which order answers came (the old
+      sequential ids are replaced; nothing references them).
+    - `deliveries` loses `answered`: who answered is worked out with the key, from the
+      pseudonyms, when a reminder or a response rate needs it, so nothing that names a
+      person is written with an answer. A delivery of someone who answered keeps only the
+      day of its times (they are never reminded again); rows the bot wrote when someone
+      answered without a check-in (no message, sent the moment they answered) go: the
+      answer alone now counts them. A finished send no longer keeps its claim time.
+    - `seen_events` is emptied and keyed by a keyed hash from now on, with the day only:
+      the old rows named Teams conversations to the second.
+    - `people.created_at` and `conversation_refs.updated_at` keep the day only.
+    """
+    # The same columns (whatever earlier migrations added), the id now a random key.
+    columns = [
+        f'"{c.name}" {c.type or ""}'
+        + (" primary key" if c.name == "id" else "")
+        + (" not null" if c.notnull and c.name != "id" else "")
+        + (f" default {c.default_value}" if c.default_value is not None else "")
+        for c in db["answers"].columns
+    ]
+    foreign_keys = [
+        f'foreign key ("{fk.column}") references "{fk.other_table}"("{fk.other_column}")'
+        for fk in db["answers"].foreign_keys
+    ]
+    db.execute(f"create table answers_new ({', '.join(columns + foreign_keys)}) without rowid")
+    # The rows go over in their pseudonyms' order (random to anyone without the key), each
+    # with a fresh random id.
+    old = list(db.query("select * from answers order by pseudonym, question_id"))
+    taken: set[int] = set()
+    for row in old:
+        row["id"] = _random_id(taken)
+        db.table("answers_new").insert(row)
+    db.execute("drop table answers")
+    db.execute("alter table answers_new rename to answers")
+    db.table("answers").create_index(["round_id", "question_id", "pseudonym"], unique=True)
+    db.table("answers").create_index(["pseudonym"])
+
+    # Answered without a check-in: the row was written in the answer's own transaction.
+    db.execute(
+        "delete from deliveries where answered = 1 and message_ref is null "
+        "and status = 'sent' and reminders = 0"
+    )
+    db.execute(
+        "update deliveries set claimed_at = substr(claimed_at, 1, 10), "
+        "sent_at = substr(sent_at, 1, 10), last_reminder_at = substr(last_reminder_at, 1, 10) "
+        "where answered = 1"
+    )
+    db.execute("update deliveries set claimed_at = null where status != 'claimed'")
+    db.table("deliveries").transform(drop={"answered"})
+
+    db.execute("drop table seen_events")
+    db.table("seen_events").create({"key": str, "seen_on": str}, pk="key", not_null={"seen_on"})
+    db.table("seen_events").create_index(["seen_on"])
+
+    db.execute("update people set created_at = substr(created_at, 1, 10)")
+    db.execute("update conversation_refs set updated_at = substr(updated_at, 1, 10)")
+
+
+def _random_id(taken: set[int]) -> int:
+    """A fresh random answer id (see `bot.store.store.random_id`), unique among `taken`."""
+    while True:
+        candidate = secrets.randbelow(2**63 - 1) + 1
+        if candidate not in taken:
+            taken.add(candidate)
+            return candidate

@@ -5,17 +5,34 @@ open. The database runs in WAL mode with foreign keys on. Writes that belong
 together run in one `db.atomic()` block, and a write that meets a locked
 database is retried with back-off rather than dropped.
 
-Anonymity lives in the schema: `answers` has no person column, only a keyed
-pseudonym (see `bot.core.anonymity`), the role and team at the time of answering,
-and the day (never the time) it was given. `deliveries` knows who was asked and
-whether they answered, but not what. `customer_answers` holds what customers said:
-the question, a 1-5 rating, a comment, the day, a segment, and nothing about who.
+Anonymity lives in the schema and in how it is written (README, "How anonymity
+works"), against someone who reads the files (db, -wal, -shm, a backup) without the key:
+
+- `answers` has no person column, only a keyed pseudonym (see `bot.core.anonymity`),
+  the role and team at the time of answering, and the day (never the time) it was
+  given. Its id is random and the table is WITHOUT ROWID, keyed by that id, so neither
+  the id nor the row's place in the file tells in which order answers came.
+- Nothing that names a person is written in an answer's transaction: `deliveries`
+  knows who was asked, never whether they answered (the service works that out with
+  the key, from the pseudonyms, when a reminder or a response rate needs it).
+- Every write of answers is a transaction of its own in an empty -wal, and the -wal is
+  emptied again (TRUNCATE checkpoint) right after it, so the -wal never holds an answer
+  next to another write (a person met, a check-in sent), nor a history of answers to
+  replay commit by commit. It is emptied too when a round closes and after forget-me.
+- `PRAGMA secure_delete` is on: what is deleted or overwritten is zeroed in the file.
+- The times that stay finer than the day are the bot's own acts, never a person's:
+  when a check-in was claimed and sent and when a reminder went (the scheduler needs
+  them for crash recovery and reminder timing). No answer has an order, a time finer
+  than the day, or a commit next to anything, to compare them with.
+- `customer_answers` holds what customers said: the question, a 1-5 rating, a comment,
+  the day, a segment, and nothing about who.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -64,6 +81,20 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _today() -> str:
+    """The day only, for rows that name a person: their times could be matched to answers."""
+    return datetime.now(UTC).date().isoformat()
+
+
+def random_id() -> int:
+    """A random positive 63-bit id: an answer's id says nothing about when it came."""
+    return secrets.randbelow(2**63 - 1) + 1
+
+
+#: How long an event key is kept for de-duplication (platforms redeliver within minutes).
+SEEN_EVENT_DAYS = 2
+
+
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
@@ -91,7 +122,17 @@ class Store:
         if self.path != ":memory:":
             self.db.enable_wal()
         self.db.execute("PRAGMA foreign_keys = ON")
+        # Deleted and overwritten content is zeroed in the file, whatever SQLite's build
+        # default: forget-me and edited answers must not linger in free space.
+        self.db.execute("PRAGMA secure_delete = ON")
+        before = set(self.schema_version())
         self.write(lambda: migrations.apply(self.db))
+        if self.path != ":memory:" and "m008_nothing_orders_or_times_an_answer" not in before:
+            # The migration rewrote the answers; rebuild the file so no page keeps the old
+            # ordered rows, and leave no history in the -wal.
+            with self._lock:
+                self.db.execute("VACUUM")
+            self.truncate_wal()
         # `answer_context`'s select list: every column of the three tables, named apart.
         self._context_columns = ", ".join(
             f'{alias}."{column}" as "{alias}.{column}"'
@@ -101,6 +142,37 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def truncate_wal(self) -> bool:
+        """Copy the -wal into the database and empty it (TRUNCATE checkpoint), so the files
+        hold the database as it is and no history of writes. False if another process's
+        read kept it from finishing (the next one catches up)."""
+        if self.path == ":memory:":
+            return True
+        with self._lock:
+            # A reader in another process holds the -wal: wait briefly, not the full timeout.
+            self.db.execute("PRAGMA busy_timeout = 250")
+            try:
+                busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.OperationalError as error:
+                if not _is_lock_error(error):
+                    raise
+                busy = 1
+            finally:
+                self.db.execute("PRAGMA busy_timeout = 5000")
+        if busy:
+            logger.info("The -wal could not be emptied now (another process is reading)")
+        return not busy
+
+    def write_alone(self, fn: Callable[[], T]) -> T:
+        """`write`, in an empty -wal that is emptied again at once: the transaction is never
+        in the -wal beside another (see the module docstring)."""
+        with self._lock:
+            self.truncate_wal()
+            try:
+                return self.write(fn)
+            finally:
+                self.truncate_wal()
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -182,7 +254,7 @@ class Store:
                         "is_admin": int(is_admin),
                         "team": team,
                         "tz": tz,
-                        "created_at": _now(),
+                        "created_at": _today(),
                     }
                 )
             else:
@@ -360,6 +432,7 @@ class Store:
                 )
 
         self.write(run)
+        self.truncate_wal()  # a closed round's writes keep no history in the -wal
         return self.round(round_id)
 
     def _round(self, row: dict, question_ids: Sequence[str] | None = None) -> Round:
@@ -403,9 +476,17 @@ class Store:
         return self.write(run)
 
     def complete_delivery(self, delivery_id: int, message_ref: str | None) -> None:
+        """The check-in went out: when (the reminders are timed from it), and its message.
+        The claim's time is only for taking over a dead process's claim: it goes."""
         self.write(
             lambda: self.db.table("deliveries").update(
-                delivery_id, {"status": "sent", "sent_at": _now(), "message_ref": message_ref}
+                delivery_id,
+                {
+                    "status": "sent",
+                    "sent_at": _now(),
+                    "message_ref": message_ref,
+                    "claimed_at": None,
+                },
             )
         )
 
@@ -442,7 +523,11 @@ class Store:
         return self.write(run)
 
     def fail_delivery(self, delivery_id: int) -> None:
-        self.write(lambda: self.db.table("deliveries").update(delivery_id, {"status": "failed"}))
+        self.write(
+            lambda: self.db.table("deliveries").update(
+                delivery_id, {"status": "failed", "claimed_at": None}
+            )
+        )
 
     def deliveries(self, round_id: int) -> list[dict]:
         return self._rows("select * from deliveries where round_id = ? order by id", [round_id])
@@ -453,17 +538,24 @@ class Store:
         )
         return rows[0] if rows else None
 
-    def response_counts(self, round_id: int) -> dict[str, dict[str, int]]:
-        """Asked and answered per role, from deliveries (who), never from answers (what)."""
+    def asked(self, round_id: int) -> list[tuple[Person, Role]]:
+        """Everyone a round was delivered to (claimed, sent or failed), with the role they
+        were asked as. Whether they answered is not here: see `answer_pseudonyms`."""
         rows = self._rows(
-            "select role, count(*) as asked, sum(answered) as answered from deliveries "
-            "where round_id = ? group by role",
+            "select people.*, deliveries.role as asked_as from deliveries "
+            "join people on people.id = deliveries.person_id where deliveries.round_id = ?",
             [round_id],
         )
-        counts = {r: {"asked": 0, "answered": 0} for r in ("executive", "frontline")}
-        for row in rows:
-            counts[row["role"]] = {"asked": row["asked"], "answered": row["answered"] or 0}
-        return counts
+        return [(_person(row), row["asked_as"]) for row in rows]
+
+    def answer_pseudonyms(self, round_id: int) -> dict[str, Role]:
+        """The pseudonym of everyone who answered in a round, with the role they answered as."""
+        rows = self._rows(
+            "select pseudonym, min(role) as role from answers where round_id = ? "
+            "group by pseudonym",
+            [round_id],
+        )
+        return {row["pseudonym"]: row["role"] for row in rows}
 
     # -- schedules --------------------------------------------------------------
 
@@ -499,14 +591,21 @@ class Store:
     # -- conversation references -------------------------------------------------
 
     def save_conversation_ref(self, person_id: int, platform: str, reference: dict) -> None:
-        """Keep (or refresh) where this person can be messaged proactively."""
+        """Keep (or refresh) where this person can be messaged proactively. Written only when
+        it changed, with the day only: a write per message would stamp each one's time."""
+        encoded = json.dumps(reference, sort_keys=True)
+        rows = self._rows(
+            "select reference from conversation_refs where person_id = ?", [person_id]
+        )
+        if rows and rows[0]["reference"] == encoded:
+            return
         self.write(
             lambda: self.db.table("conversation_refs").upsert(
                 {
                     "person_id": person_id,
                     "platform": platform,
-                    "reference": json.dumps(reference, sort_keys=True),
-                    "updated_at": _now(),
+                    "reference": encoded,
+                    "updated_at": _today(),
                 },
                 pk="person_id",
             )
@@ -676,68 +775,65 @@ class Store:
 
     # -- answers ----------------------------------------------------------------
 
-    def upsert_answer(
+    def upsert_answers(
         self,
         *,
         round_id: int,
-        question_id: str,
         pseudonym: str,
-        person: Person,
+        role: Role,
+        team: str | None,
         day: date,
-        rating: int | None | object,
-        text: str | None,
+        answers: Sequence[tuple[str, int | None | object, str | None | object]],
         on_record: bool,
         source: str,
         keep: object,
-    ) -> Answer:
-        """Insert or edit one person's answer to one question of one round.
+    ) -> list[Answer]:
+        """Insert or edit one person's answers to questions of one round, in ONE transaction.
 
-        `rating` or `text` equal to `keep` leave the stored value as it is, so a
-        rating click and a later "why" each edit their own half of the answer.
+        Each of `answers` is (question id, rating, text); a rating or text equal to `keep`
+        leaves the stored value as it is, so a rating click and a later "why" each edit their
+        own half. A new answer gets a random id (`random_id`); an edit keeps its id. Nothing
+        but `answers` is written, alone in the -wal (`write_alone`): see the module docstring.
         """
-
-        record: dict[str, Any] = {
-            "round_id": round_id,
-            "question_id": question_id,
-            "pseudonym": pseudonym,
-            "role": person.role,
-            "team": person.team,
-            "answered_on": day.isoformat(),
-            "on_record": int(on_record),
-            "source": source,
-        }
-        if rating is not keep:
-            record["rating"] = rating
-        if text is not keep:
-            record["text"] = text or ""
-        # One statement (this is the busiest write: every click): insert, or edit the
-        # person's answer to this question of this round in place.
-        edits = ", ".join(f"{column} = excluded.{column}" for column in list(record)[3:])
-        upsert = (
-            f"insert into answers ({', '.join(record)}) values ({', '.join('?' * len(record))}) "
-            f"on conflict (round_id, question_id, pseudonym) do update set {edits} returning *"
-        )
-
-        def run() -> Answer:
-            cursor = self.db.execute(upsert, list(record.values()))
-            columns = [d[0] for d in cursor.description]
-            answer = _answer(dict(zip(columns, cursor.fetchone(), strict=True)))
-            reached = self.db.execute(
-                "update deliveries set answered = 1 where round_id = ? and person_id = ?",
-                [round_id, person.id],
-            )
-            if reached.rowcount == 0:
-                # Answered without a delivery (a channel thread, or the terminal):
-                # record that they were reached, so the response rate stays true.
-                self.db.execute(
-                    "insert into deliveries "
-                    "(round_id, person_id, role, status, claimed_at, sent_at, answered) "
-                    "values (?, ?, ?, 'sent', ?, ?, 1)",
-                    [round_id, person.id, person.role, _now(), _now()],
+        statements = []
+        for question_id, rating, text in answers:
+            record: dict[str, Any] = {
+                "id": random_id(),
+                "round_id": round_id,
+                "question_id": question_id,
+                "pseudonym": pseudonym,
+                "role": role,
+                "team": team,
+                "answered_on": day.isoformat(),
+                "on_record": int(on_record),
+                "source": source,
+            }
+            if rating is not keep:
+                record["rating"] = rating
+            if text is not keep:
+                record["text"] = text or ""
+            # One statement per question (this is the busiest write: every click): insert,
+            # or edit the person's answer to this question of this round in place.
+            edits = ", ".join(f"{column} = excluded.{column}" for column in list(record)[4:])
+            statements.append(
+                (
+                    f"insert into answers ({', '.join(record)}) "
+                    f"values ({', '.join('?' * len(record))}) "
+                    f"on conflict (round_id, question_id, pseudonym) do update set {edits} "
+                    "returning *",
+                    list(record.values()),
                 )
-            return answer
+            )
 
-        return self.write(run)  # the answer as stored, from the write itself
+        def run() -> list[Answer]:
+            stored = []
+            for sql, params in statements:
+                cursor = self.db.execute(sql, params)
+                columns = [d[0] for d in cursor.description]
+                stored.append(_answer(dict(zip(columns, cursor.fetchone(), strict=True))))
+            return stored
+
+        return self.write_alone(run)  # the answers as stored, from the write itself
 
     def answer_context(
         self, platform: str, workspace: str, user_id: str, round_id: int, question_id: str
@@ -910,12 +1006,19 @@ class Store:
 
     # -- events -----------------------------------------------------------------
 
-    def first_sighting(self, key: str) -> bool:
-        """True the first time an event key (e.g. a Slack event_id) is seen, False on redelivery."""
+    def first_sighting(self, key: str, day: date) -> bool:
+        """True the first time an event key is seen, False on redelivery. The key is the
+        core's keyed hash of the platform's event id (never the id, which may name a
+        conversation); only the day is kept, and keys older than `SEEN_EVENT_DAYS` go."""
 
         def run() -> bool:
+            self.db.execute(
+                "delete from seen_events where seen_on < ?",
+                [(day - timedelta(days=SEEN_EVENT_DAYS)).isoformat()],
+            )
             cursor = self.db.execute(
-                "insert or ignore into seen_events (key, seen_at) values (?, ?)", [key, _now()]
+                "insert or ignore into seen_events (key, seen_on) values (?, ?)",
+                [key, day.isoformat()],
             )
             return cursor.rowcount == 1
 
@@ -924,7 +1027,14 @@ class Store:
     # -- forgetting -------------------------------------------------------------
 
     def forget(self, person_id: int, pseudonyms: Sequence[str]) -> dict[str, int]:
-        """Delete a person's answers, proposals, deliveries and identity, in one transaction."""
+        """Delete a person's answers, proposals, deliveries, conversation, identity, and every
+        event de-duplication key, in one transaction; then empty the -wal, so no file keeps
+        any of it (secure_delete zeroes what the deletes free).
+
+        De-duplication keys are keyed hashes of platform event ids, and some of those ids
+        (Teams) name the person's conversation: without a column to tell whose they are, all
+        go. The cost is that an event redelivered in the next minutes is handled twice.
+        """
 
         def run() -> dict[str, int]:
             marks = ",".join("?" for _ in pseudonyms) or "''"
@@ -949,10 +1059,12 @@ class Store:
                     "delete from conversation_refs where person_id = ?", [person_id]
                 ).rowcount,
                 "people": self.db.execute("delete from people where id = ?", [person_id]).rowcount,
+                "events": self.db.execute("delete from seen_events").rowcount,
             }
             return removed
 
-        return self.write(run)
+        removed = self.write_alone(run)
+        return removed
 
 
 def _summary_post(row: dict) -> dict:

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from bot.core.settings import key_path
 from tests.conftest import ROOT
 
 
@@ -66,7 +67,30 @@ def test_first_run_to_summary_trend_and_export(tmp_path):
     exports = tmp_path / "exports"
     assert (exports / "trend-give-away.png").read_bytes().startswith(b"\x89PNG")
     assert "integrity-round-1.csv" in out and (exports / "integrity-round-1.csv").exists()
-    assert (tmp_path / "integrity.db.secret").exists()
+    # The generated key is in the (test's) config directory, not in the database's folder.
+    assert not (tmp_path / "integrity.db.secret").exists()
+    assert key_path(tmp_path / "integrity.db").exists()
+
+
+@pytest.mark.slow
+def test_after_forget_me_answering_again_starts_afresh(tmp_path):
+    """Issue 15: `forget-me confirm` then `answer` failed with a FOREIGN KEY error."""
+    result = run_chat(
+        tmp_path,
+        [
+            "/as Jordan",
+            "/integrity answer 1 2 gone soon",
+            "/integrity forget-me confirm",
+            "/integrity answer 1 1 still here",
+            "/integrity answer",
+            "/quit",
+        ],
+    )
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "start afresh" in out
+    assert "Something went wrong" not in out and "FOREIGN KEY" not in result.stderr
+    assert "1/5, with your why, recorded" in out
 
 
 @pytest.mark.slow
