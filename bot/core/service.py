@@ -760,7 +760,10 @@ class IntegrityCheck:
         )
 
     def save_conversation_ref(self, person: Person, reference: dict) -> None:
-        self.store.save_conversation_ref(person.id, person.platform, reference)
+        """Keep where the person can be reached: never which message they sent last (a Teams
+        activity id is a timestamp, and would stamp their last answer's moment)."""
+        kept = {k: v for k, v in reference.items() if k not in ("activityId", "activity_id")}
+        self.store.save_conversation_ref(person.id, person.platform, kept)
 
     def conversation_ref(self, person: Person) -> dict | None:
         return self.store.conversation_ref(person.id)

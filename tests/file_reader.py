@@ -1,0 +1,255 @@
+"""Someone with a copy of the database files but not the key: what they can work out.
+
+`FileCopy` is the db, -wal and -shm bytes copied at one moment while the bot runs.
+`replay` steps through the -wal one commit at a time, as SQLite would apply it (the
+frames of the current salt, in order), rebuilding the database after each commit and
+telling which rows of which tables each commit added or changed. The attacks then try
+to pair each answer's pseudonym (the answers of one person in one round) with a person:
+
+- `pair_by_commits`: the people a commit names (a people, deliveries or conversation row
+  it wrote) paired with the answers the same commit, or the nearest one, wrote;
+- `pair_by_id_order`: answers in id order paired with people in the order they answered
+  (the strongest guess: as if the reader had watched who answered when);
+- `pair_by_time`: each answer paired with the person whose stored times are closest to
+  the answer's own stored time.
+
+Each returns the expected number of right pairings (a guess among k candidates counts
+1/k when one is right): a reader who learns nothing gets about 1 whatever the number of
+people, one who pairs everyone gets all of them. The tests compare with that.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import struct
+import tempfile
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+#: Tables whose rows name a person (by user id, or by person id).
+PERSON_TABLES = ("people", "deliveries", "conversation_refs")
+
+
+@dataclass(frozen=True)
+class FileCopy:
+    db: bytes
+    wal: bytes
+    shm: bytes
+
+    @classmethod
+    def take(cls, path: Path | str) -> FileCopy:
+        def read(p: Path) -> bytes:
+            try:
+                return p.read_bytes()
+            except FileNotFoundError:
+                return b""
+
+        # The -wal first: a checkpoint between the two reads puts its pages in the db,
+        # which is what a careful copier would get too.
+        wal = read(Path(f"{path}-wal"))
+        shm = read(Path(f"{path}-shm"))
+        return cls(db=read(Path(path)), wal=wal, shm=shm)
+
+    def all_bytes(self) -> bytes:
+        return self.db + self.wal + self.shm
+
+
+class Copier:
+    """Copies the files over and over from a thread while the bot runs (`with Copier(p):`)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.copies: list[FileCopy] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            copy = FileCopy.take(self.path)
+            if copy.db and (not self.copies or copy != self.copies[-1]):
+                self.copies.append(copy)
+
+    def __enter__(self) -> Copier:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def wal_commits(wal: bytes) -> list[list[tuple[int, bytes]]]:
+    """The -wal's valid frames grouped into commits: [(page number, page bytes), ...]."""
+    if len(wal) < 32:
+        return []
+    magic, _version, page_size, _seq, salt1, salt2 = struct.unpack(">6I", wal[:24])
+    if magic not in (0x377F0682, 0x377F0683):
+        return []
+    commits, pending = [], []
+    offset = 32
+    while offset + 24 + page_size <= len(wal):
+        page, size_after, s1, s2 = struct.unpack(">4I", wal[offset : offset + 16])
+        if (s1, s2) != (salt1, salt2):
+            break  # frames of an earlier generation: SQLite ignores them too
+        pending.append((page, wal[offset + 24 : offset + 24 + page_size]))
+        if size_after:
+            commits.append(pending)
+            pending = []
+        offset += 24 + page_size
+    return commits
+
+
+def _tables(db: bytes) -> dict[str, set[tuple]]:
+    """Every row of the tables that matter, read from a database image."""
+    if len(db) < 100:
+        return {}
+    image = bytearray(db)
+    image[18:20] = b"\x01\x01"  # read it as a rollback-journal database: no -wal to look for
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "image.db"
+        path.write_bytes(bytes(image))
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            names = {r[0] for r in conn.execute("select name from sqlite_master")}
+            tables = {}
+            for name in ("answers", "seen_events", *PERSON_TABLES):
+                if name in names:
+                    cursor = conn.execute(f"select * from {name}")
+                    columns = [c[0] for c in cursor.description]
+                    tables[name] = {tuple(zip(columns, row, strict=True)) for row in cursor}
+            return tables
+        finally:
+            conn.close()
+
+
+@dataclass
+class Commit:
+    """What one commit of the -wal wrote: answer pseudonyms and people (by user id)."""
+
+    pseudonyms: set[str]
+    people: set[str]
+
+
+def replay(copy: FileCopy) -> list[Commit]:
+    """Step through the copy's -wal commit by commit, diffing the database after each."""
+    image = bytearray(copy.db)
+    page_size = struct.unpack(">H", copy.db[16:18])[0] if len(copy.db) >= 100 else 4096
+    page_size = 65536 if page_size == 1 else page_size
+    before = _tables(bytes(image))
+    commits = []
+    for frames in wal_commits(copy.wal):
+        for page, data in frames:
+            start = (page - 1) * page_size
+            if len(image) < start + page_size:
+                image.extend(b"\0" * (start + page_size - len(image)))
+            image[start : start + page_size] = data
+        after = _tables(bytes(image))
+        commits.append(_diff(before, after))
+        before = after
+    return commits
+
+
+def _diff(before: dict[str, set[tuple]], after: dict[str, set[tuple]]) -> Commit:
+    def changed(table: str) -> list[dict]:
+        return [dict(r) for r in after.get(table, set()) - before.get(table, set())]
+
+    ids = {dict(r)["id"]: dict(r)["user_id"] for r in after.get("people", set())}
+    ids |= {dict(r)["id"]: dict(r)["user_id"] for r in before.get("people", set())}
+    people = {r["user_id"] for r in changed("people")}
+    for table in ("deliveries", "conversation_refs"):
+        people |= {ids.get(r["person_id"], f"person {r['person_id']}") for r in changed(table)}
+    # A deleted row changes its table too (a delivery row removed when answered, say).
+    for table in ("deliveries", "conversation_refs"):
+        gone = before.get(table, set()) - after.get(table, set())
+        people |= {ids.get(dict(r)["person_id"], "?") for r in gone}
+    return Commit(pseudonyms={r["pseudonym"] for r in changed("answers")}, people=people)
+
+
+def pair_by_commits(copies: Iterable[FileCopy], truth: dict[str, str]) -> tuple[float, int]:
+    """Pair each pseudonym with the people written in its commit or, failing that, in the
+    nearest commits of the same copy that name anyone. Returns the expected right
+    pairings, and how many commits were replayed (so a test can tell the -wal was read)."""
+    guesses: dict[str, set[str]] = {}
+    replayed = 0
+    for copy in copies:
+        commits = replay(copy)
+        replayed += len(commits)
+        for k, commit in enumerate(commits):
+            for pseudonym in commit.pseudonyms - set(guesses):
+                for distance in range(len(commits)):
+                    near = {k - distance, k + distance} & set(range(len(commits)))
+                    named = set().union(*(commits[i].people for i in near))
+                    if named:
+                        guesses[pseudonym] = named
+                        break
+    return _score(guesses, truth), replayed
+
+
+def pair_by_id_order(
+    answers: list[dict], answering_order: list[str], truth: dict[str, str]
+) -> float:
+    """Pair pseudonyms in the order of their first answer's id with the people in the
+    order they actually answered."""
+    first_id: dict[str, int] = {}
+    for row in answers:
+        first_id[row["pseudonym"]] = min(row["id"], first_id.get(row["pseudonym"], row["id"]))
+    by_id = sorted(first_id, key=first_id.__getitem__)
+    return _score(dict(zip(by_id, ({p} for p in answering_order), strict=False)), truth)
+
+
+_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}(T[\d:.]+)?([+-]\d{2}:\d{2}|Z)?$")
+
+
+def _times(row: dict) -> list[float]:
+    found = []
+    for value in row.values():
+        if isinstance(value, str) and _TIME.match(value):
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=datetime.now().astimezone().tzinfo)
+            found.append(moment.timestamp())
+    return found
+
+
+def pair_by_time(copy: FileCopy, truth: dict[str, str]) -> float:
+    """Pair each pseudonym with the person whose stored times (any person-linked row) come
+    closest to the latest time stored with its answers."""
+    tables = _tables(copy.db)
+    ids = {dict(r)["id"]: dict(r)["user_id"] for r in tables.get("people", set())}
+    person_times: dict[str, list[float]] = {}
+    for row in map(dict, tables.get("people", set())):
+        person_times.setdefault(row["user_id"], []).extend(_times(row))
+    for table in ("deliveries", "conversation_refs"):
+        for row in map(dict, tables.get(table, set())):
+            person = ids.get(row["person_id"])
+            if person is not None:
+                person_times.setdefault(person, []).extend(_times(row))
+    answer_times: dict[str, float] = {}
+    for row in map(dict, tables.get("answers", set())):
+        times = _times(row)
+        if times:
+            answer_times[row["pseudonym"]] = max(times + [answer_times.get(row["pseudonym"], 0)])
+    guesses = {}
+    for pseudonym, at in answer_times.items():
+        distance = {
+            person: min(abs(t - at) for t in times)
+            for person, times in person_times.items()
+            if times
+        }
+        if distance:
+            best = min(distance.values())
+            guesses[pseudonym] = {p for p, d in distance.items() if d == best}
+    return _score(guesses, truth)
+
+
+def _score(guesses: dict[str, set[str]], truth: dict[str, str]) -> float:
+    """Expected right pairings: a guess among k people counts 1/k if one of them is right."""
+    return sum(
+        (truth[pseudonym] in people) / len(people)
+        for pseudonym, people in guesses.items()
+        if pseudonym in truth and people
+    )
