@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -13,6 +14,7 @@ import sqlite_utils
 from bot.core.service import KEEP
 from bot.store import DatabaseBusy, Store
 from bot.store.migrations import migrations
+from tests.file_reader import FileCopy, replay
 
 
 def test_migrations_build_the_schema_on_a_fresh_in_memory_database():
@@ -298,6 +300,34 @@ def test_first_sighting_of_an_event_key_is_kept_two_days(store):
     assert store.first_sighting("k3", monday + timedelta(days=3)) is True
     assert sorted(r["key"] for r in store.db.query("select key from seen_events")) == ["k2", "k3"]
     assert set(store.db.table("seen_events").columns_dict) == {"key", "seen_on"}
+
+
+def test_answers_never_share_the_wal_with_a_write_that_names_a_person(tmp_path):
+    store = Store(tmp_path / "x.db")
+    round_ = _round(store)
+    store.add_person("slack", "T1", "U1", "Ann")  # in the -wal now
+    common = dict(
+        round_id=round_.id, role="frontline", team=None, day=date(2026, 1, 6),
+        on_record=False, source="test", keep=KEEP,
+    )  # fmt: skip
+    copies = []
+    emptying = store.truncate_wal
+    store.truncate_wal = lambda: copies.append(FileCopy.take(store.path)) or emptying()
+    store.upsert_answers(pseudonym="p1", answers=[("q1", 2, "x")], **common)
+    store.add_person("slack", "T1", "U2", "Bob")
+    store.upsert_answers(pseudonym="p2", answers=[("q1", 4, "y")], **common)
+    copies.append(FileCopy.take(store.path))
+    commits = [commit for copy in copies for commit in replay(copy)]
+    assert any(c.pseudonyms for c in commits) and any(c.people for c in commits)
+    for copy in copies:
+        kinds = {(bool(c.pseudonyms), bool(c.people)) for c in replay(copy)}
+        assert not ((True, False) in kinds and (False, True) in kinds), kinds
+    # The sweeper empties the -wal of the answers soon after, without being asked.
+    deadline = time.monotonic() + 10
+    while os.path.getsize(f"{store.path}-wal") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert os.path.getsize(f"{store.path}-wal") == 0
+    store.close()
 
 
 def test_the_store_sets_secure_delete_itself(tmp_path):

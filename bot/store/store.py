@@ -15,10 +15,12 @@ works"), against someone who reads the files (db, -wal, -shm, a backup) without 
 - Nothing that names a person is written in an answer's transaction: `deliveries`
   knows who was asked, never whether they answered (the service works that out with
   the key, from the pseudonyms, when a reminder or a response rate needs it).
-- Every write of answers is a transaction of its own in an empty -wal, and the -wal is
-  emptied again (TRUNCATE checkpoint) right after it, so the -wal never holds an answer
-  next to another write (a person met, a check-in sent), nor a history of answers to
-  replay commit by commit. It is emptied too when a round closes and after forget-me.
+- The -wal never holds a transaction of answers beside another kind of write (a person
+  met, a check-in sent): whichever comes second empties it first (TRUNCATE checkpoint).
+  Answers are swept out of it by a background thread right after they are written, so
+  it keeps no history of them to replay commit by commit (a burst within the sweep's few
+  milliseconds may share one); off the acknowledgement's path, so a click's ack waits
+  for its commit only. It is emptied too when a round closes and after forget-me.
 - `PRAGMA secure_delete` is on: what is deleted or overwritten is zeroed in the file.
 - The times that stay finer than the day are the bot's own acts, never a person's:
   when a check-in was claimed and sent and when a reminder went (the scheduler needs
@@ -119,6 +121,11 @@ class Store:
         conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
+        #: The kinds of write ("answers", "other") committed since the -wal was last emptied.
+        self._wal_holds: set[str] = {"other"}
+        self._sweep = threading.Event()
+        self._closed = threading.Event()
+        self._sweeper: threading.Thread | None = None
         if self.path != ":memory:":
             self.db.enable_wal()
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -141,7 +148,51 @@ class Store:
         )
 
     def close(self) -> None:
+        self._closed.set()
+        self._sweep.set()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=5)
+        self.truncate_wal()
         self.db.close()
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def write(self, fn: Callable[[], T], *, answers: bool = False) -> T:
+        """Run `fn` in one transaction, retrying while another process holds the lock.
+
+        `answers`: the transaction writes answers (and nothing that names a person). The
+        -wal never holds a transaction of answers beside one of another kind: whichever
+        comes second first empties it (`truncate_wal`); and answers are swept out of it
+        right after they are written (`_sweep_soon`), so it keeps no history of them.
+        """
+        kind = "answers" if answers else "other"
+        retrying = Retrying(
+            retry=retry_if_exception(_is_lock_error),
+            wait=wait_exponential(multiplier=0.05, max=2),
+            stop=stop_after_delay(self.lock_retry_seconds),
+            before_sleep=before_sleep_log(logger, logging.WARNING),
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt, self._lock:
+                    if self._wal_holds - {kind}:
+                        self.truncate_wal()
+                    with self.db.atomic():
+                        result = fn()
+                    self._wal_holds.add(kind)
+                    if answers:
+                        self._sweep_soon()
+                    return result
+        except sqlite3.OperationalError as error:
+            if _is_lock_error(error):
+                raise DatabaseBusy(
+                    "The database is busy and stayed locked for "
+                    f"{self.lock_retry_seconds:.0f} seconds; nothing was saved. "
+                    "Please send the same thing again in a minute."
+                ) from error
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def truncate_wal(self) -> bool:
         """Copy the -wal into the database and empty it (TRUNCATE checkpoint), so the files
@@ -160,44 +211,37 @@ class Store:
                 busy = 1
             finally:
                 self.db.execute("PRAGMA busy_timeout = 5000")
+            if not busy:
+                self._wal_holds.clear()
         if busy:
             logger.info("The -wal could not be emptied now (another process is reading)")
         return not busy
 
-    def write_alone(self, fn: Callable[[], T]) -> T:
-        """`write`, in an empty -wal that is emptied again at once: the transaction is never
-        in the -wal beside another (see the module docstring)."""
-        with self._lock:
-            self.truncate_wal()
+    def _sweep_soon(self) -> None:
+        """Have the sweeper empty the -wal of the answers just written, off the caller's
+        path: the answer is acknowledged after its commit, not after a checkpoint too. A
+        burst of answers within the sweep's few milliseconds may share one emptying."""
+        if self.path == ":memory:" or self._closed.is_set():
+            return
+        if self._sweeper is None:
+            self._sweeper = threading.Thread(
+                target=self._sweep_answers, name="wal-sweeper", daemon=True
+            )
+            self._sweeper.start()
+        self._sweep.set()
+
+    def _sweep_answers(self) -> None:
+        while True:
+            self._sweep.wait()
+            self._sweep.clear()
+            if self._closed.is_set():
+                return
             try:
-                return self.write(fn)
-            finally:
-                self.truncate_wal()
-
-    # -- plumbing ---------------------------------------------------------------
-
-    def write(self, fn: Callable[[], T]) -> T:
-        """Run `fn` in one transaction, retrying while another process holds the lock."""
-        retrying = Retrying(
-            retry=retry_if_exception(_is_lock_error),
-            wait=wait_exponential(multiplier=0.05, max=2),
-            stop=stop_after_delay(self.lock_retry_seconds),
-            before_sleep=before_sleep_log(logger, logging.WARNING),
-            reraise=True,
-        )
-        try:
-            for attempt in retrying:
-                with attempt, self._lock, self.db.atomic():
-                    return fn()
-        except sqlite3.OperationalError as error:
-            if _is_lock_error(error):
-                raise DatabaseBusy(
-                    "The database is busy and stayed locked for "
-                    f"{self.lock_retry_seconds:.0f} seconds; nothing was saved. "
-                    "Please send the same thing again in a minute."
-                ) from error
-            raise
-        raise AssertionError("unreachable")  # pragma: no cover
+                with self._lock:
+                    if "answers" in self._wal_holds:
+                        self.truncate_wal()
+            except Exception:
+                logger.exception("Could not empty the -wal; the next write of answers retries")
 
     def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
         with self._lock:
@@ -793,7 +837,8 @@ class Store:
         Each of `answers` is (question id, rating, text); a rating or text equal to `keep`
         leaves the stored value as it is, so a rating click and a later "why" each edit their
         own half. A new answer gets a random id (`random_id`); an edit keeps its id. Nothing
-        but `answers` is written, alone in the -wal (`write_alone`): see the module docstring.
+        but `answers` is written, never beside another kind of write in the -wal, and swept out
+        of it right after (`write` with `answers=True`; see the module docstring).
         """
         statements = []
         for question_id, rating, text in answers:
@@ -833,7 +878,7 @@ class Store:
                 stored.append(_answer(dict(zip(columns, cursor.fetchone(), strict=True))))
             return stored
 
-        return self.write_alone(run)  # the answers as stored, from the write itself
+        return self.write(run, answers=True)  # the answers as stored, from the write itself
 
     def answer_context(
         self, platform: str, workspace: str, user_id: str, round_id: int, question_id: str
@@ -1063,7 +1108,8 @@ class Store:
             }
             return removed
 
-        removed = self.write_alone(run)
+        removed = self.write(run)
+        self.truncate_wal()  # nothing of them stays in the -wal either
         return removed
 
 
