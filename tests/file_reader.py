@@ -103,6 +103,10 @@ def wal_commits(wal: bytes) -> list[list[tuple[int, bytes]]]:
     return commits
 
 
+class TornCopy(Exception):
+    """The copy was taken while a checkpoint moved pages: its db and -wal do not agree."""
+
+
 def _tables(db: bytes) -> dict[str, set[tuple]]:
     """Every row of the tables that matter, read from a database image."""
     if len(db) < 100:
@@ -122,6 +126,8 @@ def _tables(db: bytes) -> dict[str, set[tuple]]:
                     columns = [c[0] for c in cursor.description]
                     tables[name] = {tuple(zip(columns, row, strict=True)) for row in cursor}
             return tables
+        except sqlite3.DatabaseError as error:
+            raise TornCopy(str(error)) from error
         finally:
             conn.close()
 
@@ -176,7 +182,10 @@ def pair_by_commits(copies: Iterable[FileCopy], truth: dict[str, str]) -> tuple[
     guesses: dict[str, set[str]] = {}
     replayed = 0
     for copy in copies:
-        commits = replay(copy)
+        try:
+            commits = replay(copy)
+        except TornCopy:
+            continue  # a reader would take another copy: the next ones are here too
         replayed += len(commits)
         for k, commit in enumerate(commits):
             for pseudonym in commit.pseudonyms - set(guesses):
