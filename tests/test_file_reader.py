@@ -27,7 +27,7 @@ def test_the_attacks_pair_everyone_against_the_previous_way_of_writing(tmp_path)
     db = sqlite_utils.Database(sqlite3.connect(path, isolation_level=None))
     db.enable_wal()
     db.execute("PRAGMA wal_autocheckpoint = 0")  # keep the -wal, as a busy bot's would be
-    migrations.apply(db, stop_before="m007_nothing_orders_or_times_an_answer")
+    migrations.apply(db, stop_before="m008_nothing_orders_or_times_an_answer")
     db["questions"].insert({"id": "q1", "text": "Q?", "roles": "[]"})
     db["rounds"].insert(
         {"number": 1, "opened_at": "2026-11-02T10:00:00+00:00", "status": "open",
