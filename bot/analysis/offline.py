@@ -129,6 +129,8 @@ QUOTES_PER_SIDE = 3
 #: c-TF-IDF reads at most this many texts per cluster (the ones nearest its centroid).
 KEYWORD_TEXTS_PER_CLUSTER = 300
 QUOTE_MAX_CHARS = 300
+#: A contradiction's quotes are chosen among at most this many answers of a side.
+QUOTE_CANDIDATES = 500
 MIN_QUOTE_WORDS = 4
 
 
@@ -637,6 +639,15 @@ def _side_quotes(
     pool = on_side or list(range(len(candidates)))
     worded = [i for i in pool if len(candidates[i].text.split()) >= MIN_QUOTE_WORDS]
     pool = worded or pool
+    pool = list({candidates[i].text: i for i in reversed(pool)}.values())  # one per text
+    if len(pool) > QUOTE_CANDIDATES:
+        # Reading the sentiment of every answer of a large side is slow; the strongest
+        # quotes are among those furthest along the side's direction anyway.
+        def rough(i: int) -> tuple[float, str]:
+            a = candidates[i]
+            return (-(sign * scores.get(a.id, MIDPOINT) + 0.5 * float(typicality[i])), a.id)
+
+        pool = sorted(pool, key=rough)[:QUOTE_CANDIDATES]
 
     def strength(i: int) -> tuple[float, float, str]:
         a = candidates[i]
@@ -823,7 +834,8 @@ def group_by_meaning(
     cosine distance, the number of groups chosen by silhouette (one group when no split
     is clearly better). Large inputs are clustered on a fixed-seed sample and the rest
     joins the nearest group, so the cost stays linear in the number of answers."""
-    from sklearn.cluster import AgglomerativeClustering
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist, squareform
     from sklearn.metrics import silhouette_score
 
     n = len(vectors)
@@ -832,25 +844,26 @@ def group_by_meaning(
         return one_group
     rng = np.random.default_rng(seed)
     sample = np.arange(n) if n <= THEME_SAMPLE else np.sort(rng.choice(n, THEME_SAMPLE, False))
-    points = vectors[sample]
+    points = np.asarray(vectors[sample], dtype=np.float64)
+    # One tree, cut at each k: the linkage is the costly part, so it is built once.
+    distances = np.clip(pdist(points, metric="cosine"), 0.0, 2.0)
+    tree = linkage(distances, method="average")
+    square = squareform(distances)
     best: tuple[float, np.ndarray] | None = None
     for k in range(2, min(max_k, len(points) // MIN_THEME_ANSWERS) + 1):
-        labels = (
-            AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average")
-            .fit(points)
-            .labels_
-        )
-        score = float(silhouette_score(points, labels, metric="cosine"))
+        labels = fcluster(tree, k, criterion="maxclust") - 1
+        if len(set(labels.tolist())) < 2:
+            continue
+        score = float(silhouette_score(square, labels, metric="precomputed"))
         if best is None or score > best[0] + 1e-9:
             best = (score, labels)
     if best is None or best[0] < MIN_SILHOUETTE:
         return one_group
-    centroids = _unit(
-        np.stack([points[best[1] == c].mean(axis=0) for c in range(best[1].max() + 1)])
-    )
     if n <= THEME_SAMPLE:
         return best[1].astype(np.int64)
-    return _nearest(vectors.astype(np.float32), centroids)
+    groups = sorted(set(best[1].tolist()))
+    centroids = _unit(np.stack([points[best[1] == c].mean(axis=0) for c in groups]))
+    return _nearest(np.asarray(vectors, dtype=np.float32), centroids.astype(np.float32))
 
 
 def _merge_close(found: list[_FoundTheme], space: _TextSpace) -> list[_FoundTheme]:
