@@ -193,7 +193,8 @@ def min_group_from(value: int | None) -> int:
 
 def _analyse(args: argparse.Namespace) -> int:
     from bot.analysis.engine import analyse
-    from bot.analysis.loader import load_answers
+    from bot.analysis.loader import bank_question_infos, load_answers
+    from bot.core.settings import Settings
 
     min_group = min_group_from(args.min_group)
     answers = load_answers(args.file)
@@ -202,7 +203,10 @@ def _analyse(args: argparse.Namespace) -> int:
         from bot.analysis.llm import model_from_env  # raises ConfigError without INTEGRITY_LLM
 
         llm = model_from_env()
-    analysis = analyse(answers, min_group=min_group, llm=llm)
+    # The bank gives the scale's ends (to read a stance from words) and the follow-ups.
+    bank = Path(os.environ.get("INTEGRITY_QUESTIONS") or Settings.questions_file)
+    questions = bank_question_infos(answers, bank)
+    analysis = analyse(answers, min_group=min_group, questions=questions, llm=llm)
     if args.json:
         print(json.dumps(analysis.model_dump(), ensure_ascii=False, indent=2))
         return 0

@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bot.analysis.models import AnswerRecord, Voice
+from bot.analysis.models import AnswerRecord, QuestionInfo, Voice
 from bot.core.errors import InputFileError
 
 ROLE_ALIASES: dict[str, Voice] = {
@@ -160,3 +160,33 @@ def slug(question: str) -> str:
     # Long questions share openings; a short hash of the whole text keeps ids apart.
     digest = hashlib.sha1(question.encode("utf-8")).hexdigest()[:6]
     return f"{text[:53].rstrip('-')}-{digest}"
+
+
+def bank_question_infos(answers: list[AnswerRecord], bank: Path) -> list[QuestionInfo]:
+    """What the question bank knows of the export's questions (matched by id, or by the
+    exact text): the scale's two ends and the follow-up `why`. An export from the
+    product carries the bank's ids; a question the bank does not hold gets nothing."""
+    from bot.core.errors import ConfigError
+    from bot.core.questions import load_bank
+
+    try:
+        known = load_bank(bank)
+    except ConfigError:
+        return []
+    by_id = {q.id: q for q in known}
+    by_text = {" ".join(q.text.split()): q for q in known}
+    infos: dict[str, QuestionInfo] = {}
+    for a in answers:
+        if a.question_id in infos:
+            continue
+        question = by_id.get(a.question_id) or by_text.get(" ".join(a.question.split()))
+        if question is not None:
+            infos[a.question_id] = QuestionInfo(
+                id=a.question_id,
+                text=a.question,
+                low_label=question.low_label,
+                high_label=question.high_label,
+                theme=question.theme,
+                why=question.why_prompt,
+            )
+    return list(infos.values())

@@ -111,3 +111,17 @@ def test_run_bot_analyse_json_end_to_end(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["answers_analysed"] == 87
+
+
+def test_the_bank_gives_a_bare_export_its_scales_and_follow_ups(capsys, monkeypatch):
+    """An export carries only question ids: the bank adds the scale's ends (so a text-only
+    contradiction is read) and the `why` that becomes what to ask next."""
+    monkeypatch.delenv("INTEGRITY_MIN_GROUP", raising=False)
+    monkeypatch.delenv("INTEGRITY_QUESTIONS", raising=False)
+    corpus = Path(__file__).resolve().parent / "corpus" / "harbor-lane.jsonl"
+    assert run([str(corpus), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    verdicts = {q["question_id"]: q["verdict"] for q in data["questions"]}
+    assert verdicts["prospects-vs-customers"] == "contradict"  # answered in words only
+    asks = {f["question_id"]: f["text"] for f in data["follow_ups"]}
+    assert asks["prospects-vs-customers"].startswith("Think of offers, discounts and attention.")
