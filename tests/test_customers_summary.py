@@ -99,3 +99,69 @@ def test_a_customer_answer_belongs_to_no_round_before_the_first(service, clock):
     )
     assert stored == 1 and service.store.customer_answers()[0].round_id is None
     assert service.round_on(clock.now.date()) is None
+
+
+def test_staff_can_say_what_customers_would_answer_on_the_same_check_in(service, admin):
+    commands = Commands(service)
+    service.start_round(admin)
+    reply = commands.handle(admin, "/integrity answer 1 5 customers 4 They love our advisors.")
+    text = reply.as_text()
+    assert "Thanks — 5/5, you think customers would say 4/5, with your why" in text
+    (answer,) = service.my_answers(admin, service.open_round()).values()
+    assert (answer.rating, answer.customer_prediction) == (5, 4)
+    assert answer.text == "They love our advisors."
+    # The guess alone, keeping the rating and the why; a guess off the scale is refused.
+    commands.handle(admin, "/integrity answer 1 - customers 2")
+    (answer,) = service.my_answers(admin, service.open_round()).values()
+    assert (answer.rating, answer.customer_prediction, answer.text) == (
+        5, 2, "They love our advisors.",
+    )  # fmt: skip
+    refused = commands.handle(admin, "/integrity answer 1 - customers 7").as_text()
+    assert "7 is not what customers could answer" in refused
+    assert "(customers: 2)" in commands.handle(admin, "/integrity answer").as_text()
+
+
+def test_answering_without_a_guess_asks_for_one_in_customers_words(service, admin):
+    service.start_round(admin)
+    text = Commands(service).handle(admin, "/integrity answer 1 3 not sure").as_text()
+    assert "What would our customers answer?" in text
+    assert "how likely would you be to stay with us?" in text
+    assert "`/integrity answer 1 - customers N`" in text
+
+
+def test_the_summary_says_whose_prediction_of_customers_was_closest(
+    service, admin, round_with_customers
+):
+    executives = [p for p in service.store.people() if p.role == "executive"]
+    frontline = [p for p in service.store.people() if p.role == "frontline"]
+    for person in executives:
+        service.record_answer(person, "give-away", customer_prediction=4)
+    for person in frontline[:5]:
+        service.record_answer(person, "give-away", customer_prediction=2)
+    for person in frontline[:3]:  # three guesses on another question: under the floor
+        service.record_answer(person, "safe-to-tell", rating=3, customer_prediction=1)
+    analysis, _ = service.analysis(service.scope(None, "last"))
+    results = {q.question_id: q for q in analysis.questions}
+    assert results["give-away"].executive_prediction.mean_rating == 4.0
+    assert results["give-away"].frontline_prediction.mean_rating == 2.0
+    assert "safe-to-tell" not in results  # three answers, three guesses: all under the floor
+    predictions = analysis.predictions
+    assert (predictions.executive_error, predictions.frontline_error) == (2.5, 0.5)
+    assert predictions.closest == "frontline" and predictions.questions == 1
+    (gap,) = analysis.reality_gaps
+    assert gap.executive_prediction == 4.0
+    text = summary_reply(service, service.scope(None, "last")).as_text()
+    assert "executives predicted customers would say 4.0" in text
+    assert "== Who knows the customer best ==" in text
+    assert "on average executives were 2.5 off; the frontline were 0.5 off out of 5" in text
+    assert "the frontline knows the customer best." in text
+
+
+def test_predictions_under_the_floor_are_hidden(service, admin, round_with_customers):
+    executives = [p for p in service.store.people() if p.role == "executive"]
+    for person in executives[:4]:
+        service.record_answer(person, "give-away", customer_prediction=4)
+    analysis, _ = service.analysis(service.scope(None, "last"))
+    (result,) = [q for q in analysis.questions if q.question_id == "give-away"]
+    assert result.executive_prediction.n == 0 and result.executive_prediction.mean_rating is None
+    assert analysis.predictions is None  # nothing shown, so nothing to score

@@ -4,8 +4,11 @@ The engines (offline, LLM) compare executives and frontline; `add_customer_side`
 then lays the customers' answers to the same questions beside them, as a third
 column on each question, and names the reality gap: a question where executives'
 belief is at least `REALITY_GAP` points (on the 1-5 scale) from what customers
-say, with whose view (executives' or frontline's) customers bear out, and a few
-customer comments in their own words.
+say (or executives' prediction of what customers would say is that far off), with
+whose view (executives' or frontline's) customers bear out, and a few customer
+comments in their own words. Executives and frontline may each predict what
+customers would answer (a second rating on their answer): `Analysis.predictions`
+says whose predictions came closest.
 
 The anonymity floor applies to customers as to staff: a question with fewer
 customer answers than the floor shows no customer figure and no comment.
@@ -23,6 +26,7 @@ from bot.analysis.models import (
     Analysis,
     AnswerRecord,
     HiddenGroup,
+    Predictions,
     QuestionResult,
     Quote,
     RealityGap,
@@ -49,10 +53,17 @@ def split_voices(
 
 
 def add_customer_side(
-    analysis: Analysis, answers: Sequence[AnswerRecord], *, min_group: int
+    analysis: Analysis,
+    answers: Sequence[AnswerRecord],
+    *,
+    min_group: int,
+    staff: Sequence[AnswerRecord] = (),
 ) -> Analysis:
-    """Put the customers' figures on each question and name the reality gaps, in place."""
+    """Put the customers' figures on each question, and each side's prediction of them
+    (from the `staff` answers' second rating), and name the reality gaps, in place."""
+    _add_predictions(analysis, staff, min_group)
     if not answers:
+        _score_predictions(analysis)
         return analysis
     by_question: dict[str, list[AnswerRecord]] = defaultdict(list)
     for answer in answers:
@@ -85,8 +96,99 @@ def add_customer_side(
         gap = _reality_gap(result, group)
         if gap is not None:
             analysis.reality_gaps.append(gap)
-    analysis.reality_gaps.sort(key=lambda g: -abs(g.gap))
+    analysis.reality_gaps.sort(key=_gap_size)
+    _score_predictions(analysis)
     return analysis
+
+
+def _gap_size(gap: RealityGap) -> float:
+    far = abs(gap.gap)
+    if gap.executive_prediction is not None:
+        far = max(far, abs(gap.executive_prediction - gap.customers))
+    return -far
+
+
+def _add_predictions(analysis: Analysis, staff: Sequence[AnswerRecord], min_group: int) -> None:
+    """Each side's prediction of customers per question, under the floor like its answers
+    (a side's predictions are a group of their own: fewer than the floor, none shown)."""
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for answer in staff:
+        if answer.customer_prediction is not None:
+            groups[(answer.question_id, answer.role)].append(answer.customer_prediction)
+    results = {q.question_id: q for q in analysis.questions}
+    for (question_id, role), predictions in groups.items():
+        result = results.get(question_id)
+        if result is None:
+            continue
+        figures = (
+            SideFigures(n=0)
+            if len(predictions) < min_group
+            else SideFigures(
+                n=len(predictions),
+                n_rated=len(predictions),
+                mean_rating=round(mean(predictions), 2),
+                position=round(mean(predictions), 2),
+            )
+        )
+        setattr(result, f"{role}_prediction", figures)
+
+
+def closest_prediction(
+    result: QuestionResult,
+) -> Literal["executive", "frontline", "neither"] | None:
+    """Whose prediction of customers came closer to what they said on this question (at
+    least `CLOSER_BY` closer), "neither", or None when it cannot be told."""
+    customers = side_mean(result.customers)
+    executive = side_mean(result.executive_prediction)
+    frontline = side_mean(result.frontline_prediction)
+    if customers is None or executive is None or frontline is None:
+        return None
+    to_exec, to_front = abs(executive - customers), abs(frontline - customers)
+    if to_front + CLOSER_BY <= to_exec:
+        return "frontline"
+    if to_exec + CLOSER_BY <= to_front:
+        return "executive"
+    return "neither"
+
+
+def _score_predictions(analysis: Analysis) -> None:
+    """How far off each side's predictions were, on average, and whose came closest."""
+    predicted = [
+        q
+        for q in analysis.questions
+        if side_mean(q.executive_prediction) is not None
+        or side_mean(q.frontline_prediction) is not None
+    ]
+    if not predicted:
+        return
+    errors: dict[str, list[float]] = {"executive": [], "frontline": []}
+    compared = 0
+    for q in predicted:
+        customers = side_mean(q.customers)
+        if customers is None:
+            continue
+        compared += 1
+        for role in errors:
+            guess = side_mean(getattr(q, f"{role}_prediction"))
+            if guess is not None:
+                errors[role].append(abs(guess - customers))
+    executive = round(mean(errors["executive"]), 2) if errors["executive"] else None
+    frontline = round(mean(errors["frontline"]), 2) if errors["frontline"] else None
+    closest = None
+    if executive is not None and frontline is not None:
+        closest = (
+            "frontline"
+            if frontline + CLOSER_BY <= executive
+            else "executive"
+            if executive + CLOSER_BY <= frontline
+            else "neither"
+        )
+    analysis.predictions = Predictions(
+        questions=compared,
+        executive_error=executive,
+        frontline_error=frontline,
+        closest=closest,
+    )
 
 
 def _figures(group: list[AnswerRecord]) -> SideFigures:
@@ -130,9 +232,16 @@ def closest_side(result: QuestionResult) -> Literal["executive", "frontline", "n
 
 
 def _reality_gap(result: QuestionResult, group: list[AnswerRecord]) -> RealityGap | None:
+    """A reality gap when executives' belief, or their prediction of customers, is at least
+    `REALITY_GAP` from what customers say."""
     customers = side_mean(result.customers)
     executive = side_mean(result.executive)
-    if customers is None or executive is None or abs(executive - customers) < REALITY_GAP:
+    predicted = side_mean(result.executive_prediction)
+    if customers is None or executive is None:
+        return None
+    believed_far = abs(executive - customers) >= REALITY_GAP
+    predicted_far = predicted is not None and abs(predicted - customers) >= REALITY_GAP
+    if not believed_far and not predicted_far:
         return None
     frontline = side_mean(result.frontline)
     closest = closest_side(result)
@@ -142,6 +251,13 @@ def _reality_gap(result: QuestionResult, group: list[AnswerRecord]) -> RealityGa
         f"Executives believe it is {believe} than customers say ({executive:.1f} vs "
         f"{customers:.1f} out of 5)"
     )
+    if not believed_far:
+        summary = (
+            f"Executives' own view is close to customers' ({executive:.1f} vs "
+            f"{customers:.1f} out of 5)"
+        )
+    if predicted is not None:
+        summary += f", and executives predicted customers would say {predicted:.1f}"
     if closest == "frontline":
         summary += f"; the frontline ({frontline:.1f}) is closer to what customers say"
     elif frontline is not None:
@@ -154,7 +270,8 @@ def _reality_gap(result: QuestionResult, group: list[AnswerRecord]) -> RealityGa
         frontline=frontline,
         gap=gap,
         closest=closest or "neither",
-        customer_quotes=_quotes(group, low=gap > 0),
+        customer_quotes=_quotes(group, low=(gap if believed_far else predicted - customers) > 0),
+        executive_prediction=predicted,
     )
 
 

@@ -29,7 +29,7 @@ def analyse(
     customers' answers, if any, beside the result."""
     staff, customers = split_voices(answers)
     analysis = _analyse_staff(staff, min_group=min_group, questions=questions, llm=llm)
-    return add_customer_side(analysis, customers, min_group=min_group)
+    return add_customer_side(analysis, customers, min_group=min_group, staff=staff)
 
 
 def _analyse_staff(

@@ -10,7 +10,9 @@ Columns (CSV header or JSON keys):
   customers, client, clients → customer (a customer's answer, on the 1-5 scale);
 - `rating` (optional) a whole number 1-5, or empty;
 - `text` (optional) the written answer;
-- `id` (optional) the answer's id, `L<line>` when absent; `team`, `round` (optional).
+- `id` (optional) the answer's id, `L<line>` when absent; `team`, `round` (optional);
+- `customer_prediction` (optional) 1-5: what the executive or frontline answerer thinks
+  customers would answer.
 
 The format follows the extension: `.csv`, `.jsonl` or `.ndjson`. Every error names
 the file and line, and says what a valid value looks like.
@@ -114,6 +116,7 @@ def _record(row: dict[str, Any], line: int, path: Path) -> AnswerRecord:
         text=_text(row.get("text")),
         team=_text(row.get("team")) or None,
         round=_text(row.get("round")) or None,
+        customer_prediction=_rating(row.get("customer_prediction"), where),
     )
 
 

@@ -34,6 +34,9 @@ class AnswerRecord(BaseModel):
     text: str = ""
     team: str | None = None
     round: str | None = None
+    #: An executive's or frontline answer's second rating: what they think customers
+    #: would answer, 1-5 (None: not given).
+    customer_prediction: int | None = Field(default=None, ge=1, le=5)
 
 
 class QuestionInfo(BaseModel):
@@ -104,6 +107,10 @@ class QuestionResult(BaseModel):
 
     #: The customers' side: None when no customer answered; n 0 when under the floor.
     customers: SideFigures | None = None
+    #: What each side thinks customers would answer (their optional second rating):
+    #: None when nobody on that side gave one; n 0 when under the floor.
+    executive_prediction: SideFigures | None = None
+    frontline_prediction: SideFigures | None = None
 
 
 class Quote(BaseModel):
@@ -159,6 +166,18 @@ class RealityGap(BaseModel):
     #: about as far.
     closest: Literal["executive", "frontline", "neither"] = "neither"
     customer_quotes: list[Quote] = []
+    #: What executives predicted customers would answer, when enough of them said.
+    executive_prediction: float | None = None
+
+
+class Predictions(BaseModel):
+    """Who knows the customer best: how far each side's prediction of customers was from
+    what customers said, on average over the questions where both are known."""
+
+    questions: int
+    executive_error: float | None = None  # mean absolute distance, 1-5 scale
+    frontline_error: float | None = None
+    closest: Literal["executive", "frontline", "neither"] | None = None  # None: no customers
 
 
 class HiddenGroup(BaseModel):
@@ -184,3 +203,5 @@ class Analysis(BaseModel):
     follow_ups: list[FollowUp] = []
     #: Questions where executives' belief is far from what customers say, widest first.
     reality_gaps: list[RealityGap] = []
+    #: Whose predictions of customers came closest, when anyone predicted.
+    predictions: Predictions | None = None

@@ -13,7 +13,7 @@ screen: the three sides side by side and the reality gap (`_add_customers`).
 
 from __future__ import annotations
 
-from bot.analysis.customers import closest_side
+from bot.analysis.customers import closest_prediction, closest_side
 from bot.analysis.models import Analysis, Contradiction, QuestionResult, SideFigures, Theme
 from bot.analysis.offline import effect_order
 from bot.core.anonymity import hidden_message
@@ -284,37 +284,95 @@ _CLOSEST = {
 
 
 def _add_customers(reply: Reply, analysis: Analysis) -> None:
-    """Executives, frontline and customers side by side, then the reality gaps."""
+    """Executives, frontline and customers side by side, the reality gaps, and whose
+    prediction of customers came closest."""
     answered = [q for q in analysis.questions if q.customers is not None]
-    if not answered:
-        return
-    reply.add(Heading("Executives, frontline and customers"))
+    if answered:
+        reply.add(Heading("Executives, frontline and customers"))
+        reply.add(
+            Table(
+                columns=["Question", "Executive", "Frontline", "Customers", "Closest to customers"],
+                rows=[
+                    [
+                        _short(q.question, 60),
+                        _side(q.executive, q.basis, q.suppressed),
+                        _side(q.frontline, q.basis, q.suppressed),
+                        _side(q.customers, "ratings", True) if q.customers else "-",
+                        _CLOSEST[closest_side(q)],
+                    ]
+                    for q in answered
+                ],
+                caption="Mean rating out of 5 (answers). Customers answered the same question "
+                "in their own words.",
+            )
+        )
+        reply.add(Heading("Reality gap"))
+        if not analysis.reality_gaps:
+            reply.add(
+                Text(
+                    "Executives' belief is within a point of what customers say on every question."
+                )
+            )
+        questions = {q.question_id: q for q in analysis.questions}
+        for number, gap in enumerate(analysis.reality_gaps, start=1):
+            question = questions.get(gap.question_id)
+            label = f"“{_short(question.question)}”: " if question else ""
+            reply.add(Text(f"{number}. {label}{gap.summary}"))
+            for quote in gap.customer_quotes:
+                reply.add(Quote(quote.text, "customer"))
+    if analysis.predictions is not None:
+        _add_predictions(reply, analysis)
+
+
+def _add_predictions(reply: Reply, analysis: Analysis) -> None:
+    """ "What would our customers say?": each side's prediction beside what customers said."""
+    predicted = [
+        q
+        for q in analysis.questions
+        if q.executive_prediction is not None or q.frontline_prediction is not None
+    ]
+    reply.add(Heading("Who knows the customer best"))
     reply.add(
         Table(
-            columns=["Question", "Executive", "Frontline", "Customers", "Closest to customers"],
+            columns=["Question", "Executives predicted", "Frontline predicted", "Customers said",
+                     "Closest prediction"],
             rows=[
                 [
                     _short(q.question, 60),
-                    _side(q.executive, q.basis, q.suppressed),
-                    _side(q.frontline, q.basis, q.suppressed),
+                    _side(q.executive_prediction, "ratings", True)
+                    if q.executive_prediction else "-",
+                    _side(q.frontline_prediction, "ratings", True)
+                    if q.frontline_prediction else "-",
                     _side(q.customers, "ratings", True) if q.customers else "-",
-                    _CLOSEST[closest_side(q)],
+                    _CLOSEST[closest_prediction(q)],
                 ]
-                for q in answered
+                for q in predicted
             ],
-            caption="Mean rating out of 5 (answers). Customers answered the same question "
-            "in their own words.",
+            caption="What each side thinks customers would answer, out of 5 (predictions).",
         )
-    )
-    reply.add(Heading("Reality gap"))
-    if not analysis.reality_gaps:
+    )  # fmt: skip
+    scores = analysis.predictions
+    assert scores is not None
+    if scores.questions == 0:
         reply.add(
-            Text("Executives' belief is within a point of what customers say on every question.")
+            Note(
+                "No customer answers to compare the predictions with yet: ask customers with "
+                "`/integrity customers link`, or import a survey."
+            )
         )
-    questions = {q.question_id: q for q in analysis.questions}
-    for number, gap in enumerate(analysis.reality_gaps, start=1):
-        question = questions.get(gap.question_id)
-        label = f"“{_short(question.question)}”: " if question else ""
-        reply.add(Text(f"{number}. {label}{gap.summary}"))
-        for quote in gap.customer_quotes:
-            reply.add(Quote(quote.text, "customer"))
+        return
+    off = "; ".join(
+        f"{who} were {error:.1f} off"
+        for who, error in (
+            ("executives", scores.executive_error),
+            ("the frontline", scores.frontline_error),
+        )
+        if error is not None
+    )
+    verdict = {
+        "executive": "executives know the customer best.",
+        "frontline": "the frontline knows the customer best.",
+        "neither": "neither side knows the customer clearly better.",
+        None: "the other side gave too few predictions to compare.",
+    }[scores.closest]
+    reply.add(Text(f"Over {scores.questions} question(s), on average {off} out of 5: {verdict}"))

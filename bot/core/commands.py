@@ -9,6 +9,7 @@ messages and the README's command table (a test checks the README lists them).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +29,9 @@ from bot.core.summaries import (
 
 logger = logging.getLogger(__name__)
 
+#: "customers C [why…]" after the rating: what the person thinks customers would answer.
+_PREDICTION = re.compile(r"customers\s+(\d)(?:\s+(.*))?$", re.I | re.S)
+
 
 @dataclass(frozen=True)
 class Command:
@@ -39,8 +43,9 @@ class Command:
 COMMANDS: dict[str, Command] = {
     "help": Command("/integrity help", "what the bot does and these commands", "everyone"),
     "answer": Command(
-        "/integrity answer [N RATING|- [why...]]",
-        "see your open questions; answer question N with a 1-5 rating (or - to keep it) and why",
+        "/integrity answer [N RATING|- [customers C] [why...]]",
+        "see your open questions; answer question N with a 1-5 rating (or - to keep it), "
+        "what you think customers would answer (customers C, optional) and why",
         "everyone",
     ),
     "status": Command(
@@ -234,18 +239,41 @@ class Commands:
                 f"keep your rating and only add why. Nothing was stored. {usage}"
             )
         text = words[2] if len(words) > 2 else KEEP
-        if rating is KEEP and text is KEEP:
+        prediction = KEEP
+        said = _PREDICTION.match(text) if isinstance(text, str) else None
+        if said:
+            prediction, text = int(said.group(1)), said.group(2) or KEEP
+            if not 1 <= prediction <= 5:
+                raise UsageError(
+                    f"{prediction} is not what customers could answer: use a whole number "
+                    f"from 1 to 5 after `customers`. Nothing was stored. {usage}"
+                )
+        if rating is KEEP and text is KEEP and prediction is KEEP:
             raise UsageError(usage)
         answer = service.record_answer(
-            person, question.id, rating=rating, text=text, round_=current, source="chat"
-        )
+            person, question.id, rating=rating, text=text, round_=current, source="chat",
+            customer_prediction=prediction,
+        )  # fmt: skip
         shown = f"{answer.rating}/5" if answer.rating is not None else "no rating"
         why = "with your why" if answer.text else "no why yet"
+        guess = (
+            f", you think customers would say {answer.customer_prediction}/5"
+            if answer.customer_prediction is not None
+            else ""
+        )
         reply = Reply.text(
-            f"Thanks — {shown}, {why}, recorded for “{question.text}” "
+            f"Thanks — {shown}{guess}, {why}, recorded for “{question.text}” "
             f"You can change it until {_when(current.closes_at)}."
         )
         left = [q for q in questions if q.id not in service.my_answers(person, current)]
+        if answer.customer_prediction is None and question.customer is not None:
+            reply.add(
+                Note(
+                    "What would our customers answer? Customers are asked: "
+                    f"“{question.customer.text}” Add your guess (1-5): "
+                    f"`/integrity answer {ref} - customers N`"
+                )
+            )
         if not answer.text:
             reply.add(Note(f"{question.why_prompt} Add it: `/integrity answer {ref} - <why>`"))
         elif left:
@@ -265,12 +293,16 @@ class Commands:
             answered = "-"
             if mine:
                 answered = f"{mine.rating}/5" if mine.rating is not None else "text only"
+                if mine.customer_prediction is not None:
+                    answered += f" (customers: {mine.customer_prediction})"
             rows.append([str(i), q.text, f"1 = {q.low_label} … 5 = {q.high_label}", answered])
         reply.add(Table(["#", "question", "scale", "you said"], rows))
         reply.add(
             Note(
                 "Answer with `/integrity answer N RATING why…`, e.g. "
-                "`/integrity answer 1 2 they would miss nothing about us`. "
+                "`/integrity answer 1 2 they would miss nothing about us`; add what you think "
+                "customers would answer with `customers C` after the rating, e.g. "
+                "`/integrity answer 1 2 customers 4 we think they are happy, they are not`. "
                 f"You can change answers until {_when(current.closes_at)}."
             )
         )

@@ -298,8 +298,11 @@ class IntegrityCheck:
         on_record: bool = False,
         source: str = "chat",
         question: Question | None = None,
+        customer_prediction: int | _Keep = KEEP,
     ) -> Answer:
         """Store or edit the person's answer; until the round closes the latest one counts.
+        `customer_prediction` is their optional second rating: what they think customers
+        would answer to the question's customer version, on the same 1-5 scale.
 
         The round is read again (it may have closed since the message showed it), unless
         the caller has just read it with the `question` (`record_answer_from` does)."""
@@ -310,6 +313,7 @@ class IntegrityCheck:
             on_record=on_record,
             source=source,
             questions={question_id: question} if question is not None else None,
+            predictions={} if customer_prediction is KEEP else {question_id: customer_prediction},
         )
         return answer
 
@@ -322,10 +326,12 @@ class IntegrityCheck:
         on_record: bool = False,
         source: str = "chat",
         questions: Mapping[str, Question] | None = None,
+        predictions: Mapping[str, int] | None = None,
     ) -> list[Answer]:
         """Store or edit several of the person's answers to one round (a form's questions,
         question id -> (rating, text), either may be `KEEP`): all are checked first, then
-        written in one transaction, so a form is saved whole or not at all.
+        written in one transaction, so a form is saved whole or not at all. `predictions`
+        (question id -> 1-5) are what the person thinks customers would answer.
 
         Only the answers are written: nothing that names the person (see `bot.store.store`).
         The round is read again (it may have closed since the message showed it), unless
@@ -348,6 +354,14 @@ class IntegrityCheck:
             (qid, *self._checked(person, round_, qid, known.get(qid), rating, text))
             for qid, (rating, text) in answers.items()
         ]
+        for qid, prediction in (predictions or {}).items():
+            if qid not in answers:
+                raise InvalidAnswer(f"A guess of what customers would say needs {qid!r} too.")
+            if not _is_rating(prediction):
+                raise InvalidAnswer(
+                    "What customers would answer is a whole number from 1 to 5, not "
+                    f"{prediction!r}."
+                )
         return self.store.upsert_answers(
             round_id=round_.id,
             pseudonym=anonymity.pseudonym(self.settings.secret, person, round_.id),
@@ -358,6 +372,7 @@ class IntegrityCheck:
             on_record=on_record,
             source=source,
             keep=KEEP,
+            predictions=predictions,
         )
 
     def _checked(
@@ -495,6 +510,7 @@ class IntegrityCheck:
                 rating=a.rating,
                 text=a.text,
                 round=str(numbers[a.round_id]),
+                customer_prediction=a.customer_prediction,
             )
             for a in answers
         ] + [
@@ -567,6 +583,7 @@ class IntegrityCheck:
                 "text": a.text,
                 "answered_on": a.answered_on.isoformat(),
                 "on_record": int(a.on_record),
+                "customer_prediction": a.customer_prediction or "",
             }
             for a in answers
         ] + self._customer_export_rows(scope, numbers, texts)
@@ -592,6 +609,7 @@ class IntegrityCheck:
                 "text": a.comment,
                 "answered_on": a.answered_on.isoformat(),
                 "on_record": 0,
+                "customer_prediction": "",
             }
             for a in customers
         ]
@@ -601,7 +619,7 @@ class IntegrityCheck:
         buffer = io.StringIO()
         columns = [
             "id", "round", "question_id", "question", "role", "team",
-            "rating", "text", "answered_on", "on_record",
+            "rating", "text", "answered_on", "on_record", "customer_prediction",
         ]  # fmt: skip
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
@@ -613,6 +631,7 @@ class IntegrityCheck:
         lines = []
         for row in self.export_rows(requester, scope):
             row = {**row, "rating": row["rating"] if row["rating"] != "" else None}
+            row["customer_prediction"] = row["customer_prediction"] or None
             row["team"] = row["team"] or None
             lines.append(json.dumps(row, ensure_ascii=False))
         return ("\n".join(lines) + "\n" if lines else "").encode("utf-8")

@@ -37,7 +37,7 @@ import logging
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -831,8 +831,11 @@ class Store:
         on_record: bool,
         source: str,
         keep: object,
+        predictions: Mapping[str, int] | None = None,
     ) -> list[Answer]:
         """Insert or edit one person's answers to questions of one round, in ONE transaction.
+        `predictions` (question id -> 1-5) set what the person thinks customers would answer;
+        a question without one keeps its stored prediction.
 
         Each of `answers` is (question id, rating, text); a rating or text equal to `keep`
         leaves the stored value as it is, so a rating click and a later "why" each edit their
@@ -857,6 +860,8 @@ class Store:
                 record["rating"] = rating
             if text is not keep:
                 record["text"] = text or ""
+            if predictions and question_id in predictions:
+                record["customer_prediction"] = predictions[question_id]
             # One statement per question (this is the busiest write: every click): insert,
             # or edit the person's answer to this question of this round in place.
             edits = ", ".join(f"{column} = excluded.{column}" for column in list(record)[4:])
