@@ -2,7 +2,8 @@
 
 It gives a new user something real to look at straight away: people in two
 frontline teams and a leadership team, one closed round whose answers show a
-clear executive/frontline contradiction, and an open round to answer. It goes
+clear executive/frontline contradiction beside what customers said (and what each
+side guessed customers would say), and an open round to answer. It goes
 through the core service like any adapter would, with a clock set to the past,
 so deliveries, pseudonyms and coarse dates are exactly what real use produces.
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.core.domain import Person
+from bot.core.domain import CustomerSaid, Person
 from bot.core.service import IntegrityCheck
 from bot.core.settings import Settings
 from bot.store import Store
@@ -60,6 +61,25 @@ def seed_demo(store: Store, settings: Settings, now: datetime | None = None) -> 
                 service.record_answer(
                     by_role[role][i], question_id, rating=rating, text=text, round_=first
                 )
+    for question_id, sides in data.get("predictions", {}).items():
+        if question_id not in first.question_ids:
+            continue
+        for role, guesses in sides.items():
+            for i, guess in enumerate(guesses):
+                service.record_answer(
+                    by_role[role][i], question_id, customer_prediction=guess, round_=first
+                )
+    # Customers answered over the same days (their own questions, on the same scale).
+    said = [
+        CustomerSaid(
+            question_id, rating, comment, (opened + timedelta(days=1 + i % 4)).date(), segment
+        )
+        for question_id, answers in data.get("customers", {}).items()
+        if question_id in first.question_ids
+        for i, (rating, comment, segment) in enumerate(answers)
+    ]
+    service.add_customer_answers(said[: len(said) // 2], "survey")
+    service.add_customer_answers(said[len(said) // 2 :], "import")
     moment = opened + timedelta(days=5)
     service.close_round(round_=first)
 

@@ -112,6 +112,17 @@ class CustomerAnswer:
 
 
 @dataclass(frozen=True)
+class CustomerSaid:
+    """A customer answer on its way in (the survey page, the demo): what is stored, no more."""
+
+    question_id: str
+    rating: int | None
+    comment: str
+    answered_on: date
+    segment: str | None = None
+
+
+@dataclass(frozen=True)
 class Proposal:
     id: int
     text: str

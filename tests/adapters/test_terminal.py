@@ -59,6 +59,10 @@ def test_first_run_to_summary_trend_and_export(tmp_path):
     assert "Integrity check: round 1" in summary
     assert "Half my calls are people angry about waiting 40 minutes on hold." in summary
     assert "Our renewal rate is above 90%." in summary
+    # ... beside what the demo's customers said, the reality gap and who knows them best.
+    assert "Executives, frontline and customers" in summary and "Reality gap" in summary
+    assert "The other insurer answers the phone in two minutes." in summary
+    assert "Who knows the customer best" in summary
     # Frontline answers, is refused a summary, and a bad rating stores nothing.
     assert "2/5, with your why, recorded" in out
     assert "'seven' is not a rating" in out
