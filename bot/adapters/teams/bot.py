@@ -359,8 +359,9 @@ class TeamsBot(TeamsMessenger):
         return next((r for r in rounds if r.id == round_id), None)
 
     def record_card(self, person: Person, round_: Round, data: dict) -> int:
-        """Record the card's inputs through the core; how many questions were answered."""
-        count = 0
+        """Record the card's inputs through the core in one transaction (the card is one
+        form: saved whole or not at all); how many questions were answered."""
+        answers = {}  # question id -> (rating, why), as record_answers takes them
         for question in self.service.questions_for(person, round_):
             raw_rating = str(data.get(f"rating:{question.id}") or "").strip()
             why = str(data.get(f"why:{question.id}") or "").strip()
@@ -370,16 +371,10 @@ class TeamsBot(TeamsMessenger):
                 raise InvalidAnswer(f"A rating is a whole number from 1 to 5, not {raw_rating!r}.")
             # An empty half is kept as it was: an old card without the recorded
             # values filled in must not wipe them.
-            self.service.record_answer(
-                person,
-                question.id,
-                rating=int(raw_rating) if raw_rating else KEEP,
-                text=why or KEEP,
-                round_=round_,
-                source=PLATFORM,
-            )
-            count += 1
-        return count
+            answers[question.id] = (int(raw_rating) if raw_rating else KEEP, why or KEEP)
+        if answers:
+            self.service.record_answers(person, round_, answers, source=PLATFORM)
+        return len(answers)
 
     # -- files --------------------------------------------------------------------
 

@@ -520,3 +520,31 @@ async def test_added_to_a_group_chat_it_says_once_where_to_find_it(teams, servic
     )
     await teams.post(mention)
     assert "only work in a 1:1 chat" in teams.connector.messages(chat)[-1]["text"]
+
+
+async def test_a_card_with_one_bad_answer_stores_none_of_them(teams, service, admin):
+    from bot.core.service import MAX_ANSWER_CHARS
+
+    round_ = service.start_round(admin)
+    await teams.say("hello")
+    ann = service.store.person("teams", TENANT, "aad-u1")
+    first, second = service.questions_for(ann, round_)[:2]
+    data = {
+        "round": round_.id,
+        f"rating:{first.id}": "4",
+        f"why:{first.id}": "they come back for the people",
+        f"rating:{second.id}": "2",
+        f"why:{second.id}": "x" * (MAX_ANSWER_CHARS + 1),
+    }
+    body = await (await teams.post(teams.card_action("answer", data))).json()
+    shown = " ".join(texts(body["value"]))
+    assert f"the limit is {MAX_ANSWER_CHARS:,}" in shown
+    # The card is one form: saved whole or not at all, so the first answer is not kept.
+    assert service.store.answers([round_.id]) == []
+
+    del data[f"why:{second.id}"]
+    body = await (await teams.post(teams.card_action("answer", data))).json()
+    assert "Recorded 2 answer(s)" in " ".join(texts(body["value"]))
+    stored = {a.question_id: (a.rating, a.text) for a in service.store.answers([round_.id])}
+    assert stored[first.id] == (4, "they come back for the people")
+    assert stored[second.id][0] == 2 and not stored[second.id][1]  # no why yet
