@@ -82,6 +82,7 @@ MIDPOINT = 3.0
 SENTIMENT_WEIGHT = 0.4
 #: The share of a question's common lean toward one label taken off each answer.
 LABEL_CENTRING = 0.5
+#: The share of a question's common lean toward one label taken off each answer.
 #: A similarity difference (high label − low label) this large counts as a full stance.
 LABEL_SIMILARITY_SPAN = 0.3
 #: Additions to VADER's lexicon (its scale: -4..4) for how people describe service.
