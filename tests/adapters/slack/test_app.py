@@ -490,3 +490,46 @@ def test_a_summary_shows_one_screen_and_keeps_the_rest_in_a_dm_thread(rig: Rig):
     parent = next(m for m in rig.fake.messages[dm] if "Integrity check: round 1" in m["text"])
     thread = [m for m in rig.fake.messages[dm] if m["thread_ts"] == parent["ts"]]
     assert "Question by question" in json.dumps([m["blocks"] for m in thread])
+
+
+def test_a_form_is_saved_whole_in_one_transaction_or_not_at_all(rig: Rig):
+    current = rig.start_round()
+    user = FRONTLINE[2]
+    value = json.dumps({"round": current.id})
+    rig.send.click(user, kit.ANSWER_PRIVATELY_ACTION, value)  # from the App Home
+    rig.fake.wait_for(lambda: rig.fake.calls_to("views.open"))
+    view = rig.fake.calls_to("views.open")[-1].args["view"]
+    first, second, third = current.question_ids[:3]
+
+    def rating(n: str) -> dict:
+        return {"rating": {"type": "static_select", "selected_option": {"value": n}}}
+
+    def why(text: str) -> dict:
+        return {"text": {"type": "plain_text_input", "value": text}}
+
+    # One answer of three is too long: the modal says so and nothing of the form is saved.
+    too_long = {f"rating:{first}": rating("4"), f"why:{second}": why("x" * 3001)}
+    response = rig.send.submit(user, view, too_long)
+    assert response.json()["response_action"] == "errors"
+    assert "3,001 characters" in json.dumps(response.json()["errors"])
+    assert answers_of(rig) == []
+
+    statements: list[str] = []
+    connection = rig.service.store.db.conn
+    connection.set_trace_callback(statements.append)
+    try:
+        form = {
+            f"rating:{first}": rating("4"),
+            f"why:{second}": why("we copy last year"),
+            f"rating:{third}": rating("2"),
+            f"why:{third}": why("nobody asks them"),
+        }
+        assert rig.send.submit(user, view, form).status_code == 200
+    finally:
+        connection.set_trace_callback(None)
+    stored = {a.question_id: a for a in answers_of(rig)}
+    assert (stored[first].rating, stored[second].text, stored[third].rating) == (
+        4, "we copy last year", 2
+    )  # fmt: skip
+    kinds = [s.split(None, 1)[0].upper() for s in statements]
+    assert kinds.count("BEGIN") == 1, statements  # the three answers, one transaction

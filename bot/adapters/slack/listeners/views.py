@@ -1,7 +1,8 @@
 """Modal submissions: the "Add why" modal of one question, and the round's form ("Answer
-privately"). The answers are recorded before the ack, so an error (the round closed, an
-answer too long) keeps the modal open with what was typed and says what to do; the
-check-in and the App Home are redrawn after the ack.
+privately"), all of whose answers are saved in one transaction. The answers are recorded
+before the ack, so an error (the round closed, an answer too long) keeps the modal open
+with what was typed and says what to do, and nothing of the form is saved; the check-in
+and the App Home are redrawn after the ack.
 """
 
 from __future__ import annotations
@@ -63,24 +64,20 @@ class Views:
         def record() -> tuple[Person, Round, int]:
             person = self.ctx.person(user_id, name, team)
             round_ = service.round(int(meta["round"]))
-            saved = 0
+            answers: dict[str, tuple] = {}
             for question in service.questions_for(person, round_):
                 chosen = (values.get(f"rating:{question.id}", {}).get("rating") or {}).get(
                     "selected_option"
                 )
                 why = (values.get(f"why:{question.id}", {}).get("text") or {}).get("value")
-                if chosen is None and not why:
-                    continue
-                service.record_answer(
-                    person,
-                    question.id,
-                    rating=int(chosen["value"]) if chosen else KEEP,
-                    text=why if why else KEEP,
-                    round_=round_,
-                    source="slack",
-                )
-                saved += 1
-            return person, round_, saved
+                if chosen is not None or why:
+                    answers[question.id] = (
+                        int(chosen["value"]) if chosen else KEEP,
+                        why if why else KEEP,
+                    )
+            if answers:  # the whole form in one transaction: saved whole or not at all
+                service.record_answers(person, round_, answers, source="slack")
+            return person, round_, len(answers)
 
         try:
             person, round_, saved = await asyncio.to_thread(record)
