@@ -540,7 +540,7 @@ def _contradiction(
     }
     return Contradiction(
         question_id=result.question_id,
-        summary=_summary(result, _claims(result, themes, info, quotes)),
+        summary=_summary(result, _claims(result, themes, info, quotes, scores)),
         executive_quotes=quotes["executive"],
         frontline_quotes=quotes["frontline"],
     )
@@ -551,24 +551,34 @@ def _claims(
     themes: list[Theme],
     info: QuestionInfo | None,
     quotes: dict[str, list[Quote]],
+    scores: dict[str, float],
 ) -> dict[str, str]:
-    """What each side says, in a few words: its own theme on the question, else the end
-    of the scale it leans to, else its strongest quote."""
+    """What each side says, in a few words: its own theme on the question that leans
+    furthest its way, else the end of the scale it leans to, else its strongest quote."""
     gap = result.gap or 0.0
     claims: dict[str, str] = {}
     for role in ROLES:
         other = "frontline" if role == "executive" else "executive"
+        leans_high = (gap > 0) == (role == "executive")
+        sign = 1.0 if leans_high else -1.0
         own = [
             t
             for t in themes
-            if t.question_id == result.question_id and t.raised_by in (role, "both")
+            if t.question_id == result.question_id
+            and t.raised_by in (role, "both")
+            # A theme is this side's when most of its answers are this side's...
+            and _side_share(t, role, result) > _side_share(t, other, result)
         ]
-        # A theme is this side's when most of its answers are this side's.
-        own = [t for t in own if _side_share(t, role, result) > _side_share(t, other, result)]
-        leans_high = (gap > 0) == (role == "executive")
+        leaning: list[tuple[float, int, Theme]] = []
+        for theme in own:
+            positions = [scores[i] for i in theme.answer_ids if i in scores]
+            if positions:
+                lean = sign * (float(np.mean(positions)) - MIDPOINT)
+                if lean > 0:  # ...and it leans the side's way
+                    leaning.append((lean, len(theme.answer_ids), theme))
         label = (info.high_label if leans_high else info.low_label) if info else None
-        if own:
-            claims[role] = max(own, key=lambda t: len(t.answer_ids)).title
+        if leaning:
+            claims[role] = max(leaning, key=lambda item: item[:2])[2].title
         elif label:
             claims[role] = label
         elif quotes[role]:
