@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_core(*, existing: bool = False):
     """Settings, the store and the core service: what every way of running shares.
-    `existing`: refuse to create a database that is not there yet (export)."""
+    `existing`: open an existing database read-only, never creating or changing it (export)."""
     from bot.core.service import IntegrityCheck
     from bot.core.settings import Settings
     from bot.store import Store
@@ -36,19 +36,38 @@ def build_core(*, existing: bool = False):
             f"There is no database at {settings.db_path}; set INTEGRITY_DB to the bot's "
             "database file."
         )
-    store = Store(settings.db_path)
+    store = Store(settings.db_path, read_only=existing)
     return settings, store, IntegrityCheck(store, settings, analyser=_analyser(settings))
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def run_chat_or_server(args: argparse.Namespace) -> int:
     """The chat: the web server when a platform is configured, else the terminal chat."""
-    logging.basicConfig(
-        level=os.environ.get("INTEGRITY_LOG_LEVEL", "WARNING").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = os.environ.get("INTEGRITY_LOG_LEVEL", "WARNING").upper()
     if platforms_configured(os.environ):
+        logging.basicConfig(level=level, format=LOG_FORMAT)
         return run_server(os.environ)
+    from bot.core.settings import Settings
+
+    # The terminal chat's screen is stdout and stderr: log records go to a file
+    # beside the database, never into the middle of the conversation.
+    log_file = Settings.from_env().db_path.with_suffix(".log")
+    logging.basicConfig(level=level, format=LOG_FORMAT, handlers=[QuietFileHandler(log_file)])
+    logging.captureWarnings(True)
     return run_chat(args.user or os.environ.get("INTEGRITY_USER"))
+
+
+class QuietFileHandler(logging.FileHandler):
+    """A log file that never writes to the screen: when it cannot be written (a full
+    disk, a read-only folder), the record is dropped; the chat tells the user itself."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path, encoding="utf-8", delay=True)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        pass
 
 
 def platforms_configured(env) -> bool:
@@ -90,6 +109,7 @@ def run_chat(user: str | None) -> int:
     from bot.core.demo import WORKSPACE, seed_demo
 
     settings, store, service = build_core()
+    logging.getLogger(__name__).info("Terminal chat on the database %s", settings.db_path)
     seeded = False
     if settings.demo and not service.people("terminal", WORKSPACE) and not service.rounds():
         seed_demo(store, settings)

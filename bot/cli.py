@@ -223,12 +223,26 @@ def _export(args: argparse.Namespace, core: CoreFactory) -> int:
     """Write answers as CSV or JSONL (the floor applied, no identities) to a file or stdout."""
     settings, _store, service = core(existing=True)
     words = args.rounds if args.rounds in ("all", "last") else f"rounds {args.rounds}"
-    scope = service.scope(None, words + (f" {args.team}" if args.team else ""))
+    scope = service.scope(
+        None,
+        words + (f" {args.team}" if args.team else ""),
+        usage=f"`{CLI_COMMANDS['export'].usage}`",
+    )
     export = service.export_jsonl if args.format == "jsonl" else service.export_csv
     content = export(None, scope)
+    from bot.core.commands import export_hidden_note
+
+    hidden = export_hidden_note(service, scope, len(service.export_rows(None, scope)))
+    if hidden:
+        print(f"integrity: {hidden}".replace("`", ""), file=sys.stderr)
     if args.out:
-        with open(args.out, "wb") as f:
-            f.write(content)
+        try:
+            with open(args.out, "wb") as f:
+                f.write(content)
+        except OSError as error:
+            raise UsageError(
+                f"Cannot write {args.out}: {error.strerror or error}. Choose another --out file."
+            ) from None
         print(f"Wrote {scope.label} to {args.out}", file=sys.stderr)
     else:
         sys.stdout.buffer.write(content)

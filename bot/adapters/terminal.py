@@ -2,10 +2,11 @@
 
 Lines are the same command words as the Slack slash command (`/integrity summary`,
 or just `summary`), plus a few terminal-only ones: `/as NAME` to become another
-person of the workspace, `/people` to list them, `/quit`. It reads standard
-input line by line, so it can be scripted:
+person of the workspace (a known one: a typo is answered with the closest name,
+never a new person), `/as new NAME` to add someone, `/people` to list them,
+`/quit`. It reads standard input line by line, so it can be scripted:
 `printf '/integrity summary\\n' | python run_bot.py`.
-Replies are drawn with Rich.
+Replies are drawn with Rich; slow work (summary, trend) shows a status meanwhile.
 """
 
 from __future__ import annotations
@@ -23,12 +24,18 @@ from rich.table import Table as RichTable
 
 from bot.core.commands import Commands
 from bot.core.domain import Person, Round
+from bot.core.errors import IntegrityError, UsageError, failure_message
+from bot.core.people import find_by_name, fold
 from bot.core.replies import File, Heading, Note, Quote, Reply, Table, Text
 from bot.core.service import IntegrityCheck
 
 logger = logging.getLogger(__name__)
 
 PLATFORM = "terminal"
+#: Commands that take seconds (minutes with an LLM): a status shows they are working.
+SLOW = {"summary": "Analysing the answers…", "trend": "Drawing the trend…"}
+#: Said with every name that matches no one.
+SWITCH_HINT = "`/people` lists everyone; `/as new NAME` adds someone new."
 
 
 def print_reply(console: Console, reply: Reply, files_dir: Path | None = None) -> None:
@@ -95,29 +102,21 @@ class TerminalChat:
         self.person = self._first_person(user)
 
     def _first_person(self, user: str | None) -> Person:
+        """`--user NAME`: a known person (a typo is an error naming the closest one);
+        without it the first admin. In an empty workspace, whoever runs it is its admin."""
         people = self.service.people(PLATFORM, self.workspace)
-        if user:
-            found = self._match(user, people)
-            if found:
-                return found
+        if people and user:
+            return find_by_name(
+                user, people, hint="Run it again with `--user` and a name from `/people`."
+            )
         admins = [p for p in people if p.is_admin]
         if admins:
             return admins[0]
         if people:
             return people[0]
-        # An empty workspace: whoever runs the bot here is its first admin.
         name = user or getpass.getuser()
-        person, _ = self.service.meet(PLATFORM, self.workspace, name.lower(), name, grant="admin")
+        person, _ = self.service.meet(PLATFORM, self.workspace, _user_id(name), name, grant="admin")
         return person
-
-    @staticmethod
-    def _match(name: str, people: list[Person]) -> Person | None:
-        name = name.strip().lstrip("@").lower()
-        exact = [p for p in people if name in (p.user_id.lower(), p.display_name.lower())]
-        if exact:
-            return exact[0]
-        starts = [p for p in people if p.display_name.lower().startswith(name)]
-        return starts[0] if len(starts) == 1 else None
 
     def deliver_round(self, round_: Round) -> str:
         """In the terminal a round is 'delivered' to everyone's inbox: `answer` shows it."""
@@ -156,40 +155,60 @@ class TerminalChat:
 
     def handle(self, line: str) -> None:
         """One line of input: a terminal command or a core command."""
-        word = line.split(maxsplit=1)[0].lower()
+        words = line.split()
+        word = words[0].lower()
+        if word in ("/integrity", "integrity") and len(words) > 1:
+            word = words[1].lower()
         try:
             if word == "/as":
                 self._switch(line.split(maxsplit=1)[1] if " " in line else "")
             elif word == "/people":
                 self._people()
+            elif word in SLOW:
+                command = line.split(maxsplit=1)[1] if word != words[0].lower() else line
+                working = self.commands.progress(self.person, command) or SLOW[word]
+                with self.console.status(working):
+                    reply = self.commands.handle(self.person, line)
+                print_reply(self.console, reply, self.files_dir)
             else:
                 # Forgotten (forget-me) since the last line? Then start afresh.
                 self.person = self.service.refresh(self.person)
                 reply = self.commands.handle(self.person, line)
                 print_reply(self.console, reply, self.files_dir)
-        except Exception:
+        except IntegrityError as error:
+            self.console.print(_markup(str(error)))
+        except Exception as error:
             logger.exception("Command failed: %s", line)
-            self.console.print(
-                "[red]Something went wrong on our side and it was logged. Nothing you "
-                f"typed is lost; you can send it again:[/red] {line}"
-            )
+            self.console.print(f"[red]{escape(failure_message(error))}[/red]")
 
     def _switch(self, name: str) -> None:
+        """`/as NAME` becomes a known person; `/as new NAME` adds one (as frontline)."""
         people = self.service.people(PLATFORM, self.workspace)
-        if not name:
-            self.console.print("Usage: `/as NAME`, e.g. `/as Jordan`. `/people` lists everyone.")
+        words = name.split(maxsplit=1)
+        if words and words[0].lower() == "new":
+            self._add(words[1] if len(words) > 1 else "", people)
             return
-        found = self._match(name, people)
-        if found is None:
-            person, _ = self.service.meet(PLATFORM, self.workspace, name.lower(), name)
-            self.person = person
-            self.console.print(
-                f"{name} is new here and joins as frontline. An admin can change that with "
-                f"`/integrity role @{person.user_id} executive`."
-            )
-            return
+        if not name.strip():
+            raise UsageError(f"Usage: `/as NAME`, e.g. `/as Jordan`. {SWITCH_HINT}")
+        found = find_by_name(name, people, hint=SWITCH_HINT)
         self.person = found
         self.console.print(f"You are now {found.display_name} ({_role(found)}).")
+
+    def _add(self, name: str, people: list[Person]) -> None:
+        name = " ".join(name.split())
+        if not name:
+            raise UsageError("Usage: `/as new NAME`, e.g. `/as new Zoe Park`.")
+        same = [p for p in people if fold(p.display_name) == fold(name)]
+        user_id = _user_id(name)
+        if same or any(p.user_id == user_id for p in people):
+            known = same[0].display_name if same else name
+            raise UsageError(f"{known} is already here: `/as {known}` switches to them.")
+        person, _ = self.service.meet(PLATFORM, self.workspace, user_id, name)
+        self.person = person
+        self.console.print(
+            f"{name} is new here and joins as frontline. An admin can change that with "
+            f"`/integrity role @{person.user_id} executive`."
+        )
 
     def _people(self) -> None:
         table = RichTable(title="People in this workspace")
@@ -202,3 +221,8 @@ class TerminalChat:
 
 def _role(person: Person) -> str:
     return person.role + (", admin" if person.is_admin else "")
+
+
+def _user_id(name: str) -> str:
+    """A terminal person's user id from their name: `Zoe Park` → `zoe-park` (mentionable)."""
+    return "-".join(fold(name).split()) or "someone"

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core.anonymity import hidden_message
 from bot.core.domain import Person, Round
-from bot.core.errors import IntegrityError, UsageError
+from bot.core.errors import IntegrityError, NotFound, UsageError, typed
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
 from bot.core.schedule import parse_schedule
+from bot.core.scope import Scope
 from bot.core.service import KEEP, IntegrityCheck
 from bot.core.summaries import (
     percent,
@@ -109,7 +111,7 @@ class Commands:
         handler = getattr(self, "_" + name.replace("-", "_"), None)
         if name not in COMMANDS or handler is None:
             return Reply.text(
-                f"I don't know the command {name!r}. Try `/integrity help` for the list."
+                f"I don't know the command {typed(name)}. Try `/integrity help` for the list."
             )
         try:
             return handler(person, rest)
@@ -162,9 +164,7 @@ class Commands:
         current = service.open_round()
         rounds = service.rounds()
         if current is None:
-            reply.add(Text("No round is open."))
-            if rounds:
-                reply.add(Text(f"The last round was round {rounds[-1].number}."))
+            reply.add(Text("No round is open." + ("" if rounds else " None has been run yet.")))
         else:
             reply.add(
                 Text(
@@ -196,6 +196,8 @@ class Commands:
                     + (" See them with `/integrity answer`." if left else "")
                 )
             )
+        if rounds:
+            reply.add(rounds_table(service, rounds))
         schedules = service.schedules(person.platform, person.workspace)
         if schedules:
             described = "; ".join(s.describe() for s in schedules)
@@ -226,16 +228,16 @@ class Commands:
         question = by_number.get(ref) or by_id.get(ref)
         if question is None:
             raise UsageError(
-                f"There is no question {ref!r} for you in round {current.number}: "
+                f"There is no question {typed(ref)} for you in round {current.number}: "
                 f"use a number from 1 to {len(questions)}. {usage}"
             )
         if rating_word == "-":
             rating = KEEP
-        elif rating_word.isdigit() and 1 <= int(rating_word) <= 5:
+        elif rating_word in ("1", "2", "3", "4", "5"):
             rating = int(rating_word)
         else:
             raise UsageError(
-                f"{rating_word!r} is not a rating: use a whole number from 1 to 5, or - to "
+                f"{typed(rating_word)} is not a rating: use a whole number from 1 to 5, or - to "
                 f"keep your rating and only add why. Nothing was stored. {usage}"
             )
         text = words[2] if len(words) > 2 else KEEP
@@ -323,9 +325,11 @@ class Commands:
                 ]
             )
         if words[:1] in (["approve"], ["reject"]):
-            if len(words) != 2 or not words[1].isdigit():
-                raise UsageError(f"Usage: `/integrity propose {words[0]} N`")
-            decided = service.decide(person, int(words[1]), approve=words[0] == "approve")
+            if len(words) != 2 or not (words[1].isascii() and words[1].isdigit()):
+                raise UsageError(
+                    f"Usage: `/integrity propose {words[0]} N`, N from `/integrity propose list`."
+                )
+            decided = service.decide(person, _proposal_id(words[1]), approve=words[0] == "approve")
             if decided.status == "approved":
                 return Reply.text(
                     f"Approved: “{decided.text}” goes to the {_plural(decided.for_role)} "
@@ -360,7 +364,8 @@ class Commands:
 
     def _summary(self, person: Person, rest: str) -> Reply:
         self.service.require_executive(person, "read summaries")
-        return summary_reply(self.service, self.service.scope(person, rest))
+        scope = self.service.scope(person, rest, usage=_scope_usage("summary"))
+        return summary_reply(self.service, scope)
 
     def _trend(self, person: Person, rest: str) -> Reply:
         self.service.require_executive(person, "see trends")
@@ -369,16 +374,24 @@ class Commands:
     def _export(self, person: Person, rest: str) -> Reply:
         service = self.service
         service.require_executive(person, "export answers")
-        scope = service.scope(person, rest)
+        scope = service.scope(person, rest, usage=_scope_usage("export"))
+        rows = service.export_rows(person, scope)
+        hidden = export_hidden_note(service, scope, len(rows))
+        if not rows:
+            return Reply.text(
+                f"{hidden} No file was written." if hidden else f"No answers in {scope.label} yet."
+            )
         content = service.export_csv(person, scope)
-        rows = content.count(b"\n") - 1
-        name = "integrity-" + "-".join(scope.label.replace(",", "").split()) + ".csv"
-        return Reply(
+        name = "integrity-" + "-".join(re.findall(r"[a-z0-9]+", scope.label.lower())) + ".csv"
+        reply = Reply(
             [
-                Text(f"{rows} answer(s) from {scope.label}, anonymity floor applied."),
+                Text(f"{len(rows)} answer(s) from {scope.label}, anonymity floor applied."),
                 File(name, content, "text/csv", title=f"Integrity check answers, {scope.label}"),
             ]
         )
+        if hidden:
+            reply.add(Note(hidden))
+        return reply
 
     def _ask(self, person: Person, rest: str) -> Reply:
         started = self.service.start_round(person)
@@ -424,7 +437,9 @@ class Commands:
             self.service.stop_schedule(person, team)
             return Reply.text("Weekly check-ins are off" + (f" for team {team}." if team else "."))
         base = next((s for s in mine if not s.team), None)
-        schedule = parse_schedule(person.platform, person.workspace, words, base)
+        schedule = parse_schedule(
+            person.platform, person.workspace, words, base, teams=self.service.teams()
+        )
         self.service.set_schedule(person, schedule)
         return Reply.text(f"Weekly check-in set for {schedule.describe()}.")
 
@@ -442,6 +457,61 @@ class Commands:
         target = self.service.find_person(person, words[0])
         updated = self.service.set_role(person, target, words[1].lower(), admin=admin)
         return Reply.text(f"{updated.display_name} is now {_role(updated)}.")
+
+
+#: How many of the latest rounds `/integrity status` lists.
+STATUS_ROUNDS = 5
+
+
+def rounds_table(service: IntegrityCheck, rounds: list[Round]) -> Table:
+    """The latest rounds, newest first, with their state: what `round N` can name."""
+    shown = rounds[-STATUS_ROUNDS:][::-1]
+    rows = [
+        [
+            str(r.number),
+            _when(r.opened_at)[:10],
+            f"open until {_when(r.closes_at)}"
+            if r.is_open
+            else f"closed {_when(r.closed_at or r.closes_at)[:10]}",
+            str(len(r.question_ids)),
+        ]
+        for r in shown
+    ]
+    older = len(rounds) - len(shown)
+    caption = "Rounds" + (
+        f" (the latest {len(shown)} of {len(rounds)}; `summary rounds 1-{rounds[-1].number}` "
+        "covers them all)"
+        if older
+        else ""
+    )
+    return Table(["round", "opened", "state", "questions"], rows, caption=caption)
+
+
+def export_hidden_note(service: IntegrityCheck, scope: Scope, exported: int) -> str | None:
+    """Why answers were left out of an export of `scope`, or None when none were."""
+    _, hidden = service.answers_in_scope(scope)
+    if not hidden:
+        return None
+    floor = service.settings.min_group
+    if not exported:
+        return (
+            f"Everything in {scope.label} was hidden: each of its {hidden} question group(s) "
+            f"had fewer than {floor} answers from one role, and nothing is shown for fewer than "
+            f"{floor} so no one can be recognised. Try a wider scope, e.g. `all`, or wait for "
+            "more answers."
+        )
+    return f"{hidden} question group(s) had {hidden_message(floor)}, and are left out."
+
+
+def _scope_usage(command: str) -> str:
+    return f"`{COMMANDS[command].usage}`"
+
+
+def _proposal_id(word: str) -> int:
+    """A proposal number as typed; too many digits to be any proposal is NotFound."""
+    if len(word) > 9:
+        raise NotFound(f"There is no proposal {word}. `/integrity propose list` shows them.")
+    return int(word)
 
 
 def _role(person: Person) -> str:

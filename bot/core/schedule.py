@@ -2,17 +2,22 @@
 
 `WeeklySchedule` is one workspace's (or team's) plan; `parse_schedule` reads an
 admin's `/integrity schedule …` words into one; `week_of` names the ISO week that
-keys a scheduled round, so a slot is never asked twice.
+keys a scheduled round, so a slot is never asked twice. A mistyped day, time zone or
+team is an error naming the closest valid value (`time_zone` does zones), never a
+guess and never a log line.
 """
 
 from __future__ import annotations
 
+import difflib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from functools import cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from bot.core.errors import UsageError
+from bot.core.errors import UsageError, typed
 
 logger = logging.getLogger(__name__)
 
@@ -92,20 +97,79 @@ def week_of(slot: datetime) -> str:
 
 
 def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
+    """A person's or schedule's stored zone; None (use the fallback) when it is unknown."""
+    if not name or name not in _zone_names():
+        if name:
+            logger.info("Unknown time zone %r stored; using the schedule's", name)
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("Unknown time zone %r; using the schedule's", name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 
 
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def time_zone(word: str) -> str:
+    """The IANA zone `word` names (any case: `europe/london`), or UsageError naming the
+    closest ones: `London` → `Europe/London`; a region such as `Europe` is not a zone."""
+    names = _zone_names()
+    if word in names:
+        return word
+    by_folded = {n.lower(): n for n in names}
+    if word.lower() in by_folded:
+        return by_folded[word.lower()]
+    key = word.lower().replace(" ", "_")
+    # The city alone (`London`, `new york`) names a zone whose last part it is.
+    cities = sorted(n for n in names if n.lower().rsplit("/", 1)[-1] == key)
+    region = sorted(n for n in names if n.lower().startswith(key + "/"))
+    if region and not cities:
+        raise UsageError(
+            f"{typed(word)} is a region, not a time zone: name a city in it, e.g. "
+            f"{' or '.join(region[:2])}."
+        )
+    if not cities:
+        last = {n.lower().rsplit("/", 1)[-1]: n for n in sorted(names)}
+        cities = [last[c] for c in difflib.get_close_matches(key, list(last), n=2, cutoff=0.75)]
+        cities += [
+            by_folded[n]
+            for n in difflib.get_close_matches(key, list(by_folded), n=2, cutoff=0.6)
+            if by_folded[n] not in cities
+        ]
+    hint = f" Did you mean {' or '.join(cities[:3])}?" if cities else ""
+    raise UsageError(
+        f"{typed(word)} is not a time zone.{hint} Use an IANA name like Europe/London or "
+        "America/New_York."
+    )
+
+
+def weekday(word: str) -> int:
+    """Monday = 0 from a day's name or its first three letters or more (`tue`, `thurs`);
+    anything else is UsageError naming the closest day."""
+    key = word.lower()
+    if len(key) >= 3:
+        for i, name in enumerate(WEEKDAYS):
+            if name.startswith(key):
+                return i
+    close = difflib.get_close_matches(key, WEEKDAYS, n=1, cutoff=0.5)
+    hint = f" Did you mean {close[0]}?" if close else ""
+    raise UsageError(f"{typed(word)} is not a day of the week.{hint} Use monday … sunday, or mon.")
+
+
 def parse_schedule(
-    platform: str, workspace: str, words: list[str], base: WeeklySchedule | None
+    platform: str,
+    workspace: str,
+    words: list[str],
+    base: WeeklySchedule | None,
+    *,
+    teams: Sequence[str] | None = None,
 ) -> WeeklySchedule:
     """`monday 10:00 [tz Europe/London] [days 5] [reminders 1] [catch-up 12] [team NAME]
-    [summary executives|CHANNEL]` into a schedule; errors name the bad word."""
+    [summary executives|CHANNEL]` into a schedule; errors name the bad word and the closest
+    valid value. `teams`: the known teams (None: any name is taken)."""
     usage = (
         "Usage: `/integrity schedule DAY HH:MM [tz ZONE] [days N] [reminders N] "
         "[catch-up HOURS] [team NAME] [summary executives|CHANNEL]`, e.g. "
@@ -115,16 +179,14 @@ def parse_schedule(
     values["team"] = ""
     if len(words) < 2:
         raise UsageError(usage)
-    day = words[0].lower()
-    matches = [i for i, name in enumerate(WEEKDAYS) if name.startswith(day[:3])]
-    if len(day) < 3 or not matches:
-        raise UsageError(f"{words[0]!r} is not a day of the week. {usage}")
-    values["weekday"] = matches[0]
+    values["weekday"] = weekday(words[0])
     try:
         hour, minute = (int(x) for x in words[1].split(":"))
         values["local_time"] = time(hour, minute)
     except ValueError:
-        raise UsageError(f"{words[1]!r} is not a time like 10:00. {usage}") from None
+        raise UsageError(
+            f"{typed(words[1])} is not a time like 10:00 (24-hour, HH:MM). {usage}"
+        ) from None
     rest = words[2:]
     if len(rest) % 2:
         raise UsageError(usage)
@@ -133,18 +195,32 @@ def parse_schedule(
     for key, value in zip(rest[::2], rest[1::2], strict=True):
         key = key.lower()
         if key == "tz":
-            if _zone(value) is None:
-                raise UsageError(f"{value!r} is not a time zone; use a name like Europe/London.")
-            values["tz"] = value
+            values["tz"] = time_zone(value)
         elif key in limits:
             low, high = limits[key]
-            if not value.isdigit() or not low <= int(value) <= high:
+            whole = value.isascii() and value.isdigit() and len(value) <= 3
+            if not whole or not low <= int(value) <= high:
                 raise UsageError(f"{key} must be a whole number from {low} to {high}.")
             values[fields[key]] = int(value)
         elif key == "team":
-            values["team"] = value
+            values["team"] = value if teams is None else _team(value, teams)
         elif key == "summary":
             values["summary_to"] = value
         else:
-            raise UsageError(f"I don't know the option {key!r}. {usage}")
+            raise UsageError(f"I don't know the option {typed(key)}. {usage}")
     return WeeklySchedule(**values)
+
+
+def _team(word: str, teams: Sequence[str]) -> str:
+    """A known team by name, any case; else UsageError naming the closest and the teams."""
+    by_folded = {t.lower(): t for t in teams}
+    if word.lower() in by_folded:
+        return by_folded[word.lower()]
+    if not teams:
+        raise UsageError(
+            f"There is no team {typed(word)}: no one here is in a team yet, so the schedule "
+            "without `team` covers everyone."
+        )
+    close = difflib.get_close_matches(word.lower(), list(by_folded), n=1, cutoff=0.5)
+    hint = f" Did you mean {by_folded[close[0]]}?" if close else ""
+    raise UsageError(f"There is no team {typed(word)}.{hint} Teams: {', '.join(teams)}.")

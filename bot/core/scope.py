@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.core.domain import Round
-from bot.core.errors import NotFound, UsageError
+from bot.core.errors import NotFound, UsageError, typed
 
 USAGE = "`[last | round N | rounds N-M | weeks N | all] [team]`"
 
@@ -68,9 +68,9 @@ def parse_scope(
         chosen = list(rounds)
         label = "all rounds"
     else:
-        unknown = " ".join(words)
+        unknown = typed(" ".join(words), 60)
         hint = f" Teams: {', '.join(known_teams.values())}." if known_teams else ""
-        raise UsageError(f"I don't understand {unknown!r}. Usage: {usage}{hint}")
+        raise UsageError(f"I don't understand {unknown}. Usage: {usage}{hint}")
     if team:
         label += f", team {team}"
     return Scope(rounds=chosen, team=team, label=label)
@@ -81,24 +81,41 @@ def round_numbers(spec: str, last: int, usage: str = USAGE) -> list[int]:
     numbers: set[int] = set()
     for part in spec.split(","):
         low, _, high = part.partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
-            raise UsageError(f"{spec!r} is not a list of round numbers like 1-4 or 1,3. {usage}")
+        if not _digits(low) or (high and not _digits(high)):
+            raise UsageError(
+                f"{typed(spec)} is not a list of round numbers like 1-4 or 1,3. Usage: {usage}"
+            )
         first, final = _round_number(low, last, usage), _round_number(high or low, last, usage)
         if first > final:
-            raise UsageError(f"{part!r} runs backwards: write the lower round first, e.g. 1-4.")
+            raise UsageError(
+                f"{typed(part)} runs backwards: write the lower round first, e.g. 1-4."
+            )
         numbers.update(range(first, final + 1))
     return sorted(numbers)
 
 
+def _digits(word: str) -> bool:
+    """True for a whole number typed in ASCII digits (`²` or `٣` are digits to Python too)."""
+    return word.isascii() and word.isdigit()
+
+
+def _small(word: str) -> int | None:
+    """The number `word` spells, or None when it has more than 9 digits (past any round
+    or week count, and never handed to `int` whole: 5,000 digits would be a ValueError)."""
+    digits = word.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 9 else None
+
+
 def _round_number(word: str, last: int, usage: str) -> int:
-    if not word.isdigit():
-        raise UsageError(f"{word!r} is not a round number. Usage: {usage}")
-    if len(word) > 9 or not 1 <= int(word) <= last:
+    if not _digits(word):
+        raise UsageError(f"{typed(word)} is not a round number. Usage: {usage}")
+    number = _small(word)
+    if number is None or not 1 <= number <= last:
         raise NotFound(
-            f"There is no round {word}: the rounds so far are 1 to {last}. "
+            f"There is no round {typed(word, 20)[1:-1]}: the rounds so far are 1 to {last}. "
             "`/integrity status` shows the latest."
         )
-    return int(word)
+    return number
 
 
 def _existing(by_number: dict[int, Round], number: int) -> Round:
@@ -108,8 +125,11 @@ def _existing(by_number: dict[int, Round], number: int) -> Round:
 
 
 def _weeks(word: str, first_opened: datetime, now: datetime, usage: str) -> int:
-    if not word.isdigit() or int(word) < 1:
-        raise UsageError(f"weeks takes a whole number of weeks, like 4, not {word!r}. {usage}")
+    weeks = _small(word) if _digits(word) else 0
+    if weeks is not None and weeks < 1:
+        raise UsageError(
+            f"weeks takes a whole number of weeks, like 4, not {typed(word)}. Usage: {usage}"
+        )
     # Past the first round, more weeks name the same rounds: cap at what exists.
     since_first = max((now - first_opened).days // 7 + 1, 1)
-    return min(int(word), since_first) if len(word) <= 9 else since_first
+    return since_first if weeks is None else min(weeks, since_first)

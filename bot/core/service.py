@@ -95,7 +95,8 @@ class IntegrityCheck:
         self.settings = settings
         self._analyser = analyser
         self.now = clock or (lambda: datetime.now(UTC))
-        self.store.sync_questions(load_bank(settings.questions_file))
+        if not store.read_only:  # an export reads the questions the bot last wrote
+            self.store.sync_questions(load_bank(settings.questions_file))
 
     # -- people -----------------------------------------------------------------
 
@@ -471,9 +472,16 @@ class IntegrityCheck:
 
     # -- summaries and exports --------------------------------------------------
 
-    def scope(self, requester: Person | None, spec: str = "") -> Scope:
-        """The scope `spec` names (see `bot.core.scope.parse_scope`)."""
-        return parse_scope(spec.split(), self.store.rounds(), self.store.teams(), self.now())
+    def scope(self, requester: Person | None, spec: str = "", *, usage: str = "") -> Scope:
+        """The scope `spec` names (see `bot.core.scope.parse_scope`); errors quote `usage`,
+        the asking command's own usage line."""
+        return parse_scope(
+            spec.split(),
+            self.store.rounds(),
+            self.store.teams(),
+            self.now(),
+            **({"usage": usage} if usage else {}),
+        )
 
     def answers_in_scope(self, scope: Scope) -> tuple[list[Answer], int]:
         """The answers a summary or export may use, and how many groups the floor hid.
@@ -701,6 +709,8 @@ class IntegrityCheck:
     def decide(self, requester: Person, proposal_id: int, approve: bool) -> Proposal:
         """Approve a proposal into a later round, or reject it (admins only)."""
         self.require_admin(requester, "approve or reject proposed questions")
+        if not 0 < proposal_id < 2**63:  # SQLite's integers: a larger id is no proposal
+            raise NotFound(f"There is no proposal {proposal_id}. `/integrity propose list`.")
         proposal = self.store.proposal(proposal_id)
         if proposal.status != "pending":
             raise UsageError(f"Proposal {proposal_id} was already {proposal.status}.")
@@ -742,6 +752,10 @@ class IntegrityCheck:
             for r in self.store.schedules()
             if platform is None or (r["platform"], r["workspace"]) == (platform, workspace)
         ]
+
+    def teams(self) -> list[str]:
+        """The teams people are in, as the platforms name them."""
+        return self.store.teams()
 
     def set_schedule(self, requester: Person, schedule: WeeklySchedule) -> None:
         """Save a weekly schedule (admins only)."""

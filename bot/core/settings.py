@@ -7,6 +7,7 @@ value.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -43,7 +44,7 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read settings from `env` (default: os.environ), creating the secret file if needed."""
         env = os.environ if env is None else env
-        db_path = Path(env.get("INTEGRITY_DB", "integrity.db"))
+        db_path = db_path_from(env.get("INTEGRITY_DB"))
         secret, key_file = _secret(env, db_path)
         kwargs: dict = {
             "db_path": db_path,
@@ -74,6 +75,33 @@ class Settings:
                 "(INTEGRITY_KEY_FILE), or set INTEGRITY_SECRET; to accept it there anyway, "
                 "set INTEGRITY_SECRET_BESIDE_DB=1."
             )
+
+
+def db_path_from(value: str | None) -> Path:
+    """The database file INTEGRITY_DB names (default `integrity.db`): a file, not a folder,
+    in a folder that exists or can be made."""
+    if value is None:
+        return Path("integrity.db")
+    if not value.strip():
+        raise ConfigError(
+            "INTEGRITY_DB is set but empty: set it to the database file, e.g. "
+            "INTEGRITY_DB=integrity.db, or unset it to use integrity.db here."
+        )
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise ConfigError(
+            f"INTEGRITY_DB is {value!r}, a folder: set it to a file in it, e.g. "
+            f"INTEGRITY_DB={path / 'integrity.db'}."
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(
+                    f"INTEGRITY_DB is {value!r}, but {parent} is a file, not a folder: set "
+                    "INTEGRITY_DB to a file in a folder."
+                )
+            break
+    return path
 
 
 def min_group_from(value: str | int | None) -> int:
@@ -135,13 +163,16 @@ def _secret(env: Mapping[str, str], db_path: Path) -> tuple[bytes, Path | None]:
             )
         return env["INTEGRITY_SECRET"].encode(), None
     path = key_path(db_path, env)
-    _move_legacy_key(legacy_key_path(db_path), path)
-    if path.exists():
-        return _read_key(path), path
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # O_EXCL: two processes starting at once must not write two different keys.
-    if not _create_key(path, secrets.token_hex(32)):
-        return _read_key(path), path
+    try:
+        _move_legacy_key(legacy_key_path(db_path), path)
+        if path.exists():
+            return _read_key(path), path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Two processes starting at once must not write two different keys.
+        if not _create_key(path, secrets.token_hex(32)):
+            return _read_key(path), path
+    except OSError as error:
+        raise ConfigError(_file_problem(path, error)) from error
     return _read_key(path), path
 
 
@@ -180,14 +211,43 @@ def _read_key(path: Path) -> bytes:
 
 
 def _create_key(path: Path, key: str) -> bool:
-    """Write a new key file, readable by its owner only; False if one exists already."""
+    """Write a new key file, readable by its owner only; False if one exists already.
+
+    The key is written whole or not at all: it goes to a draft first and is linked into
+    place (which fails if another process made one meanwhile), so a full disk can never
+    leave an empty or half key file that a later start would refuse or, worse, use."""
+    draft = path.with_name(f".{path.name}.{os.getpid()}.draft")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "w") as f:
-        f.write(key + "\n")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return False
+    finally:
+        draft.unlink(missing_ok=True)
     return True
+
+
+def _file_problem(path: Path, error: OSError) -> str:
+    """One line on why the key file `path` could not be read or written, and what to do."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return (
+            f"Disk full: there is no room to write the pseudonym key {path}. Free some space "
+            f"in {path.parent} (or set INTEGRITY_KEY_FILE elsewhere) and start again."
+        )
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (
+            f"Cannot write the pseudonym key {path}: {path.parent} is read-only for this "
+            "user. Make it writable, or set INTEGRITY_KEY_FILE to a file in a writable folder."
+        )
+    return (
+        f"Cannot use the pseudonym key {path} ({error.strerror or error}). "
+        "Check INTEGRITY_KEY_FILE."
+    )
 
 
 def _move_legacy_key(legacy: Path, path: Path) -> None:

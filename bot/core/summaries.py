@@ -7,9 +7,12 @@ Both are platform-neutral `Reply` objects; the adapters render them.
 
 from __future__ import annotations
 
+import difflib
+
 from bot.core.anonymity import hidden_message
-from bot.core.domain import Round
-from bot.core.errors import UsageError
+from bot.core.domain import Question, Round
+from bot.core.errors import NotFound, UsageError, typed
+from bot.core.people import fold
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
 from bot.core.scope import Scope
 from bot.core.service import IntegrityCheck
@@ -69,22 +72,43 @@ def progress_line(service: IntegrityCheck, scope: Scope) -> str | None:
     return f"Analysing {count:,} answer{'s' if count != 1 else ''} from {scope.label}…"
 
 
+def find_question(word: str, questions: list[Question]) -> Question:
+    """The question `word` names: its id, the start of its id, or words of its text;
+    otherwise NotFound naming the closest question and listing the ids."""
+    key = fold(word)
+    for matches in (
+        [q for q in questions if q.id == key],
+        [q for q in questions if q.id.startswith(key)],
+        [q for q in questions if key in fold(q.text)],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            ids = ", ".join(q.id for q in matches)
+            raise UsageError(f"{typed(word)} matches more than one question: {ids}. Use one id.")
+    names: dict[str, Question] = {q.id: q for q in questions}
+    for q in questions:  # the text's words too: "hold music" is nearer a text than an id
+        names.setdefault(fold(q.text), q)
+    close = difflib.get_close_matches(key, list(names), n=1, cutoff=0.3)
+    best = names[close[0]] if close else None
+    hint = f" The closest is `{best.id}`: “{best.text}”." if best else ""
+    raise NotFound(
+        f"There is no question {typed(word)}.{hint} "
+        f"Question ids: {', '.join(q.id for q in questions)}."
+    )
+
+
 def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
     """`[QUESTION] [weeks N]`: the gap over the rounds as a table and two charts."""
     # matplotlib is heavy: loaded on the first trend, not at start-up.
     from bot.core.trends import ANCHOR, build_trend, gap_chart, sides_chart
 
     words, scope_words = trend_words(rest)
-    if len(words) > 1:
-        raise UsageError(usage)
-    question_id = words[0] if words else ANCHOR
+    if any(w.lower() == "weeks" for w in words):
+        raise UsageError(f"`weeks` takes a whole number and comes last, e.g. `weeks 8`. {usage}")
     known = {q.id: q for q in service.questions(active_only=False)}
-    if question_id not in known:
-        matches = [qid for qid in known if qid.startswith(question_id)]
-        if len(matches) != 1:
-            raise UsageError(f"There is no question {question_id!r}. Ids: {', '.join(known)}.")
-        question_id = matches[0]
-    scope = service.scope(None, " ".join(scope_words))
+    question_id = find_question(" ".join(words), list(known.values())).id if words else ANCHOR
+    scope = service.scope(None, " ".join(scope_words), usage=usage.removeprefix("Usage: "))
     rounds = [r for r in scope.rounds if question_id in r.question_ids]
     if not rounds:
         raise UsageError(f"No round in {scope.label} asked {question_id!r}.")

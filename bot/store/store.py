@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -62,7 +63,7 @@ from bot.core.domain import (
     Role,
     Round,
 )
-from bot.core.errors import IntegrityError, NotFound
+from bot.core.errors import NotFound, StorageError, TransientError
 from bot.store.migrations import migrations
 
 logger = logging.getLogger(__name__)
@@ -75,8 +76,59 @@ def _is_lock_error(error: BaseException) -> bool:
     )
 
 
-class DatabaseBusy(IntegrityError):
+def _disk_nearly_full(folder: Path) -> bool:
+    """True when the disk holding `folder` has under 1 MiB free: SQLite reports some
+    writes that ran out of room as I/O errors rather than as a full disk."""
+    try:
+        return shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        return False
+
+
+class DatabaseBusy(TransientError):
     """The database stayed locked past the retry window; nothing was written."""
+
+
+def storage_error(error: BaseException, path: str) -> StorageError | None:
+    """The operator's one-line account of a database that cannot be opened or written
+    (disk full, read-only, not a database file), naming the path; None for other errors."""
+    folder = Path(path).resolve().parent
+    name = getattr(error, "sqlite_errorname", "") or ""
+    text = str(error)
+    if (
+        name == "SQLITE_FULL"
+        or getattr(error, "errno", None) in (28, 122)
+        or (
+            name.startswith("SQLITE_IOERR") and _disk_nearly_full(folder)  # ENOSPC, EDQUOT
+        )
+    ):
+        return StorageError(
+            f"Disk full: there is no room to write the database {path} (in {folder}). Nothing "
+            "was saved. Free some space there (or set INTEGRITY_DB to a disk with room), then "
+            "try again."
+        )
+    if name.startswith("SQLITE_READONLY") or getattr(error, "errno", None) in (13, 30):
+        return StorageError(
+            f"The database {path} is read-only for this user: the bot needs to write it and "
+            f"its folder {folder} (for the -wal and -shm files beside it). Make both writable, "
+            "or set INTEGRITY_DB to a file in a writable folder."
+        )
+    if name == "SQLITE_NOTADB":
+        return StorageError(
+            f"{path} is not an Integrity Check database (SQLite says: {text}). Set "
+            "INTEGRITY_DB to the bot's database file, or to a new file name to start afresh."
+        )
+    if name.startswith("SQLITE_CANTOPEN"):
+        return StorageError(
+            f"Cannot open the database {path}: check that it is a file (not a folder) and that "
+            f"its folder {folder} exists and is writable, or set INTEGRITY_DB to another file."
+        )
+    if name.startswith("SQLITE_IOERR"):
+        return StorageError(
+            f"Could not write the database {path} ({text}): the disk may be full or failing. "
+            "Nothing was saved. Check the disk, then try again."
+        )
+    return None
 
 
 def _now() -> str:
@@ -112,20 +164,55 @@ class Store:
     #: How long a write keeps retrying a locked database before giving up.
     lock_retry_seconds = 30.0
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
+        """Open (or create) the database at `path`, applying pending migrations.
+
+        `read_only` opens an existing database for reading only, never writing to it
+        (export: the file or its folder may be read-only); any error opening it is a
+        `StorageError` that names the path and what to do.
+        """
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # One connection shared by the bot's threads (adapters, scheduler); the
-        # lock serialises them, SQLite's busy timeout handles other processes.
-        conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
-        self.db = sqlite_utils.Database(conn)
+        self.read_only = read_only
         self._lock = threading.RLock()
         #: The kinds of write ("answers", "other") committed since the -wal was last emptied.
         self._wal_holds: set[str] = {"other"}
         self._sweep = threading.Event()
         self._closed = threading.Event()
         self._sweeper: threading.Thread | None = None
+        try:
+            self.db = self._open()
+        except (sqlite3.Error, OSError) as error:
+            raise storage_error(error, self.path) or StorageError(
+                f"Cannot open the database {self.path}: {error}. Set INTEGRITY_DB to the bot's "
+                "database file."
+            ) from error
+        # `answer_context`'s select list: every column of the three tables, named apart.
+        self._context_columns = ", ".join(
+            f'{alias}."{column}" as "{alias}.{column}"'
+            for alias, table in (("r", "rounds"), ("q", "questions"), ("p", "people"))
+            for column in self.db.table(table).columns_dict
+        )
+
+    def _open(self) -> sqlite_utils.Database:
+        if self.read_only:
+            return self._open_read_only()
+        if self.path != ":memory:":
+            folder = Path(self.path).parent
+            if folder.exists() and not folder.is_dir():
+                raise StorageError(
+                    f"The database {self.path} would be inside {folder}, which is a file, not a "
+                    "folder. Set INTEGRITY_DB to a file in a folder."
+                )
+            folder.mkdir(parents=True, exist_ok=True)
+            if Path(self.path).is_dir():
+                raise StorageError(
+                    f"The database {self.path} is a folder. Set INTEGRITY_DB to a file, e.g. "
+                    f"{Path(self.path) / 'integrity.db'}."
+                )
+        # One connection shared by the bot's threads (adapters, scheduler); the
+        # lock serialises them, SQLite's busy timeout handles other processes.
+        conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
         if self.path != ":memory:":
             self.db.enable_wal()
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -140,19 +227,44 @@ class Store:
             with self._lock:
                 self.db.execute("VACUUM")
             self.truncate_wal()
-        # `answer_context`'s select list: every column of the three tables, named apart.
-        self._context_columns = ", ".join(
-            f'{alias}."{column}" as "{alias}.{column}"'
-            for alias, table in (("r", "rounds"), ("q", "questions"), ("p", "people"))
-            for column in self.db.table(table).columns_dict
-        )
+        return self.db
+
+    def _open_read_only(self) -> sqlite_utils.Database:
+        """Open without writing: `mode=ro`, or `immutable=1` when the folder is read-only
+        and SQLite cannot make the WAL's shared-memory file (nobody can write it then)."""
+        path = Path(self.path)
+        if not path.is_file():
+            raise StorageError(f"There is no database file at {self.path}.")
+        uri = path.resolve().as_uri()
+        last: sqlite3.Error | None = None
+        for options in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(f"{uri}?{options}", uri=True, timeout=5, check_same_thread=False)
+            try:
+                conn.execute("select count(*) from sqlite_master").fetchone()
+            except sqlite3.Error as error:
+                conn.close()
+                last = error
+                continue
+            self.db = sqlite_utils.Database(conn)
+            if migrations.pending(self.db):
+                raise StorageError(
+                    f"The database {self.path} was written by an older version of Integrity "
+                    "Check: run the bot once with write access to upgrade it, then export."
+                )
+            return self.db
+        assert last is not None
+        raise last
 
     def close(self) -> None:
         self._closed.set()
         self._sweep.set()
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
-        self.truncate_wal()
+        if not self.read_only:
+            try:
+                self.truncate_wal()
+            except sqlite3.Error:  # a full disk: the -wal stays, SQLite replays it next open
+                logger.warning("Could not empty the -wal of %s on close", self.path)
         self.db.close()
 
     # -- plumbing ---------------------------------------------------------------
@@ -166,6 +278,11 @@ class Store:
         right after they are written (`_sweep_soon`), so it keeps no history of them.
         """
         kind = "answers" if answers else "other"
+        if self.read_only:
+            raise StorageError(
+                f"The database {self.path} was opened read-only (for an export); nothing was "
+                "saved. Run the bot itself to change anything."
+            )
         retrying = Retrying(
             retry=retry_if_exception(_is_lock_error),
             wait=wait_exponential(multiplier=0.05, max=2),
@@ -184,14 +301,17 @@ class Store:
                     if answers:
                         self._sweep_soon()
                     return result
-        except sqlite3.OperationalError as error:
+        except sqlite3.DatabaseError as error:
             if _is_lock_error(error):
                 raise DatabaseBusy(
                     "The database is busy and stayed locked for "
                     f"{self.lock_retry_seconds:.0f} seconds; nothing was saved. "
                     "Please send the same thing again in a minute."
                 ) from error
-            raise
+            storage = storage_error(error, self.path)
+            if storage is None:
+                raise
+            raise storage from error
         raise AssertionError("unreachable")  # pragma: no cover
 
     def truncate_wal(self) -> bool:
@@ -244,8 +364,14 @@ class Store:
                 logger.exception("Could not empty the -wal; the next write of answers retries")
 
     def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
-        with self._lock:
-            return [dict(r) for r in self.db.query(sql, params)]
+        try:
+            with self._lock:
+                return [dict(r) for r in self.db.query(sql, params)]
+        except sqlite3.DatabaseError as error:
+            storage = storage_error(error, self.path)
+            if storage is None:
+                raise
+            raise storage from error
 
     def schema_version(self) -> list[str]:
         """Names of the applied migrations, oldest first."""

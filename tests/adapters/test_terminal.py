@@ -3,26 +3,32 @@ through standard input from the first run to a summary, a trend chart and an exp
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 
 import pytest
 
+from bot.core.errors import UNEXPECTED
 from bot.core.settings import key_path
+from bot.store import DatabaseBusy
 from tests.conftest import ROOT
 
 
 def run_chat(
-    tmp_path, lines: list[str], env_extra: dict[str, str] | None = None
+    tmp_path,
+    lines: list[str],
+    env_extra: dict[str, str] | None = None,
+    args: list[str] | None = None,
 ) -> subprocess.CompletedProcess:
-    """`python run_bot.py` in `tmp_path`, with `lines` on standard input."""
+    """`python run_bot.py [args]` in `tmp_path`, with `lines` on standard input."""
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("INTEGRITY_", "SLACK_", "TEAMS_"))
     }
     env.update(env_extra or {}, INTEGRITY_DB=str(tmp_path / "integrity.db"))
     return subprocess.run(
-        [sys.executable, str(ROOT / "run_bot.py")],
+        [sys.executable, str(ROOT / "run_bot.py"), *(args or [])],
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
@@ -105,14 +111,110 @@ def test_second_run_keeps_the_data_and_does_not_seed_again(tmp_path):
     assert "1/5" in again.stdout
 
 
-def test_an_unknown_person_joins_as_frontline_with_a_note(tmp_path):
-    result = run_chat(tmp_path, ["/as Zoe", "/integrity summary", "/quit"])
-    assert "Zoe is new here and joins as frontline" in result.stdout
-    assert "/integrity role @zoe executive" in result.stdout
-    assert "Only executives" in result.stdout
+def test_a_new_person_joins_as_frontline_only_when_asked(tmp_path):
+    result = run_chat(tmp_path, ["/as new Zoe Park", "/integrity summary", "/quit"])
+    out = " ".join(result.stdout.split())  # Rich wraps long lines
+    assert "Zoe Park is new here and joins as frontline" in out
+    assert "/integrity role @zoe-park executive" in out
+    assert "Only executives" in out
+
+
+def test_typos_never_create_people_or_change_who_you_are(tmp_path):
+    result = run_chat(
+        tmp_path,
+        [
+            "/as aishaa",
+            "/as Jordan Lee",
+            "/as AÏSHA",
+            "/as khan",
+            "/as new Aisha Khan",
+            "/people",
+            "/quit",
+        ],
+    )
+    out = " ".join(result.stdout.split())  # Rich wraps long lines
+    assert "No one is called 'aishaa' — did you mean Aisha Khan?" in out
+    assert "/as new NAME" in out
+    assert "You are now Jordan Lee (frontline)" in out
+    assert "You are now Aisha Khan (frontline)" in out  # accents and case do not count
+    assert "No one is called 'khan' — did you mean Aisha Khan?" in out
+    assert "Aisha Khan is already here" in out
+    assert "is new here" not in out
+    people = out.split("People in this workspace")[1].split("> /quit")[0]
+    assert people.count("│ Aisha") == 1 and "aishaa" not in people  # nobody was added
+
+
+def test_a_mistyped_user_at_start_is_an_error_naming_the_closest(tmp_path):
+    run_chat(tmp_path, ["/quit"])  # the demo workspace
+    result = run_chat(tmp_path, ["/integrity status", "/quit"], args=["--user", "Jordn"])
+    assert result.returncode == 2
+    assert "No one is called 'Jordn' — did you mean Jordan Lee?" in result.stderr
+    assert "Dana Whitfield" not in result.stdout  # not started as the admin instead
+    ok = run_chat(tmp_path, ["/quit"], args=["--user", "jordan"])
+    assert "You are Jordan Lee" in ok.stdout
+
+
+def test_log_records_go_to_a_file_beside_the_database_not_the_screen(tmp_path):
+    result = run_chat(
+        tmp_path,
+        ["/integrity schedule monday 10:00 tz London", "/integrity export weeks x", "/quit"],
+        {"INTEGRITY_LOG_LEVEL": "INFO"},
+    )
+    assert result.returncode == 0
+    out = " ".join(result.stdout.split())
+    assert "Did you mean Europe/London?" in out and "Usage: /integrity export" in out
+    assert "WARNING" not in result.stdout + result.stderr
+    assert "INFO" not in result.stdout + result.stderr and result.stderr == ""
+    assert (
+        "INFO __main__: Terminal chat on the database" in (tmp_path / "integrity.log").read_text()
+    )
 
 
 def test_a_floor_below_three_is_refused_with_what_to_do(tmp_path):
     result = run_chat(tmp_path, ["/quit"], {"INTEGRITY_MIN_GROUP": "2"})
     assert result.returncode == 2
     assert "never be below 3" in result.stderr and "INTEGRITY_MIN_GROUP" in result.stderr
+
+
+def _chat(service, admin, **console_options):
+    from rich.console import Console
+
+    from bot.adapters.terminal import TerminalChat
+
+    console = Console(file=io.StringIO(), width=100, **console_options)
+    return TerminalChat(service, console, workspace=admin.workspace, user=admin.display_name)
+
+
+def test_an_unexpected_error_is_logged_and_not_offered_a_retry(service, admin, monkeypatch, caplog):
+    chat = _chat(service, admin)
+    monkeypatch.setattr(service, "open_round", lambda: int("9" * 5000))  # a ValueError
+    chat.handle("/integrity status")
+    screen = chat.console.file.getvalue()
+    assert UNEXPECTED.split(".")[0] in screen and "send it again" not in screen
+    assert "Traceback" not in screen and "Command failed" in caplog.text
+
+
+def test_a_transient_error_is_offered_a_retry(service, admin, monkeypatch):
+    chat = _chat(service, admin)
+
+    def busy():
+        raise DatabaseBusy("The database is busy and stayed locked; nothing was saved.")
+
+    monkeypatch.setattr(service, "open_round", busy)
+    chat.handle("/integrity status")
+    assert "The database is busy" in chat.console.file.getvalue()
+    monkeypatch.setattr(service, "open_round", lambda: (_ for _ in ()).throw(TimeoutError("slow")))
+    chat.handle("/integrity status")
+    assert "Please send it again in a minute" in chat.console.file.getvalue()
+
+
+def test_a_summary_shows_a_status_with_how_many_answers_it_analyses(service, admin):
+    from rich.text import Text
+
+    chat = _chat(service, admin, force_terminal=True)
+    service.start_round()
+    chat.handle("/integrity summary")
+    screen = Text.from_ansi(chat.console.file.getvalue()).plain
+    assert "Analysing 0 answers from round 1…" in screen  # the status, while it works
+    assert "Integrity check: round 1" in screen  # then the summary
+    assert chat.commands.progress is None  # and only while it works
