@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.analysis.models import AnswerRecord, QuestionInfo, Voice
-from bot.core.errors import InputFileError
+from bot.core.errors import InputFileError, typed
 
 ROLE_ALIASES: dict[str, Voice] = {
     "executive": "executive",
@@ -63,29 +63,64 @@ def load_answers(path: str | Path) -> list[AnswerRecord]:
         raise InputFileError(
             f"{path} is not a file `analyse` can read: use a .csv, .jsonl or .ndjson export."
         )
-    if not path.is_file():
-        raise InputFileError(f"{path} does not exist. Check the path and try again.")
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(_csv_rows(handle, path) if kind == "csv" else _jsonl_rows(handle, path))
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
+    rows = read_rows(path, kind)
     records = [_record(row, line, path) for line, row in rows]
     if not records:
         raise InputFileError(f"{path} has no answers in it.")
     return records
 
 
+def read_rows(path: Path, kind: str) -> list[tuple[int, dict[str, Any]]]:
+    """The rows of a CSV (`kind` "csv") or JSONL file as (line, lower-cased fields), for
+    any file a user hands over: an unreadable path, a huge field, deep nesting or a
+    5,000-digit number is an InputFileError naming the file (and the line), never a
+    traceback."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return list(_csv_rows(handle, path) if kind == "csv" else _jsonl_rows(handle, path))
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
+    except FileNotFoundError:
+        raise InputFileError(f"{path} does not exist. Check the path and try again.") from None
+    except IsADirectoryError:
+        raise InputFileError(f"{path} is a folder, not a file: name the export file.") from None
+    except PermissionError:
+        raise InputFileError(
+            f"{path} cannot be read: permission denied. Make it readable for this user "
+            "(chmod u+r) or copy it somewhere you can read."
+        ) from None
+    except OSError as error:
+        raise InputFileError(
+            f"{path} cannot be read: {error.strerror or error}. Check the file and try again."
+        ) from None
+
+
 def _csv_rows(handle: Any, path: Path) -> Any:
     reader = csv.DictReader(handle)
-    if not reader.fieldnames:
-        return
-    for row in reader:
-        # The header is line 1; a quoted field may span lines, so ask the reader.
-        line = reader.line_num
-        if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
-            continue
-        yield line, {(k or "").strip().lower(): v for k, v in row.items()}
+    start = 1  # the line the record being read starts on (a quoted field may span lines)
+    try:
+        if not reader.fieldnames:
+            return
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            # The header is line 1; a quoted field may span lines, so ask the reader.
+            line = reader.line_num
+            if not any((value or "").strip() for value in row.values() if isinstance(value, str)):
+                continue
+            yield line, {(k or "").strip().lower(): v for k, v in row.items()}
+    except csv.Error as error:
+        limit = csv.field_size_limit()
+        why = (
+            f"has a field longer than {limit // 1024} KB: is a quote left open? An answer "
+            "is at most a few thousand characters"
+            if "field larger than field limit" in str(error)
+            else f"is not valid CSV ({error})"
+        )
+        raise InputFileError(f"{path} line {start} {why}.") from None
 
 
 def _jsonl_rows(handle: Any, path: Path) -> Any:
@@ -96,6 +131,16 @@ def _jsonl_rows(handle: Any, path: Path) -> Any:
             row = json.loads(raw)
         except json.JSONDecodeError as error:
             raise InputFileError(f"{path} line {line} is not valid JSON: {error.msg}.") from None
+        except RecursionError:
+            raise InputFileError(
+                f"{path} line {line} nests lists or objects too deeply to be an answer: each "
+                "line is one flat JSON object of answer fields."
+            ) from None
+        except ValueError:  # a number with thousands of digits
+            raise InputFileError(
+                f"{path} line {line} has a number too long to read (thousands of digits): a "
+                "rating is a whole number from 1 to 5."
+            ) from None
         if not isinstance(row, dict):
             raise InputFileError(f"{path} line {line} is not a JSON object with answer fields.")
         yield line, {str(k).strip().lower(): v for k, v in row.items()}
@@ -130,7 +175,7 @@ def _role(value: Any, where: str) -> Voice:
     key = " ".join(_text(value).lower().split())
     if key in ROLE_ALIASES:
         return ROLE_ALIASES[key]
-    shown = repr(_text(value)) if _text(value) else "no role"
+    shown = typed(_text(value)) if _text(value) else "no role"
     raise InputFileError(f"{where} has {shown} as its role: use {_VALID_ROLES}.")
 
 
@@ -149,7 +194,8 @@ def _rating(value: Any, where: str) -> int | None:
         number = None
     if number is None or not 1 <= number <= 5:
         raise InputFileError(
-            f"{where} has {value!r} as its rating: "
+            f"{where} has {typed(value if isinstance(value, str) else repr(value))} as its "
+            "rating: "
             "use a whole number from 1 to 5, or leave it empty."
         )
     return number

@@ -13,7 +13,7 @@ import pytest
 from bot.core.errors import UNEXPECTED
 from bot.core.settings import key_path
 from bot.store import DatabaseBusy
-from tests.conftest import ROOT
+from tests.conftest import ROOT, make_people
 
 
 def run_chat(
@@ -212,9 +212,13 @@ def test_a_summary_shows_a_status_with_how_many_answers_it_analyses(service, adm
     from rich.text import Text
 
     chat = _chat(service, admin, force_terminal=True)
-    service.start_round()
+    current = service.start_round()
+    for person in make_people(service, "frontline", 3):
+        service.record_answer(person, current.question_ids[0], rating=2, text="slow")
     chat.handle("/integrity summary")
     screen = Text.from_ansi(chat.console.file.getvalue()).plain
-    assert "Analysing 0 answers from round 1…" in screen  # the status, while it works
+    assert "Analysing 3 answers from round 1…" in screen  # the status, while it works
     assert "Integrity check: round 1" in screen  # then the summary
-    assert chat.commands.progress is None  # and only while it works
+    chat.handle("trend")
+    screen = Text.from_ansi(chat.console.file.getvalue()).plain
+    assert "Analysing 3 answers from all rounds…" in screen

@@ -110,3 +110,88 @@ def test_long_questions_get_distinct_stable_slugs():
     first, second = slug(base + "they return?"), slug(base + "they stay?")
     assert first != second and len(first) <= 60
     assert slug(base + "they return?") == first
+
+
+# -- hostile files (issue 15): one line naming the file and the line, never a traceback
+
+
+@pytest.mark.parametrize(
+    "name,content,expected",
+    [
+        (
+            "field.csv",
+            HEADER + "1,Q?,executive,3,ok,,\n" + '2,Q?,executive,3,"' + "x" * 200_000 + '",,\n',
+            "line 3 has a field longer than 128 KB",
+        ),
+        ("nested.jsonl", '{"question": "Q?", "role": "exec", "text": ' + "[" * 100_000 + "]"
+         * 100_000 + "}\n", "line 1 nests lists or objects too deeply"),
+        ("digits.jsonl", '{"question": "Q?", "role": "exec"}\n{"question": "Q?", "rating": '
+         + "9" * 5000 + "}\n", "line 2 has a number too long to read"),
+        ("digits.csv", HEADER + "1,Q?,executive," + "9" * 5000 + ",,,\n",
+         "line 2 has '99999999999999999999999999999…' as its rating"),
+        ("nul.csv", HEADER + "1,Q?,exec\x00,3,,,\n", "line 2 has 'exec\\x00' as its role"),
+        ("inf.jsonl", '{"question": "Q?", "role": "exec", "rating": 1e999}\n',
+         "line 1 has 'inf' as its rating"),
+    ],
+)  # fmt: skip
+def test_a_hostile_file_is_one_line_naming_the_file_and_line(tmp_path, name, content, expected):
+    path = write(tmp_path, name, content)
+    with pytest.raises(InputFileError) as raised:
+        load_answers(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path} ") and expected in message, message
+    assert "\n" not in message and len(message) < 400
+
+
+def test_a_folder_or_a_file_gone_before_it_is_opened_is_named(tmp_path, monkeypatch):
+    (tmp_path / "export.csv").mkdir()
+    with pytest.raises(InputFileError, match="export.csv is a folder, not a file"):
+        load_answers(tmp_path / "export.csv")
+    # Removed after any check and before the open: the open itself says so.
+    gone = write(tmp_path, "gone.csv", HEADER + "1,Q?,exec,3,,,\n")
+    real_open = Path.open
+
+    def open_after_removal(self, *args, **kwargs):
+        if self == gone:
+            gone.unlink()
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", open_after_removal)
+    with pytest.raises(InputFileError, match="gone.csv does not exist"):
+        load_answers(gone)
+
+
+def test_an_unreadable_file_is_named_and_analyse_exits_2(tmp_path):
+    """Root reads any file, so the command runs as an ordinary user who owns the file
+    (a user namespace without capabilities); `chmod 000` then denies it as it would."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from tests.conftest import ROOT
+
+    folder = Path(tempfile.mkdtemp(prefix="integrity-unreadable-"))
+    try:
+        folder.chmod(0o755)
+        path = write(folder, "answers.csv", HEADER + "1,Q?,exec,3,,,\n")
+        path.chmod(0o000)
+        prefix = []
+        if os.geteuid() == 0:
+            prefix = ["unshare", "--user", "--map-user=1000", "--map-group=1000"]
+            if subprocess.run([*prefix, "true"], capture_output=True).returncode:
+                pytest.skip("needs user namespaces to run as an ordinary user")
+        result = subprocess.run(
+            [*prefix, sys.executable, str(ROOT / "run_bot.py"), "analyse", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2, result.stderr
+        assert (
+            result.stderr == f"integrity: {path} cannot be read: permission denied. Make it "
+            "readable for this user (chmod u+r) or copy it somewhere you can read.\n"
+        )
+    finally:
+        shutil.rmtree(folder)
