@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import shutil
 import sqlite3
@@ -107,7 +108,12 @@ def storage_error(error: BaseException, path: str) -> StorageError | None:
             "was saved. Free some space there (or set INTEGRITY_DB to a disk with room), then "
             "try again."
         )
-    if name.startswith("SQLITE_READONLY") or getattr(error, "errno", None) in (13, 30):
+    read_only_folder = folder.is_dir() and not os.access(folder, os.W_OK)
+    if (
+        name.startswith("SQLITE_READONLY")
+        or getattr(error, "errno", None) in (13, 30)  # EACCES, EROFS
+        or (name.startswith("SQLITE_CANTOPEN") and read_only_folder)
+    ):
         return StorageError(
             f"The database {path} is read-only for this user: the bot needs to write it and "
             f"its folder {folder} (for the -wal and -shm files beside it). Make both writable, "

@@ -182,7 +182,10 @@ def _chat(service, admin, **console_options):
     from bot.adapters.terminal import TerminalChat
 
     console = Console(file=io.StringIO(), width=100, **console_options)
-    return TerminalChat(service, console, workspace=admin.workspace, user=admin.display_name)
+    files = service.settings.db_path.parent / "exports"  # charts and exports: never the cwd
+    return TerminalChat(
+        service, console, workspace=admin.workspace, user=admin.display_name, files_dir=files
+    )
 
 
 def test_an_unexpected_error_is_logged_and_not_offered_a_retry(service, admin, monkeypatch, caplog):
