@@ -15,12 +15,15 @@ works"), against someone who reads the files (db, -wal, -shm, a backup) without 
 - Nothing that names a person is written in an answer's transaction: `deliveries`
   knows who was asked, never whether they answered (the service works that out with
   the key, from the pseudonyms, when a reminder or a response rate needs it).
-- The -wal never holds a transaction of answers beside another kind of write (a person
-  met, a check-in sent): whichever comes second empties it first (TRUNCATE checkpoint).
-  Answers are swept out of it by a background thread right after they are written, so
-  it keeps no history of them to replay commit by commit (a burst within the sweep's few
-  milliseconds may share one); off the acknowledgement's path, so a click's ack waits
-  for its commit only. It is emptied too when a round closes and after forget-me.
+- The -wal never holds a transaction of answers beside one that names a person because
+  of their own message (meeting them, their conversation reference), which would pair
+  the two: whichever comes second empties it first (TRUNCATE checkpoint). The bot's own
+  acts (check-ins, reminders) are timed by the scheduler, not by a person's answer.
+  A background thread empties it a tenth of a second after writes pause (every two
+  seconds during a burst), so it keeps no history of answers to replay commit by commit
+  beyond the answers of that moment; off the acknowledgement's path, so a click's ack
+  waits for its commit, and at most an emptying with little left to copy. It is emptied too when
+  a round closes and after forget-me.
 - `PRAGMA secure_delete` is on: what is deleted or overwritten is zeroed in the file.
 - The times that stay finer than the day are the bot's own acts, never a person's:
   when a check-in was claimed and sent and when a reminder went (the scheduler needs
@@ -39,11 +42,12 @@ import secrets
 import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import sqlite_utils
 from tenacity import (
@@ -151,8 +155,18 @@ def random_id() -> int:
     return secrets.randbelow(2**63 - 1) + 1
 
 
+#: What a transaction writes, for keeping answers apart from what names a person (`Store.write`).
+WriteKind = Literal["answers", "person", "bot"]
+
 #: How long an event key is kept for de-duplication (platforms redeliver within minutes).
 SEEN_EVENT_DAYS = 2
+#: The sweeper empties the -wal once writes have paused this long...
+SWEEP_QUIET_SECONDS = 0.1
+#: ... or this long after the first write it has not swept, whichever comes first. A
+#: checkpoint holds writers up while it runs: one per answer put a burst's
+#: acknowledgements at 300-700 ms here (against 5-30 ms without), so a burst is swept
+#: every two seconds, and a quiet moment at once.
+SWEEP_AT_MOST_SECONDS = 2.0
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -180,8 +194,8 @@ class Store:
         self.path = str(path)
         self.read_only = read_only
         self._lock = threading.RLock()
-        #: The kinds of write ("answers", "other") committed since the -wal was last emptied.
-        self._wal_holds: set[str] = {"other"}
+        #: The kinds of write (`WriteKind`) committed since the -wal was last emptied.
+        self._wal_holds: set[str] = {"bot"}
         self._sweep = threading.Event()
         self._closed = threading.Event()
         self._sweeper: threading.Thread | None = None
@@ -275,15 +289,17 @@ class Store:
 
     # -- plumbing ---------------------------------------------------------------
 
-    def write(self, fn: Callable[[], T], *, answers: bool = False) -> T:
+    def write(self, fn: Callable[[], T], *, kind: WriteKind = "bot") -> T:
         """Run `fn` in one transaction, retrying while another process holds the lock.
 
-        `answers`: the transaction writes answers (and nothing that names a person). The
-        -wal never holds a transaction of answers beside one of another kind: whichever
-        comes second first empties it (`truncate_wal`); and answers are swept out of it
-        right after they are written (`_sweep_soon`), so it keeps no history of them.
+        `kind` says what the transaction writes: "answers" (and nothing that names a
+        person), "person" (what a person's own message makes the bot write about them:
+        meeting them, their role, their conversation reference) or "bot" (everything
+        else: the bot's own acts, at its own times). The -wal never holds answers beside a
+        "person" write, since a person's message that writes both would pair them in it:
+        whichever comes second first empties it (`truncate_wal`). Every write is swept out
+        of it soon after (`_sweep_soon`), so it keeps no history of answers.
         """
-        kind = "answers" if answers else "other"
         if self.read_only:
             raise StorageError(
                 f"The database {self.path} was opened read-only (for an export); nothing was "
@@ -299,13 +315,12 @@ class Store:
         try:
             for attempt in retrying:
                 with attempt, self._lock:
-                    if self._wal_holds - {kind}:
+                    if {kind, *self._wal_holds} >= {"answers", "person"}:
                         self.truncate_wal()
                     with self.db.atomic():
                         result = fn()
                     self._wal_holds.add(kind)
-                    if answers:
-                        self._sweep_soon()
+                    self._sweep_soon()
                     return result
         except sqlite3.DatabaseError as error:
             if _is_lock_error(error):
@@ -344,30 +359,46 @@ class Store:
         return not busy
 
     def _sweep_soon(self) -> None:
-        """Have the sweeper empty the -wal of the answers just written, off the caller's
-        path: the answer is acknowledged after its commit, not after a checkpoint too. A
-        burst of answers within the sweep's few milliseconds may share one emptying."""
+        """Have the sweeper empty the -wal of what was just written, off the caller's path:
+        an answer is acknowledged after its commit, not after a checkpoint too. It sweeps
+        once writes pause for `SWEEP_QUIET_SECONDS`, and during a burst every
+        `SWEEP_AT_MOST_SECONDS`."""
         if self.path == ":memory:" or self._closed.is_set():
             return
         if self._sweeper is None:
             self._sweeper = threading.Thread(
-                target=self._sweep_answers, name="wal-sweeper", daemon=True
+                target=self._sweep_wal, name="wal-sweeper", daemon=True
             )
             self._sweeper.start()
         self._sweep.set()
 
-    def _sweep_answers(self) -> None:
-        while True:
-            self._sweep.wait()
-            self._sweep.clear()
-            if self._closed.is_set():
-                return
-            try:
-                with self._lock:
-                    if "answers" in self._wal_holds:
-                        self.truncate_wal()
-            except Exception:
-                logger.exception("Could not empty the -wal; the next write of answers retries")
+    def _sweep_wal(self) -> None:
+        """The sweeper: copy the -wal into the database from a connection of its own (a
+        PASSIVE checkpoint, which writers do not wait for), then empty it under the store's
+        lock, which has only the last few commits left to copy."""
+        own = sqlite3.connect(self.path, timeout=5)
+        try:
+            while True:
+                self._sweep.wait()
+                first = time.monotonic()
+                while True:  # wait for a pause in the writes, or the longest wait
+                    self._sweep.clear()
+                    if self._closed.wait(SWEEP_QUIET_SECONDS):
+                        return
+                    if not self._sweep.is_set():
+                        break
+                    if time.monotonic() - first >= SWEEP_AT_MOST_SECONDS:
+                        self._sweep.clear()
+                        break
+                try:
+                    own.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    with self._lock:
+                        if self._wal_holds:
+                            self.truncate_wal()
+                except Exception:
+                    logger.exception("Could not empty the -wal; the next write retries")
+        finally:
+            own.close()
 
     def _rows(self, sql: str, params: Sequence[Any] | dict = ()) -> list[dict]:
         try:
@@ -444,7 +475,7 @@ class Store:
             assert person is not None
             return person
 
-        return self.write(run)
+        return self.write(run, kind="person")
 
     def people(self, platform: str | None = None, workspace: str | None = None) -> list[Person]:
         where, params = [], []
@@ -463,7 +494,7 @@ class Store:
         changes: dict[str, Any] = {"role": role}
         if is_admin is not None:
             changes["is_admin"] = int(is_admin)
-        self.write(lambda: self.db.table("people").update(person_id, changes))
+        self.write(lambda: self.db.table("people").update(person_id, changes), kind="person")
         return self.person_by_id(person_id)
 
     # -- questions --------------------------------------------------------------
@@ -784,7 +815,8 @@ class Store:
                     "updated_at": _today(),
                 },
                 pk="person_id",
-            )
+            ),
+            kind="person",
         )
 
     def conversation_ref(self, person_id: int) -> dict | None:
@@ -972,8 +1004,8 @@ class Store:
         Each of `answers` is (question id, rating, text); a rating or text equal to `keep`
         leaves the stored value as it is, so a rating click and a later "why" each edit their
         own half. A new answer gets a random id (`random_id`); an edit keeps its id. Nothing
-        but `answers` is written, never beside another kind of write in the -wal, and swept out
-        of it right after (`write` with `answers=True`; see the module docstring).
+        but `answers` is written, never beside a write that names a person in the -wal, and
+        swept out of it soon after (`write`; see the module docstring).
         """
         statements = []
         for question_id, rating, text in answers:
@@ -1015,7 +1047,7 @@ class Store:
                 stored.append(_answer(dict(zip(columns, cursor.fetchone(), strict=True))))
             return stored
 
-        return self.write(run, answers=True)  # the answers as stored, from the write itself
+        return self.write(run, kind="answers")  # the answers as stored, from the write
 
     def answer_context(
         self, platform: str, workspace: str, user_id: str, round_id: int, question_id: str
