@@ -90,7 +90,8 @@ def run_server(env) -> int:
     logging.getLogger(__name__).warning(
         "Integrity Check serving %s on port %s", ", ".join(messengers), port
     )
-    web.run_app(web_app, port=port, print=None)
+    # No client address in the access log: customers answer the survey page here too.
+    web.run_app(web_app, port=port, print=None, access_log_format='"%r" %s %b %Tf')
     return 0
 
 
@@ -121,7 +122,25 @@ def run_chat(user: str | None) -> int:
     chat.greet(seeded=seeded)
     if seeded:
         console.print(f"The demo lives in [bold]{settings.db_path}[/bold]; delete it to restart.")
+    _serve_survey(service, console)
     return chat.run(sys.stdin, echo=not sys.stdin.isatty())
+
+
+def _serve_survey(service, console) -> None:
+    """The customer survey page, served by this process while the terminal chat runs (on
+    127.0.0.1 and PORT); a busy port is told, not fatal."""
+    from bot.adapters.survey import serve_in_background
+
+    try:
+        url = serve_in_background(service, _port(os.environ))
+    except ConnectionError as error:
+        console.print(f"The customer survey page is off: {error}. Set PORT to a free port.")
+        return
+    console.print(
+        f"Customer survey pages are served at {url}/survey/… while this chat runs; "
+        "`/integrity customers link` makes one.",
+        style="dim",
+    )
 
 
 def _analyser(settings):

@@ -398,3 +398,20 @@ def test_m007_on_a_database_with_m006_answers_adds_the_customer_side(tmp_path):
     assert store.question("q1").customer is None
     assert "customer_prediction" in store.db.table("answers").columns_dict
     store.close()
+
+
+def test_m009_keeps_only_a_hash_of_an_answered_survey_link(store):
+    assert set(store.db.table("survey_links_used").columns_dict) == {"link_hash"}
+    store.add_customer_answers([], used_link="abc")
+    assert store.survey_link_used("abc") and not store.survey_link_used("abd")
+    with pytest.raises(Exception, match="already been answered"):
+        store.add_customer_answers(
+            [{"question_id": "q1", "rating": 3, "source": "survey", "answered_on": date.today()}],
+            used_link="abc",
+        )
+    assert store.customer_answers() == []  # the answers of a reused link are not kept
+    assert store.customer_note() is None
+    store.set_customer_note("We heard you.", date(2026, 11, 2))
+    assert store.customer_note() == ("We heard you.", date(2026, 11, 2))
+    store.set_customer_note("", date(2026, 11, 3))
+    assert store.customer_note() is None

@@ -52,7 +52,9 @@ def print_reply(console: Console, reply: Reply, files_dir: Path | None = None) -
             else:
                 console.rule(f"[bold]{escape(block.text)}")
         elif isinstance(block, Text):
-            console.print(_markup(block.text))
+            # A bare link stays one line, whatever the width, so it can be copied whole.
+            link = block.text.startswith(("http://", "https://")) and " " not in block.text
+            console.print(_markup(block.text), soft_wrap=link)
         elif isinstance(block, Note):
             console.print(_markup(block.text), style="dim")
         elif isinstance(block, Quote):

@@ -1,7 +1,8 @@
 """The one aiohttp web server every chat platform shares, and its scheduler.
 
 `build_server(service, env)` mounts each configured platform (Slack's
-`/slack/events` or Socket Mode, Teams' `/api/messages`) and `/healthz` on one
+`/slack/events` or Socket Mode, Teams' `/api/messages`), the customer survey page
+(`/survey/…`) and `/healthz` on one
 `aiohttp` application, and returns it with the platforms' messengers, which is
 what the weekly scheduler posts through. Once started it moves everything
 loaded so far out of the garbage collector's way (`freeze_heap_on_startup`).
@@ -41,6 +42,9 @@ def build_server(
     """The web app with every configured platform mounted, and the scheduler started with it."""
     web_app = web.Application()
     web_app.router.add_get("/healthz", _healthz)
+    from bot.adapters.survey import register as register_survey
+
+    register_survey(web_app, service)  # the customer survey page, beside the platforms
     messengers: dict[str, Messenger] = {}
     platforms = platforms_configured(env)
     if "slack" in platforms:

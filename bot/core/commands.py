@@ -28,6 +28,7 @@ from bot.core.summaries import (
     trend_reply,
     trend_words,
 )
+from bot.core.survey import DEFAULT_DAYS as DEFAULT_SURVEY_DAYS
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +73,12 @@ COMMANDS: dict[str, Command] = {
         "executives",
     ),
     "ask": Command("/integrity ask", "start a new round now", "executives and admins"),
+    "customers": Command(
+        "/integrity customers link [QUESTION...] [expires N days] | note [TEXT|off]",
+        "a signed, expiring link to the customer survey page (one answer per link); the "
+        "“what we heard, what we are changing” note shown there",
+        "executives and admins",
+    ),
     "close": Command("/integrity close", "close the open round now", "executives and admins"),
     "export": Command(
         "/integrity export [last|round N|rounds N-M|weeks N|all] [team]",
@@ -409,6 +416,57 @@ class Commands:
         if delivered:
             reply.add(Note(delivered))
         return reply
+
+    def _customers(self, person: Person, rest: str) -> Reply:
+        usage = f"Usage: `{COMMANDS['customers'].usage}`"
+        words = rest.split()
+        if words[:1] == ["link"]:
+            return self._customers_link(person, words[1:], usage)
+        if words[:1] == ["note"]:
+            return self._customers_note(person, rest.split(maxsplit=1)[1:], usage)
+        raise UsageError(usage)
+
+    def _customers_link(self, person: Person, words: list[str], usage: str) -> Reply:
+        days = DEFAULT_SURVEY_DAYS
+        if "expires" in words:
+            at = words.index("expires")
+            spec = words[at + 1 : at + 3]
+            if not spec or not spec[0].isdigit() or spec[1:] not in ([], ["days"], ["day"]):
+                raise UsageError(f"Say how long the link lasts as `expires 14 days`. {usage}")
+            days = int(spec[0])
+            words = words[:at] + words[at + 1 + len(spec) :]
+        url, questions, expires = self.service.make_survey_link(person, words, days)
+        return Reply(
+            [
+                Text("A customer survey link for:"),
+                Text("\n".join(f"• {q.customer.text}" for q in questions if q.customer)),
+                Text(url),
+                Note(
+                    f"It works until {_when(expires)} and takes one answer: send each customer "
+                    "their own link (run this again for another). The page sets no cookie and "
+                    "keeps no IP address, no browser details and no time finer than the day."
+                ),
+            ]
+        )
+
+    def _customers_note(self, person: Person, rest: list[str], usage: str) -> Reply:
+        text = rest[0].strip() if rest else ""
+        if not text:
+            current = self.service.customer_note()
+            if current is None:
+                return Reply.text(
+                    "No note is shown to customers. Write one with "
+                    "`/integrity customers note We heard … and we are changing …`."
+                )
+            return Reply.text(f"Customers see (since {current[1]:%d %b %Y}): “{current[0]}”")
+        if text.lower() == "off":
+            self.service.set_customer_note(person, "")
+            return Reply.text("The note is no longer shown on the survey page.")
+        self.service.set_customer_note(person, text)
+        return Reply.text(
+            "Customers now see this on the survey page, under “What we heard, what we are "
+            f"changing”: “{' '.join(text.split())}”"
+        )
 
     def _close(self, person: Person, rest: str) -> Reply:
         closed = self.service.close_round(person)

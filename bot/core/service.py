@@ -22,11 +22,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 
 from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
-from bot.core import anonymity
+from bot.core import anonymity, survey
 from bot.core.domain import (
     ROLES,
     Answer,
     CustomerAnswer,
+    CustomerSaid,
     CustomerSource,
     Person,
     Proposal,
@@ -39,11 +40,14 @@ from bot.core.questions import choose_round_questions, load_bank
 from bot.core.schedule import WeeklySchedule
 from bot.core.scope import Scope, parse_scope
 from bot.core.settings import Settings
+from bot.core.survey import DEFAULT_DAYS, MAX_DAYS
 from bot.store import Store
 
 logger = logging.getLogger(__name__)
 
 MAX_ANSWER_CHARS = 3000
+MAX_NOTE_CHARS = 600
+MAX_SURVEY_QUESTIONS = 6
 MAX_PROPOSAL_CHARS = 300
 
 
@@ -653,10 +657,15 @@ class IntegrityCheck:
         return _round_on(self.store.rounds(), day)
 
     def add_customer_answers(
-        self, answers: Sequence[CustomerAnswerIn], source: CustomerSource
+        self,
+        answers: Sequence[CustomerAnswerIn],
+        source: CustomerSource,
+        *,
+        used_link: str | None = None,
     ) -> int:
         """Store customer answers (imported, or from the survey page), each in the round of
-        its day, all in one transaction. They carry no identity: see `bot.core.customers`."""
+        its day, all in one transaction (with the survey link's `used_link` hash, so a link
+        is answered once). They carry no identity: see `bot.core.customers`."""
         rounds = self.store.rounds()
         rows = []
         for answer in answers:
@@ -672,7 +681,110 @@ class IntegrityCheck:
                     "round_id": round_.id if round_ else None,
                 }
             )
-        return self.store.add_customer_answers(rows)
+        return self.store.add_customer_answers(rows, used_link=used_link)
+
+    # -- the customer survey page -------------------------------------------------------
+
+    def make_survey_link(
+        self, requester: Person, question_refs: Sequence[str] = (), days: int = DEFAULT_DAYS
+    ) -> tuple[str, list[Question], datetime]:
+        """A signed link to the survey page for these questions (default: the customer
+        versions of the open or latest round's questions), valid for `days` (executives and
+        admins). Returns the URL, the questions and when it expires."""
+        if not (requester.is_executive or requester.is_admin):
+            raise NotAllowed(
+                "Only executives and admins can make customer survey links. If you should be "
+                "one, ask an admin to run `/integrity role @you executive`."
+            )
+        if not 1 <= days <= MAX_DAYS:
+            raise UsageError(f"A survey link lasts 1 to {MAX_DAYS} days, not {days}.")
+        asked = {q.id: q for q in self.store.questions(active_only=False) if q.customer}
+        if question_refs:
+            chosen = [_customer_question(asked, ref) for ref in question_refs]
+        else:
+            rounds = self.store.rounds()
+            latest = rounds[-1].question_ids if rounds else ()
+            chosen = [asked[qid] for qid in latest if qid in asked]
+            chosen = chosen or [q for q in asked.values() if q.anchor] or list(asked.values())[:1]
+        chosen = list({q.id: q for q in chosen}.values())
+        if not chosen:
+            raise UsageError("No question has a customer version: add `customer:` to the bank.")
+        if len(chosen) > MAX_SURVEY_QUESTIONS:
+            raise UsageError(
+                f"A survey link asks at most {MAX_SURVEY_QUESTIONS} questions; keep it short."
+            )
+        expires = self.now() + timedelta(days=days)
+        token = survey.make_token(self.settings.secret, [q.id for q in chosen], expires)
+        return f"{self.settings.public_url}/survey/{token}", chosen, expires
+
+    def survey_form(self, token: str) -> tuple[list[Question], str]:
+        """The questions a survey link asks and the form's CSRF token; SurveyRefused for a
+        forged, expired or already answered link."""
+        link = self._survey_link(token)
+        return self._survey_questions(link), survey.form_token(
+            self.settings.secret, link, self.now()
+        )
+
+    def answer_survey(
+        self, token: str, form: str, ratings: Mapping[str, str], comments: Mapping[str, str]
+    ) -> int:
+        """Store a customer's answers from the survey page: the link checked (signature,
+        expiry, not answered yet), the form checked (CSRF), every question rated 1-5; the
+        answers and the link's used-hash in one transaction. Only the day is kept."""
+        link = self._survey_link(token)
+        survey.check_form_token(self.settings.secret, link, form, self.now())
+        said = []
+        for question in self._survey_questions(link):
+            rating = (ratings.get(question.id) or "").strip()
+            if rating not in {"1", "2", "3", "4", "5"}:
+                raise InvalidAnswer("Please choose an answer from 1 to 5 for every question.")
+            comment = " ".join((comments.get(question.id) or "").split())
+            if len(comment) > survey.MAX_COMMENT_CHARS:
+                raise InvalidAnswer(
+                    f"A comment can be up to {survey.MAX_COMMENT_CHARS:,} characters; "
+                    f"this one is {len(comment):,}. Please shorten it."
+                )
+            said.append(CustomerSaid(question.id, int(rating), comment, self.now().date()))
+        try:
+            return self.add_customer_answers(
+                said, "survey", used_link=survey.used_token_hash(self.settings.secret, link)
+            )
+        except InvalidAnswer:
+            raise _link_used() from None
+
+    def _survey_link(self, token: str) -> survey.SurveyLink:
+        link = survey.read_token(self.settings.secret, token, self.now())
+        if self.store.survey_link_used(survey.used_token_hash(self.settings.secret, link)):
+            raise _link_used()
+        return link
+
+    def _survey_questions(self, link: survey.SurveyLink) -> list[Question]:
+        try:
+            questions = [self.store.question(qid) for qid in link.question_ids]
+        except NotFound:
+            questions = []
+        if not questions or any(q.customer is None for q in questions):
+            raise survey.SurveyRefused(
+                "invalid", "This survey is no longer available. Thank you for opening it."
+            )
+        return questions
+
+    def customer_note(self) -> tuple[str, date] | None:
+        """The "what we heard, what we are changing" note on the survey page, if any."""
+        return self.store.customer_note()
+
+    def set_customer_note(self, requester: Person, text: str) -> None:
+        """Write (or with "" take down) the note customers see on the survey page
+        (executives and admins)."""
+        if not (requester.is_executive or requester.is_admin):
+            raise NotAllowed("Only executives and admins can write the note for customers.")
+        text = " ".join(text.split())
+        if len(text) > MAX_NOTE_CHARS:
+            raise UsageError(
+                f"The note is {len(text)} characters; keep it under {MAX_NOTE_CHARS}: "
+                "what you heard, and what you are changing."
+            )
+        self.store.set_customer_note(text, self.now().date())
 
     def customer_answers_in_scope(self, scope: Scope) -> tuple[list[CustomerAnswer], int]:
         """The customer answers a summary or export may use, and how many groups the floor
@@ -843,6 +955,26 @@ def _grant_raises(person: Person, grant: Grant | None) -> bool:
     if grant == "admin":
         return not person.is_admin or not person.is_executive
     return grant == "executive" and not person.is_executive
+
+
+def _link_used() -> survey.SurveyRefused:
+    return survey.SurveyRefused(
+        "used",
+        "This survey link has already been answered: each link takes one answer. "
+        "Thank you! If you have more to tell us, ask us for a new link.",
+    )
+
+
+def _customer_question(asked: Mapping[str, Question], ref: str) -> Question:
+    """A question with a customer version, by id or a unique start of one."""
+    if ref in asked:
+        return asked[ref]
+    matches = [q for qid, q in asked.items() if qid.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    raise UsageError(
+        f"There is no question {ref!r} to ask customers. Use one of: {', '.join(asked)}."
+    )
 
 
 def _round_on(rounds: Sequence[Round], day: date) -> Round | None:

@@ -39,6 +39,8 @@ class Settings:
     key_file: Path | None = None
     #: INTEGRITY_SECRET_BESIDE_DB: the operator accepts a key inside the database's folder.
     key_beside_db: bool = False
+    #: Where customers reach the survey page: the web server's public address.
+    public_url: str = "http://127.0.0.1:3000"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +58,7 @@ class Settings:
             "round_days": _int(env, "INTEGRITY_ROUND_DAYS", 5, 1, 28),
             "demo": _flag(env, "INTEGRITY_DEMO", True),
             "llm": env.get("INTEGRITY_LLM") or None,
+            "public_url": _public_url(env),
         }
         if env.get("INTEGRITY_QUESTIONS"):
             kwargs["questions_file"] = Path(env["INTEGRITY_QUESTIONS"])
@@ -102,6 +105,20 @@ def db_path_from(value: str | None) -> Path:
                 )
             break
     return path
+
+
+def _public_url(env: Mapping[str, str]) -> str:
+    """INTEGRITY_PUBLIC_URL, else this machine on PORT (the terminal chat's survey page)."""
+    url = env.get("INTEGRITY_PUBLIC_URL", "").strip().rstrip("/")
+    if not url:
+        port = env.get("PORT", "3000").strip() or "3000"
+        return f"http://127.0.0.1:{port}"
+    if not url.startswith(("https://", "http://")):
+        raise ConfigError(
+            f"INTEGRITY_PUBLIC_URL is {url!r}: give the address customers open, such as "
+            "https://integrity.example.com (the bot's web server)."
+        )
+    return url
 
 
 def min_group_from(value: str | int | None) -> int:

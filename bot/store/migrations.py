@@ -366,3 +366,22 @@ def _random_id(taken: set[int]) -> int:
         if candidate not in taken:
             taken.add(candidate)
             return candidate
+
+
+@migrations()
+def m009_customer_survey(db: sqlite_utils.Database) -> None:
+    """The customer survey page: answered links, and the note shown on the page.
+
+    `survey_links_used` holds a keyed hash of each answered link's nonce (see
+    `bot.core.survey`), nothing else: not when, not from where, not what was answered,
+    so a link is answered once and the row says nothing about the customer. It is
+    written in the same transaction as the link's answers. `customer_notes` is the
+    "what we heard, what we are changing" note an executive writes for customers; the
+    latest one (empty: none) is shown on the survey page.
+    """
+    db.table("survey_links_used").create({"link_hash": str}, pk="link_hash")
+    db.table("customer_notes").create(
+        {"id": int, "text": str, "set_on": str},  # set_on: the day only
+        pk="id",
+        not_null={"text", "set_on"},
+    )

@@ -68,7 +68,7 @@ from bot.core.domain import (
     Role,
     Round,
 )
-from bot.core.errors import NotFound, StorageError, TransientError
+from bot.core.errors import InvalidAnswer, NotFound, StorageError, TransientError
 from bot.store.migrations import migrations
 
 logger = logging.getLogger(__name__)
@@ -1133,9 +1133,13 @@ class Store:
 
     # -- customer answers ---------------------------------------------------------
 
-    def add_customer_answers(self, answers: Sequence[dict[str, Any]]) -> int:
+    def add_customer_answers(
+        self, answers: Sequence[dict[str, Any]], *, used_link: str | None = None
+    ) -> int:
         """Store customer answers (question_id, rating, comment, answered_on as a date,
-        segment, source, round_id) in one transaction: all of them, or none."""
+        segment, source, round_id) in one transaction: all of them, or none. `used_link`
+        (a survey link's keyed hash) is recorded in the same transaction; a link already
+        recorded stores nothing and raises InvalidAnswer."""
         rows = [
             {
                 "question_id": a["question_id"],
@@ -1148,9 +1152,38 @@ class Store:
             }
             for a in answers
         ]
-        if rows:
-            self.write(lambda: self.db.table("customer_answers").insert_all(rows))
+
+        def run() -> None:
+            if used_link is not None:
+                self.db.execute("insert into survey_links_used (link_hash) values (?)", [used_link])
+            if rows:
+                self.db.table("customer_answers").insert_all(rows)
+
+        try:
+            self.write(run)
+        except sqlite3.IntegrityError:
+            if used_link is not None and self.survey_link_used(used_link):
+                raise InvalidAnswer("This survey link has already been answered.") from None
+            raise
         return len(rows)
+
+    def survey_link_used(self, link_hash: str) -> bool:
+        return bool(self._rows("select 1 from survey_links_used where link_hash = ?", [link_hash]))
+
+    def set_customer_note(self, text: str, day: date) -> None:
+        """The "what we heard, what we are changing" note ("" takes it down)."""
+        self.write(
+            lambda: self.db.table("customer_notes").insert(
+                {"text": text, "set_on": day.isoformat()}
+            )
+        )
+
+    def customer_note(self) -> tuple[str, date] | None:
+        """The latest note and the day it was written, or None (never written, or taken down)."""
+        rows = self._rows("select text, set_on from customer_notes order by id desc limit 1")
+        if not rows or not rows[0]["text"]:
+            return None
+        return rows[0]["text"], date.fromisoformat(rows[0]["set_on"])
 
     def customer_answers(
         self, round_ids: Iterable[int] | None = None, *, question_id: str | None = None

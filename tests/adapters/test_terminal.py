@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import socket
 import subprocess
 import sys
 
@@ -225,3 +227,15 @@ def test_a_summary_shows_a_status_with_how_many_answers_it_analyses(service, adm
     chat.handle("trend")
     screen = Text.from_ansi(chat.console.file.getvalue()).plain
     assert "Analysing 3 answers from all rounds…" in screen
+
+
+def test_the_terminal_chat_serves_the_survey_page_and_prints_its_link(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_chat(
+        tmp_path, ["/integrity customers link give-away", "/quit"], {"PORT": str(port)}
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"Customer survey pages are served at http://127.0.0.1:{port}/survey/" in result.stdout
+    assert re.search(rf"^http://127\.0\.0\.1:{port}/survey/\S+$", result.stdout, re.M)
