@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
 from bot.core.errors import ConfigError
 from bot.core.settings import Settings, key_path, legacy_key_path, min_group_from
+from tests.conftest import ROOT
 
 
 def test_floor_defaults_to_five_and_is_never_below_three():
@@ -81,3 +85,25 @@ def test_secret_from_the_environment_wins_and_must_be_long_enough(tmp_path):
 def test_bad_numbers_name_the_setting(tmp_path, name, value):
     with pytest.raises(ConfigError, match=name):
         Settings.from_env({"INTEGRITY_DB": str(tmp_path / "i.db"), name: value})
+
+
+def test_run_bot_refuses_to_serve_slack_with_the_key_in_the_database_folder(tmp_path):
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("INTEGRITY_", "SLACK_", "TEAMS_"))
+    }
+    env.update(
+        INTEGRITY_DB=str(tmp_path / "i.db"),
+        INTEGRITY_KEY_FILE=str(tmp_path / "i.secret"),
+        SLACK_BOT_TOKEN="xoxb-test",
+    )
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run_bot.py")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "INTEGRITY_SECRET_BESIDE_DB=1" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
