@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 
+from bot.core.commands import Commands
 from bot.core.domain import Person, Question, Round
 from bot.core.errors import UsageError
 from bot.core.replies import Reply
@@ -586,3 +587,43 @@ def test_two_schedulers_at_the_close_post_each_summary_once(addressed, settings)
     second_store.close()
     assert [messenger.got(to) for to in EXECS] == [1, 1, 1]
     assert len(service.store.summary_posts(round_.id)) == 1
+
+
+def test_a_shared_summary_goes_to_everyone_who_was_asked(world):
+    service, people, messenger, scheduler = world
+    boss = service.store.add_person("test", "W", "boss", "Bo Boss", "executive")
+    late = service.store.add_person("test", "W", "late", "Newcomer", "frontline")
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    with time_machine.travel(start, tick=False) as traveller:
+        current = service.start_round(boss)
+        service.deliver(current, [*people, boss], lambda *_: "m")
+        service.close_round(boss, current)
+        commands = Commands(service)
+        reply = commands.handle(boss, "/integrity share")
+        assert "Round 1's summary goes to the 6 people who were asked" in reply.as_text()
+        again = commands.handle(boss, "/integrity share round 1").as_text()
+        assert "already shared with everyone who was asked" in again
+        traveller.move_to(start + timedelta(minutes=1))
+        scheduler.tick()
+    recipients = sorted(to for to, _ in messenger.summaries)
+    assert recipients == sorted(f"@{p.user_id}" for p in [*people, boss])
+    assert f"@{late.user_id}" not in recipients  # not asked in round 1
+    assert all("Integrity check: round 1" in r.as_text() for _, r in messenger.summaries)
+
+
+def test_share_is_for_executives_and_closed_rounds_and_can_name_a_channel(world):
+    service, people, messenger, scheduler = world
+    boss = service.store.add_person("test", "W", "boss", "Bo Boss", "executive")
+    commands = Commands(service)
+    assert "Only executives can share" in commands.handle(people[0], "share").as_text()
+    assert "No round has closed yet" in commands.handle(boss, "share").as_text()
+    current = service.start_round(boss)
+    assert "still open" in commands.handle(boss, "share round 1").as_text()
+    service.close_round(boss, current)
+    text = commands.handle(boss, "/integrity share round 1 <#C42|all-hands>").as_text()
+    assert "goes to the channel <#C42|all-hands>" in text
+    (post,) = service.store.summary_posts(current.id)
+    assert post["destination"] == "C42"
+    scheduler.tick()
+    assert [to for to, _ in messenger.summaries] == ["C42"]
+    assert "Usage:" in commands.handle(boss, "share round x").as_text()

@@ -100,7 +100,9 @@ class TerminalChat:
         self.console = console
         self.workspace = workspace
         self.files_dir = files_dir
-        self.commands = Commands(service, on_round_started=self.deliver_round)
+        self.commands = Commands(
+            service, on_round_started=self.deliver_round, posts_summaries=False
+        )
         self.person = self._first_person(user)
 
     def _first_person(self, user: str | None) -> Person:

@@ -20,7 +20,7 @@ from bot.core.errors import IntegrityError, NotFound, UsageError, typed
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
 from bot.core.schedule import parse_schedule
 from bot.core.scope import Scope
-from bot.core.service import KEEP, IntegrityCheck
+from bot.core.service import KEEP, SHARE_WITH_ASKED, IntegrityCheck
 from bot.core.summaries import (
     percent,
     progress_line,
@@ -73,6 +73,12 @@ COMMANDS: dict[str, Command] = {
         "executives",
     ),
     "ask": Command("/integrity ask", "start a new round now", "executives and admins"),
+    "share": Command(
+        "/integrity share [round N] [CHANNEL]",
+        "post a closed round's summary (anonymity floor applied) to everyone who was asked, "
+        "or to a channel: show people they were heard",
+        "executives",
+    ),
     "customers": Command(
         "/integrity customers link [QUESTION...] [expires N days] | note [TEXT|off]",
         "a signed, expiring link to the customer survey page (one answer per link); the "
@@ -104,9 +110,18 @@ RoundStarted = Callable[[Round], str | None]
 class Commands:
     """Parses `/integrity …` and calls the core."""
 
-    def __init__(self, service: IntegrityCheck, on_round_started: RoundStarted | None = None):
+    def __init__(
+        self,
+        service: IntegrityCheck,
+        on_round_started: RoundStarted | None = None,
+        *,
+        posts_summaries: bool = True,
+    ):
         self.service = service
         self.on_round_started = on_round_started
+        #: False where nothing posts owed summaries (the terminal chat): `share` shows the
+        #: summary instead of owing it.
+        self.posts_summaries = posts_summaries
 
     def handle(self, person: Person, text: str) -> Reply:
         """Run one command for this person; domain errors become a reply, never a crash."""
@@ -417,6 +432,35 @@ class Commands:
             reply.add(Note(delivered))
         return reply
 
+    def _share(self, person: Person, rest: str) -> Reply:
+        words = rest.split()
+        number = None
+        if words[:1] == ["round"]:
+            if len(words) < 2 or not words[1].isdigit():
+                raise UsageError(f"Usage: `{COMMANDS['share'].usage}`")
+            number, words = int(words[1]), words[2:]
+        if len(words) > 1:
+            raise UsageError(f"Usage: `{COMMANDS['share'].usage}`")
+        channel = _channel(words[0]) if words else None
+        round_, asked = self.service.share_round(
+            person, number, channel or SHARE_WITH_ASKED, post=self.posts_summaries
+        )
+        if not self.posts_summaries:
+            reply = Reply(
+                [
+                    Note(
+                        f"The terminal chat has nobody to post to: this is round {round_.number}'s "
+                        f"summary as the {len(asked)} people who were asked would see it."
+                    )
+                ]
+            )
+            return reply.extend(summary_reply(self.service, _round_scope(round_)))
+        where = f"the channel {words[0]}" if channel else f"the {len(asked)} people who were asked"
+        return Reply.text(
+            f"Round {round_.number}'s summary goes to {where} within a minute, with the "
+            "anonymity floor applied, as executives see it: people see that they were heard."
+        )
+
     def _customers(self, person: Person, rest: str) -> Reply:
         usage = f"Usage: `{COMMANDS['customers'].usage}`"
         words = rest.split()
@@ -575,6 +619,16 @@ def _proposal_id(word: str) -> int:
 def _role(person: Person) -> str:
     role = "an executive" if person.is_executive else "frontline"
     return role + (" and an admin" if person.is_admin else "")
+
+
+def _channel(word: str) -> str:
+    """A channel as a platform gives it: `<#C123|name>` (a Slack mention) is its id."""
+    mention = re.fullmatch(r"<#([A-Z0-9]+)(?:\|[^>]*)?>", word)
+    return mention.group(1) if mention else word.lstrip("#")
+
+
+def _round_scope(round_: Round) -> Scope:
+    return Scope(rounds=[round_], label=f"round {round_.number}")
 
 
 def _when(moment: datetime) -> str:

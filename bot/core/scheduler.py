@@ -13,7 +13,8 @@ from the database and the clock
    window, and whether that week's round was already delivered to them;
 3. who is owed a reminder (delivered, not answered, at most one a day, and not
    before half the time from their check-in to the close has passed);
-4. which summaries are still owed (`summary_posts`), and posts them.
+4. which summaries are still owed (`summary_posts`), and posts them (a summary an
+   executive shared with `/integrity share` goes to everyone the round was sent to).
 
 Sends go claim → send → record, through the core's delivery claims: a person
 is claimed in SQLite before the message is posted, so two ticks or two
@@ -58,7 +59,7 @@ from bot.core.errors import UsageError
 from bot.core.messenger import Messenger
 from bot.core.replies import Reply
 from bot.core.schedule import WeeklySchedule, week_of
-from bot.core.service import IntegrityCheck
+from bot.core.service import SHARE_WITH_ASKED, IntegrityCheck
 from bot.core.summaries import closed_round_summary
 
 logger = logging.getLogger(__name__)
@@ -222,7 +223,11 @@ class Scheduler:
             why = f"could not build it: {_error(reply)}"
             return self._summary_failed(claimed, round_, now, "its recipients", why, [])
         try:
-            recipients = list(messenger.summary_recipients(workspace, destination))
+            if destination == SHARE_WITH_ASKED:  # `/integrity share`: everyone who was asked
+                asked = self.service.asked_in(round_, claimed["platform"], workspace)
+                recipients = [f"@{person.user_id}" for person in asked]
+            else:
+                recipients = list(messenger.summary_recipients(workspace, destination))
         except Exception as error:
             if first_try:
                 logger.warning(

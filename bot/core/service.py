@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 MAX_ANSWER_CHARS = 3000
 MAX_NOTE_CHARS = 600
 MAX_SURVEY_QUESTIONS = 6
+#: A summary post's destination meaning "everyone the round was sent to" (`share_round`).
+SHARE_WITH_ASKED = "asked"
 MAX_PROPOSAL_CHARS = 300
 
 
@@ -682,6 +684,50 @@ class IntegrityCheck:
                 }
             )
         return self.store.add_customer_answers(rows, used_link=used_link)
+
+    # -- report back ------------------------------------------------------------------
+
+    def share_round(
+        self,
+        requester: Person,
+        number: int | None = None,
+        destination: str = SHARE_WITH_ASKED,
+        *,
+        post: bool = True,
+    ) -> tuple[Round, list[Person]]:
+        """Share a closed round's summary (the anonymity floor applied, as executives read
+        it) with everyone who was asked (`SHARE_WITH_ASKED`) or with a channel: owed like a
+        closing summary, so the scheduler posts it and retries it (executives only).
+        Returns the round and who was asked in the requester's workspace; `post=False`
+        checks and owes nothing (the terminal chat, which has nobody to post to)."""
+        self.require_executive(requester, "share a round's summary")
+        if number is None:
+            closed = self.store.rounds(status="closed")
+            if not closed:
+                raise UsageError("No round has closed yet: share one once it has closed.")
+            round_ = closed[-1]
+        else:
+            round_ = self.store.round_by_number(number)
+        if round_.is_open:
+            raise UsageError(
+                f"Round {round_.number} is still open until {_day(round_.closes_at)}: share its "
+                "summary once it has closed (`/integrity close` closes it now)."
+            )
+        asked = self.asked_in(round_, requester.platform, requester.workspace)
+        if post and not self.store.owe_summary_post(
+            round_.id, requester.platform, requester.workspace, destination
+        ):
+            where = "everyone who was asked" if destination == SHARE_WITH_ASKED else destination
+            raise UsageError(f"Round {round_.number}'s summary is already shared with {where}.")
+        return round_, asked
+
+    def asked_in(self, round_: Round, platform: str, workspace: str) -> list[Person]:
+        """Everyone a round was sent to in one workspace of a platform."""
+        return [
+            person
+            for person, _role in self.store.asked(round_.id)
+            if (person.platform, person.workspace) == (platform, workspace)
+        ]
 
     # -- the customer survey page -------------------------------------------------------
 

@@ -887,6 +887,23 @@ class Store:
 
     # -- summary posts -------------------------------------------------------------
 
+    def owe_summary_post(
+        self, round_id: int, platform: str, workspace: str, destination: str
+    ) -> bool:
+        """Owe a round's summary to one more destination (`/integrity share`); False if it
+        was owed (or posted) there already."""
+
+        def run() -> bool:
+            cursor = self.db.execute(
+                "insert into summary_posts (round_id, platform, workspace, destination, "
+                "owed_at) values (?, ?, ?, ?, ?) on conflict "
+                "(round_id, platform, workspace, destination) do nothing",
+                [round_id, platform, workspace, destination, _now()],
+            )
+            return cursor.rowcount == 1
+
+        return self.write(run)
+
     def owed_summary_posts(
         self, platforms: Iterable[str], *, due_by: datetime | None = None
     ) -> list[dict]:

@@ -239,3 +239,14 @@ def test_the_terminal_chat_serves_the_survey_page_and_prints_its_link(tmp_path):
     assert result.returncode == 0, result.stderr
     assert f"Customer survey pages are served at http://127.0.0.1:{port}/survey/" in result.stdout
     assert re.search(rf"^http://127\.0\.0\.1:{port}/survey/\S+$", result.stdout, re.M)
+
+
+def test_share_in_the_terminal_shows_what_everyone_asked_would_see(service, admin):
+    chat = _chat(service, admin)
+    current = service.start_round()
+    service.close_round(round_=current)
+    chat.handle("/integrity share")
+    screen = chat.console.file.getvalue()
+    assert "The terminal chat has nobody to post to" in screen
+    assert "Integrity check: round 1" in screen
+    assert service.store.summary_posts(current.id) == []  # nothing owed that nobody posts
