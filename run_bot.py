@@ -97,7 +97,7 @@ def run_server(env) -> int:
 
 def _port(env) -> int:
     raw = env.get("PORT", "3000")
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 5) or not 0 < int(raw) < 65536:
         raise ConfigError(f"PORT is {raw!r}: give a port number such as 3000.")
     return int(raw)
 

@@ -215,3 +215,28 @@ def test_a_bad_mapping_file_names_the_key(run, tmp_path, capsys):
     mapping = write(tmp_path, "map.yaml", "colums: {score: x}\n")
     assert run(str(data), "--map", str(mapping)) == 2
     assert "has colums: use columns, questions, question and scale" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("field.csv", 'score,date,question\n3,2026-10-20,"' + "x" * 200_000 + '"\n',
+         "line 2 has a field longer than 128 KB"),
+        ("nested.jsonl", '{"score": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+         "line 1: nests lists or objects too deeply"),
+        ("digits.jsonl", '{"score": ' + "9" * 5000 + "}\n", "line 1: has a number too long"),
+    ],
+)  # fmt: skip
+def test_hostile_files_are_one_line_each(run, tmp_path, capsys, name, content, message):
+    """Issue 15: what `analyse` answers, `customers import` answers too; no traceback."""
+    path = write(tmp_path, name, content)
+    assert run(str(path)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"integrity: {path} line") and message in err, err
+    assert "Traceback" not in err and len(err) < 1000
+
+
+def test_a_folder_is_named_as_a_folder(run, tmp_path, capsys):
+    (tmp_path / "answers.csv").mkdir()
+    assert run(str(tmp_path / "answers.csv")) == 2
+    assert "answers.csv is a folder, not a file" in capsys.readouterr().err

@@ -80,19 +80,41 @@ def read_rows(path: Path, kind: str) -> list[tuple[int, dict[str, Any]]]:
             return list(_csv_rows(handle, path) if kind == "csv" else _jsonl_rows(handle, path))
     except UnicodeDecodeError:
         raise InputFileError(f"{path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
-    except FileNotFoundError:
-        raise InputFileError(f"{path} does not exist. Check the path and try again.") from None
-    except IsADirectoryError:
-        raise InputFileError(f"{path} is a folder, not a file: name the export file.") from None
-    except PermissionError:
-        raise InputFileError(
+    except OSError as error:
+        raise unreadable(path, error) from None
+
+
+def unreadable(path: Path, error: OSError) -> InputFileError:
+    """Why a file a user named cannot be read, in one line that says what to do."""
+    if isinstance(error, FileNotFoundError):
+        return InputFileError(f"{path} does not exist. Check the path and try again.")
+    if isinstance(error, IsADirectoryError):
+        return InputFileError(f"{path} is a folder, not a file: name the file itself.")
+    if isinstance(error, PermissionError):
+        return InputFileError(
             f"{path} cannot be read: permission denied. Make it readable for this user "
             "(chmod u+r) or copy it somewhere you can read."
-        ) from None
-    except OSError as error:
-        raise InputFileError(
-            f"{path} cannot be read: {error.strerror or error}. Check the file and try again."
-        ) from None
+        )
+    return InputFileError(
+        f"{path} cannot be read: {error.strerror or error}. Check the file and try again."
+    )
+
+
+def csv_problem(path: Path, line: int, error: csv.Error) -> InputFileError:
+    """A CSV file the reader gave up on at `line` (where the record starts)."""
+    if "field larger than field limit" in str(error):
+        why = (
+            f"has a field longer than {csv.field_size_limit() // 1024} KB: is a quote left "
+            "open? An answer is at most a few thousand characters"
+        )
+    else:
+        why = f"is not valid CSV ({error})"
+    return InputFileError(f"{path} line {line} {why}.")
+
+
+#: What a JSONL line that `json.loads` cannot take apart gets told, by exception.
+JSON_TOO_DEEP = "nests lists or objects too deeply: each line is one flat JSON object"
+JSON_TOO_LONG = "has a number too long to read (thousands of digits)"
 
 
 def _csv_rows(handle: Any, path: Path) -> Any:
@@ -113,14 +135,7 @@ def _csv_rows(handle: Any, path: Path) -> Any:
                 continue
             yield line, {(k or "").strip().lower(): v for k, v in row.items()}
     except csv.Error as error:
-        limit = csv.field_size_limit()
-        why = (
-            f"has a field longer than {limit // 1024} KB: is a quote left open? An answer "
-            "is at most a few thousand characters"
-            if "field larger than field limit" in str(error)
-            else f"is not valid CSV ({error})"
-        )
-        raise InputFileError(f"{path} line {start} {why}.") from None
+        raise csv_problem(path, start, error) from None
 
 
 def _jsonl_rows(handle: Any, path: Path) -> Any:
@@ -132,14 +147,10 @@ def _jsonl_rows(handle: Any, path: Path) -> Any:
         except json.JSONDecodeError as error:
             raise InputFileError(f"{path} line {line} is not valid JSON: {error.msg}.") from None
         except RecursionError:
-            raise InputFileError(
-                f"{path} line {line} nests lists or objects too deeply to be an answer: each "
-                "line is one flat JSON object of answer fields."
-            ) from None
+            raise InputFileError(f"{path} line {line} {JSON_TOO_DEEP} of answer fields.") from None
         except ValueError:  # a number with thousands of digits
             raise InputFileError(
-                f"{path} line {line} has a number too long to read (thousands of digits): a "
-                "rating is a whole number from 1 to 5."
+                f"{path} line {line} {JSON_TOO_LONG}: a rating is a whole number from 1 to 5."
             ) from None
         if not isinstance(row, dict):
             raise InputFileError(f"{path} line {line} is not a JSON object with answer fields.")

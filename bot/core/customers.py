@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import yaml
 
+from bot.analysis.loader import JSON_TOO_DEEP, JSON_TOO_LONG, csv_problem, unreadable
 from bot.core.domain import Question
 from bot.core.errors import InputFileError
 
@@ -154,13 +155,13 @@ def read_customer_file(
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise InputFileError(f"{path} is not a file I can import: use a .csv or .jsonl file.")
-    if not path.is_file():
-        raise InputFileError(f"{path} does not exist. Check the path and try again.")
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(_csv_rows(handle) if kind == "csv" else _jsonl_rows(handle, path))
+            rows = list(_csv_rows(handle, path) if kind == "csv" else _jsonl_rows(handle, path))
     except UnicodeDecodeError:
         raise InputFileError(f"{path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
+    except OSError as error:  # missing, a folder, unreadable: one line, never a traceback
+        raise unreadable(path, error) from None
     if not rows:
         raise InputFileError(f"{path} has no answers in it.")
     known = {q.id: q for q in questions}
@@ -181,12 +182,22 @@ def read_customer_file(
     return report
 
 
-def _csv_rows(handle: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+def _csv_rows(handle: Any, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(handle)
-    for row in reader:
-        if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-            continue
-        yield reader.line_num, {(k or "").strip().lower(): v for k, v in row.items()}
+    start = 1  # where the record being read starts (a quoted field may span lines)
+    try:
+        reader.fieldnames  # noqa: B018 (reads the header, where a bad file may fail first)
+        while True:
+            start = reader.line_num + 1
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                continue
+            yield reader.line_num, {(k or "").strip().lower(): v for k, v in row.items()}
+    except csv.Error as error:
+        raise csv_problem(path, start, error) from None
 
 
 def _jsonl_rows(handle: Any, path: Path) -> Iterator[tuple[int, Any]]:
@@ -197,6 +208,12 @@ def _jsonl_rows(handle: Any, path: Path) -> Iterator[tuple[int, Any]]:
             row = json.loads(raw)
         except json.JSONDecodeError as error:
             yield line, f"not valid JSON ({error.msg}); each line is one JSON object."
+            continue
+        except RecursionError:
+            yield line, f"{JSON_TOO_DEEP}."
+            continue
+        except ValueError:  # a number with thousands of digits
+            yield line, f"{JSON_TOO_LONG}: a score is a whole number."
             continue
         if not isinstance(row, dict):
             yield line, "not a JSON object with score, comment, date and question."
