@@ -165,7 +165,7 @@ def test_only_a_transient_failure_gets_the_retry_hint():
         ("answer 1 " + "4" * 5000, "is not a rating"),
         ("summary round ²", "is not a round number"),
         ("summary round " + "7" * 5000, "There is no round 7777777777777777777…:"),
-        ("propose approve ²", "Usage: `/integrity propose approve N`"),
+        ("propose approve ²", "Usage: `/integrity propose <question> | list | approve N"),
         ("schedule monday 10:00 days ²", "days must be a whole number from 1 to 6"),
         ("schedule monday 10:00 days " + "1" * 5000, "days must be a whole number from 1 to 6"),
         ("schedule monday " + "1" * 5000 + ":00", "is not a time like 10:00"),

@@ -42,7 +42,7 @@ def test_frontline_is_refused_politely_with_who_may(commands, service, worker, w
         ("answer 1 0", "'0' is not a rating"),
         ("answer 9 3", "There is no question '9'"),
         ("propose", "Usage: `/integrity propose"),
-        ("propose approve x", "Usage: `/integrity propose approve N`"),
+        ("propose approve x", "Usage: `/integrity propose <question> | list | approve N"),
     ],
 )
 def test_wrong_arguments_get_the_usage_line_and_store_nothing(

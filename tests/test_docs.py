@@ -61,7 +61,16 @@ def test_readme_documents_every_setting():
 
 
 def test_quick_start_has_the_two_commands_and_ci_runs_the_test_one():
-    run, test = _quick_start_commands()[:2]
+    venv, run, test = _quick_start_commands()[:3]
+    assert venv == "python3.11 -m venv .venv && . .venv/bin/activate"
     assert run == "python -m pip install -r requirements.txt && python run_bot.py"
     assert test.endswith("python -m pytest")
-    assert test in (ROOT / ".ci" / "run").read_text().splitlines()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test in ci.splitlines()
+    assert "-m venv" in ci  # CI, too, runs the test command in a fresh virtual environment
+
+
+def test_quick_start_says_why_the_models_are_installed_without_their_dependencies():
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert "Why `--no-deps` for `requirements-models.txt`" in section
+    assert "llama-cpp-python" in section

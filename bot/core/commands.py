@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from bot.core.anonymity import hidden_message
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, NotFound, UsageError, typed
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
+from bot.core.scales import PRESETS, parse_scale, suggest_scale
 from bot.core.schedule import parse_schedule
 from bot.core.scope import Scope
 from bot.core.service import KEEP, SHARE_WITH_ASKED, IntegrityCheck
@@ -55,7 +57,8 @@ COMMANDS: dict[str, Command] = {
         "/integrity status", "the open round, response rates, and your open questions", "everyone"
     ),
     "propose": Command(
-        "/integrity propose <question> | list | approve N | reject N",
+        "/integrity propose <question> | list | approve N [scale PRESET|scale "
+        '"LOW" "HIGH"|text] [confirm] | reject N',
         "anonymously propose a question for the other side; admins approve it into a later round",
         "everyone; list/approve/reject: admins",
     ),
@@ -319,7 +322,12 @@ class Commands:
                 answered = f"{mine.rating}/5" if mine.rating is not None else "text only"
                 if mine.customer_prediction is not None:
                     answered += f" (customers: {mine.customer_prediction})"
-            rows.append([str(i), q.text, f"1 = {q.low_label} … 5 = {q.high_label}", answered])
+            scale = (
+                f"in words: `/integrity answer {i} - …`"
+                if q.text_only
+                else f"1 = {q.low_label} … 5 = {q.high_label}"
+            )
+            rows.append([str(i), q.text, scale, answered])
         reply.add(Table(["#", "question", "scale", "you said"], rows))
         reply.add(
             Note(
@@ -339,29 +347,82 @@ class Commands:
             pending = service.proposals(person)
             if not pending:
                 return Reply.text("No proposed questions are waiting.")
-            rows = [[str(p.id), p.text, f"{p.from_role} → {p.for_role}"] for p in pending]
+            rows = [
+                [
+                    str(p.id),
+                    p.text,
+                    f"{p.from_role} → {p.for_role}",
+                    PRESETS[suggest_scale(p.text)].describe(),
+                ]
+                for p in pending
+            ]
             return Reply(
                 [
-                    Table(["#", "question", "from → for"], rows, caption="Proposed questions"),
-                    Note("`/integrity propose approve N` or `/integrity propose reject N`."),
+                    Table(
+                        ["#", "question", "from → for", "suggested scale"],
+                        rows,
+                        caption="Proposed questions",
+                    ),
+                    Note(
+                        "`/integrity propose approve N` previews it with its scale; "
+                        "`/integrity propose reject N` drops it."
+                    ),
                 ]
             )
-        if words[:1] in (["approve"], ["reject"]):
+        if words[:1] == ["reject"]:
             if len(words) != 2 or not (words[1].isascii() and words[1].isdigit()):
                 raise UsageError(
-                    f"Usage: `/integrity propose {words[0]} N`, N from `/integrity propose list`."
+                    "Usage: `/integrity propose reject N`, N from `/integrity propose list`."
                 )
-            decided = service.decide(person, _proposal_id(words[1]), approve=words[0] == "approve")
-            if decided.status == "approved":
-                return Reply.text(
-                    f"Approved: “{decided.text}” goes to the {_plural(decided.for_role)} "
-                    "in the next round."
-                )
+            decided = service.decide(person, _proposal_id(words[1]), approve=False)
             return Reply.text(f"Rejected proposal {decided.id}.")
+        if words[:1] == ["approve"]:
+            return self._approve(person, rest)
         proposal = service.propose(person, rest)
         return Reply.text(
             f"Thanks. Your question for the {_plural(proposal.for_role)} is waiting for an admin's "
             "approval. It is stored without your name."
+        )
+
+    def _approve(self, person: Person, rest: str) -> Reply:
+        """`approve N [scale …|text]`: a preview of the question as it will be asked, and
+        the line that approves it; with `confirm` at the end, the approval."""
+        usage = f"Usage: `{COMMANDS['propose'].usage}`, N from `/integrity propose list`."
+        try:
+            words = shlex.split(rest)
+        except ValueError:
+            raise UsageError(f"A quote is left open. {usage}") from None
+        if len(words) < 2 or not (words[1].isascii() and words[1].isdigit()):
+            raise UsageError(usage)
+        confirmed = words[-1].lower() == "confirm"
+        options = words[2:-1] if confirmed else words[2:]
+        proposal = self.service.proposal(person, _proposal_id(words[1]))
+        if proposal.status != "pending":
+            raise UsageError(f"Proposal {proposal.id} was already {proposal.status}.")
+        scale, written = parse_scale(options, proposal.text)
+        if confirmed:
+            decided = self.service.decide(person, proposal.id, approve=True, scale=scale)
+            return Reply.text(
+                f"Approved: “{decided.text}” goes to the {_plural(decided.for_role)} in the "
+                f"next round, {scale.describe()}."
+            )
+        others = "; ".join(f"`scale {n}` ({s.describe()})" for n, s in PRESETS.items())
+        return Reply(
+            [
+                Heading(f"Preview: proposal {proposal.id}"),
+                Table(
+                    ["question", "asked of", "scale"],
+                    [[proposal.text, _plural(proposal.for_role), scale.describe()]],
+                ),
+                Text(
+                    "Approve it as shown: "
+                    f"`/integrity propose approve {proposal.id} {written} confirm`"
+                ),
+                Note(
+                    f"Other scales: {others}; your own two ends, e.g. "
+                    f'`scale "Rarely" "Daily"`; or `text` for words only, without a rating.'
+                ),
+            ]
         )
 
     def _forget_me(self, person: Person, rest: str) -> Reply:

@@ -63,6 +63,11 @@ class Question:
     def asked_of(self, role: Role) -> bool:
         return role in self.roles
 
+    @property
+    def text_only(self) -> bool:
+        """Answered in words only: an approved proposal whose admin chose no scale."""
+        return not (self.low_label and self.high_label)
+
 
 @dataclass(frozen=True)
 class Round:

@@ -37,6 +37,7 @@ from bot.core.domain import (
 )
 from bot.core.errors import InvalidAnswer, NotAllowed, NotFound, UsageError
 from bot.core.questions import choose_round_questions, load_bank
+from bot.core.scales import PRESETS, Scale, suggest_scale
 from bot.core.schedule import WeeklySchedule
 from bot.core.scope import Scope, parse_scope
 from bot.core.settings import Settings
@@ -399,6 +400,11 @@ class IntegrityCheck:
             raise InvalidAnswer(f"That question is for {' and '.join(question.roles)} only.")
         if rating is not KEEP and rating is not None and not _is_rating(rating):
             raise InvalidAnswer(f"A rating is a whole number from 1 to 5, not {rating!r}.")
+        if question.text_only and rating is not KEEP and rating is not None:
+            raise InvalidAnswer(
+                f"“{question.text}” is answered in words only, without a rating: send your "
+                "answer as `- your words` (for example `/integrity answer N - …`)."
+            )
         if isinstance(text, str):
             text = text.strip()
             if len(text) > MAX_ANSWER_CHARS:
@@ -864,24 +870,33 @@ class IntegrityCheck:
         self.require_admin(requester, "review proposed questions")
         return self.store.proposals("pending")
 
-    def decide(self, requester: Person, proposal_id: int, approve: bool) -> Proposal:
-        """Approve a proposal into a later round, or reject it (admins only)."""
-        self.require_admin(requester, "approve or reject proposed questions")
+    def proposal(self, requester: Person, proposal_id: int) -> Proposal:
+        """One proposed question, pending or decided (admins only)."""
+        self.require_admin(requester, "review proposed questions")
         if not 0 < proposal_id < 2**63:  # SQLite's integers: a larger id is no proposal
             raise NotFound(f"There is no proposal {proposal_id}. `/integrity propose list`.")
-        proposal = self.store.proposal(proposal_id)
+        return self.store.proposal(proposal_id)
+
+    def decide(
+        self, requester: Person, proposal_id: int, approve: bool, *, scale: Scale | None = None
+    ) -> Proposal:
+        """Approve a proposal into a later round, asked on `scale` (default: the preset its
+        wording suggests; `TEXT_ONLY`: in words only), or reject it (admins only)."""
+        self.require_admin(requester, "approve or reject proposed questions")
+        proposal = self.proposal(requester, proposal_id)
         if proposal.status != "pending":
             raise UsageError(f"Proposal {proposal_id} was already {proposal.status}.")
         question_id = None
         if approve:
             question_id = f"proposed-{proposal.id}"
+            scale = scale or PRESETS[suggest_scale(proposal.text)]
             self.store.add_question(
                 Question(
                     id=question_id,
                     text=proposal.text,
                     theme="proposed",
-                    low_label="Not at all",
-                    high_label="Completely",
+                    low_label=scale.low,
+                    high_label=scale.high,
                     why_prompt="Why? Tell us more.",
                     roles=(proposal.for_role,),
                     source="proposal",
