@@ -57,8 +57,7 @@ COMMANDS: dict[str, Command] = {
         "/integrity status", "the open round, response rates, and your open questions", "everyone"
     ),
     "propose": Command(
-        "/integrity propose <question> | list | approve N [scale PRESET|scale "
-        '"LOW" "HIGH"|text] [confirm] | reject N',
+        "/integrity propose <question> | list | approve N [scale …|text] [confirm] | reject N",
         "anonymously propose a question for the other side; admins approve it into a later round",
         "everyone; list/approve/reject: admins",
     ),

@@ -65,8 +65,9 @@ class Question:
 
     @property
     def text_only(self) -> bool:
-        """Answered in words only: an approved proposal whose admin chose no scale."""
-        return not (self.low_label and self.high_label)
+        """Answered in words only: an approved proposal whose admin chose no scale (a bank
+        question always has its scale, even if an old database lost the ends' words)."""
+        return self.source == "proposal" and not (self.low_label and self.high_label)
 
 
 @dataclass(frozen=True)
