@@ -312,7 +312,7 @@ def test_answers_never_share_the_wal_with_a_write_that_names_a_person(tmp_path):
     )  # fmt: skip
     copies = []
     emptying = store.truncate_wal
-    store.truncate_wal = lambda: copies.append(FileCopy.take(store.path)) or emptying()
+    store.truncate_wal = lambda **kw: copies.append(FileCopy.take(store.path)) or emptying(**kw)
     store.upsert_answers(pseudonym="p1", answers=[("q1", 2, "x")], **common)
     store.add_person("slack", "T1", "U2", "Bob")
     store.upsert_answers(pseudonym="p2", answers=[("q1", 4, "y")], **common)

@@ -335,15 +335,15 @@ class Store:
             raise storage from error
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def truncate_wal(self) -> bool:
+    def truncate_wal(self, *, wait_ms: int = 250) -> bool:
         """Copy the -wal into the database and empty it (TRUNCATE checkpoint), so the files
         hold the database as it is and no history of writes. False if another process's
-        read kept it from finishing (the next one catches up)."""
+        read kept it from finishing within `wait_ms` (the next one catches up)."""
         if self.path == ":memory:":
             return True
         with self._lock:
             # A reader in another process holds the -wal: wait briefly, not the full timeout.
-            self.db.execute("PRAGMA busy_timeout = 250")
+            self.db.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
             try:
                 busy, _, _ = self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             except sqlite3.OperationalError as error:
@@ -394,7 +394,9 @@ class Store:
                     own.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                     with self._lock:
                         if self._wal_holds:
-                            self.truncate_wal()
+                            # Writers wait while this holds the lock: if another process is
+                            # reading, try again at the next sweep rather than wait for it.
+                            self.truncate_wal(wait_ms=10)
                 except Exception:
                     logger.exception("Could not empty the -wal; the next write retries")
         finally:

@@ -55,9 +55,9 @@ async def test_a_file_reader_without_the_key_pairs_no_better_than_chance(teams, 
     at_fullest: list[FileCopy] = []
     emptying = store.truncate_wal
 
-    def copy_then_empty() -> bool:
+    def copy_then_empty(**how) -> bool:
         at_fullest.append(FileCopy.take(store.path))
-        return emptying()
+        return emptying(**how)
 
     store.truncate_wal = copy_then_empty
     order = random.Random(14).sample(PEOPLE, len(PEOPLE))
