@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.core.errors import ConfigError, IntegrityError, UsageError
-
-DEFAULT_MIN_GROUP = 5
+from bot.core.anonymity import DEFAULT_FLOOR, LEAST_FLOOR, Floor
+from bot.core.errors import IntegrityError, UsageError
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,7 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         help="anonymity floor: hide any question × role group with fewer answers "
-        f"(default {DEFAULT_MIN_GROUP}, or INTEGRITY_MIN_GROUP; never below 3)",
+        f"(default {DEFAULT_FLOOR}, or INTEGRITY_MIN_GROUP; never below {LEAST_FLOOR})",
     )
 
     export = command("export")
@@ -172,23 +171,9 @@ def main(
 
 def min_group_from(value: int | None) -> int:
     """The anonymity floor to use: the option, else INTEGRITY_MIN_GROUP, else 5; never below 3."""
-    if value is None:
-        raw = os.environ.get("INTEGRITY_MIN_GROUP", "").strip()
-        if raw:
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ConfigError(
-                    f"INTEGRITY_MIN_GROUP is {raw!r}: set it to a whole number, 3 or more."
-                ) from None
-        else:
-            value = DEFAULT_MIN_GROUP
-    if value < 3:
-        raise UsageError(
-            f"The anonymity floor is never below 3 (you asked for {value}). "
-            f"Use --min-group 3 or more. Usage: {CLI_COMMANDS['analyse'].usage}"
-        )
-    return value
+    if value is not None:
+        return Floor.parse(value, setting="--min-group").size
+    return Floor.parse(os.environ.get("INTEGRITY_MIN_GROUP")).size
 
 
 def _analyse(args: argparse.Namespace) -> int:

@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.core import anonymity
+from bot.core.anonymity import Floor
 from bot.core.domain import Person
+from bot.core.errors import ConfigError
 from bot.core.service import IntegrityCheck
 from bot.core.settings import Settings
 from bot.store import Store
@@ -23,6 +25,55 @@ def test_pseudonym_is_keyed_per_round_and_per_person():
     assert anonymity.pseudonym(key, ann, 1) != anonymity.pseudonym(key, ann, 2)
     assert anonymity.pseudonym(key, ann, 1) != anonymity.pseudonym(key, bob, 1)
     assert anonymity.pseudonym(key, ann, 1) != anonymity.pseudonym(b"j" * 32, ann, 1)
+
+
+def test_the_floor_is_parsed_once_never_below_three_and_says_what_it_hid():
+    assert Floor() == Floor.parse("") == Floor.parse(None) == Floor(5)
+    assert Floor.parse(" 7 ").size == 7 and int(Floor(4)) == 4
+    for bad in (2, 0, -1, "1"):
+        with pytest.raises(ConfigError, match="never below 3"):
+            Floor.parse(bad, setting="--min-group")
+    with pytest.raises(ValueError, match="never below 3"):  # the engines' contract too
+        Floor(2)
+    with pytest.raises(ConfigError, match="--min-group must be a whole number"):
+        Floor.parse("3.5", setting="--min-group")
+    with pytest.raises(ConfigError, match="whole number"):
+        Floor(True)
+    assert Floor(4).sentence == "fewer than 4 answers: hidden to keep them anonymous"
+    assert [Floor(3).hides(n) for n in range(5)] == [False, True, True, False, False]
+
+
+def test_apply_hides_whole_groups_under_the_floor():
+    items = ["a1", "a2", "a3", "b1", "c1", "c2"]
+    kept, hidden = Floor(3).apply(items, lambda item: item[0])
+    assert kept == ["a1", "a2", "a3"] and hidden == {"b", "c"}
+
+
+def test_complementary_suppression_leaves_no_small_remainder():
+    floor = Floor(3)
+    # Support 5, Sales 3, Ops 1: hiding Ops alone would leave all - Support - Sales = Ops.
+    assert floor.suppress({"Support": 5, "Sales": 3, "Ops": 1}) == {"Ops", "Sales"}
+    assert floor.suppress({"Support": 5, "Sales": 1}) == {"Sales", "Support"}
+    assert floor.suppress({"Support": 5, "Sales": 4}) == set()
+    assert floor.suppress({"Support": 5, "Sales": 1, "Ops": 2}) == {"Sales", "Ops"}
+    assert floor.suppress({"Support": 5, "Sales": 0}) == set()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.dictionaries(st.text(max_size=3), st.integers(0, 9), max_size=6),
+    size=st.integers(3, 6),
+)
+def test_whatever_is_shown_the_rest_is_empty_or_at_least_the_floor(parts, size):
+    floor = Floor(size)
+    hidden = floor.suppress(parts)
+    shown = {part: n for part, n in parts.items() if part not in hidden}
+    assert all(n == 0 or n >= size for n in shown.values())
+    rest = sum(parts.values()) - sum(shown.values())
+    if sum(parts.values()) >= size:
+        assert rest == 0 or rest >= size
+    else:  # the whole group is itself under the floor: nothing of it is shown
+        assert all(n == 0 for n in shown.values())
 
 
 # For each (role, team) a number of people who answer, and the floor in force.

@@ -6,21 +6,27 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from bot.core.anonymity import Floor
 from bot.core.errors import ConfigError
-from bot.core.settings import Settings, key_path, legacy_key_path, min_group_from
+from bot.core.settings import Settings, key_path, legacy_key_path
 from tests.conftest import ROOT
 
 
 def test_floor_defaults_to_five_and_is_never_below_three():
-    assert min_group_from(None) == 5
-    assert min_group_from("3") == 3
-    with pytest.raises(ConfigError, match="never be below 3"):
-        min_group_from("2")
+    assert Settings.from_env(
+        {"INTEGRITY_DB": ":memory:", "INTEGRITY_SECRET": "s" * 16}
+    ).floor == Floor(5)
+    assert Floor.parse(None) == Floor(5) and Floor.parse("3") == Floor(3)
+    with pytest.raises(ConfigError, match="never below 3.*INTEGRITY_MIN_GROUP"):
+        Floor.parse("2")
     with pytest.raises(ConfigError, match="whole number"):
-        min_group_from("five")
+        Floor.parse("five")
+    with pytest.raises(ConfigError, match="never below 3"):
+        Settings(db_path=Path("x.db"), secret=b"s" * 16, min_group=2)
 
 
 def test_the_key_is_generated_once_in_the_config_directory_not_beside_the_database(

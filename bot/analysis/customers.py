@@ -33,7 +33,7 @@ from bot.analysis.models import (
     SideFigures,
 )
 from bot.analysis.offline import excerpt
-from bot.core.anonymity import hidden_message
+from bot.core.anonymity import Floor
 
 #: How far executives' mean must be from customers' (1-5 scale) to name a reality gap.
 REALITY_GAP = 1.0
@@ -87,7 +87,7 @@ def add_customer_side(
             result.customers = SideFigures(n=0)
             analysis.hidden.append(
                 HiddenGroup(
-                    question_id=question_id, role="customer", reason=hidden_message(min_group)
+                    question_id=question_id, role="customer", reason=Floor(min_group).sentence
                 )
             )
             continue

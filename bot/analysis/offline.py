@@ -6,7 +6,8 @@
    answers than the floor is dropped before anything else looks at it: its answers
    feed no theme, quote, count or mean, and it is listed in `hidden` with no count.
    Its question is `suppressed`, with no figures for that side and no contradiction.
-   A floor under 3 is refused (`ValueError`): the product never allows one.
+   The floor is `bot.core.anonymity.Floor`, the core's one rule: a floor under 3
+   is refused (`ValueError`), the product never allows one.
 2. **Flags.** Answers that look like prompt injection (`bot.analysis.injection`) or
    junk (`bot.analysis.junk`) still count toward n, but are never quoted and never
    stand for a theme.
@@ -62,11 +63,9 @@ from bot.analysis.models import (
     SideFigures,
     Theme,
 )
-from bot.core.anonymity import hidden_message
+from bot.core.anonymity import Floor
 
 ENGINE = "offline"
-#: The product never shows a group smaller than this, whatever the settings say.
-ABSOLUTE_MIN_GROUP = 3
 #: A contradiction needs a difference significant at this level...
 MAX_P = 0.05
 #: ...and at least a medium effect: Cliff's delta of this size (|delta| is 0.33 when
@@ -143,12 +142,9 @@ def analyse_offline(
     embedder: Embedder | None = None,
 ) -> Analysis:
     """Analyse a round's answers offline: sides, gaps, themes, contradictions, flags."""
-    if min_group < ABSOLUTE_MIN_GROUP:
-        raise ValueError(
-            f"The anonymity floor is {min_group}, but it is never below {ABSOLUTE_MIN_GROUP}."
-        )
+    floor = Floor(min_group)  # refuses a floor under 3
     answers = list(answers)
-    kept, hidden = _apply_floor(answers, min_group)
+    kept, hidden = _apply_floor(answers, floor)
     infos = {q.id: q for q in questions}
     flags = _flags(kept)
     flagged = {f.answer_id for f in flags}
@@ -193,7 +189,7 @@ def analyse_offline(
     ]
     return Analysis(
         engine=ENGINE,
-        min_group_size=min_group,
+        min_group_size=floor.size,
         questions=results,
         themes=themes,
         contradictions=contradictions,
@@ -220,12 +216,10 @@ def effect_order(result: QuestionResult) -> tuple[float, float]:
 
 
 def _apply_floor(
-    answers: list[AnswerRecord], min_group: int
+    answers: list[AnswerRecord], floor: Floor
 ) -> tuple[list[AnswerRecord], list[HiddenGroup]]:
-    sizes = Counter((a.question_id, a.role) for a in answers)
-    small = {group for group, size in sizes.items() if size < min_group}
-    kept = [a for a in answers if (a.question_id, a.role) not in small]
-    reason = hidden_message(min_group)
+    kept, small = floor.apply(answers, lambda a: (a.question_id, a.role))
+    reason = floor.sentence
     order = {qid: i for i, qid in enumerate(dict.fromkeys(a.question_id for a in answers))}
     hidden = [
         HiddenGroup(question_id=qid, role=role, reason=reason)
@@ -369,7 +363,7 @@ def _question_result(
         )
     suppressed = any((qid, role) in hidden_sides for role in ROLES)
     notes = [
-        f"{role} answers: {hidden_message(min_group)}"
+        f"{role} answers: {Floor(min_group).sentence}"
         for role in ROLES
         if (qid, role) in hidden_sides
     ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from bot.analysis.customers import closest_prediction, closest_side
 from bot.analysis.models import Analysis, Contradiction, QuestionResult, SideFigures, Theme
 from bot.analysis.offline import effect_order
-from bot.core.anonymity import hidden_message
+from bot.core.anonymity import Floor
 from bot.core.replies import Heading, Note, Quote, Reply, Table, Text
 
 #: Contradictions and themes drawn on the first screen; the rest go behind "more".
@@ -102,7 +102,7 @@ def to_reply(analysis: Analysis, title: str | None = None, context: str = "") ->
             labels.append(f"{group.role} answers to “{label}”")
         reply.add(
             Note(
-                f"Anonymity floor: {hidden_message(analysis.min_group_size)} — {'; '.join(labels)}."
+                f"Anonymity floor: {Floor(analysis.min_group_size).sentence} — {'; '.join(labels)}."
             )
         )
     if analysis.flagged:

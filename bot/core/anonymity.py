@@ -16,12 +16,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.core.domain import Person
+from bot.core.errors import FloorError
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
+
+#: The product never shows anything resting on fewer answers than this, whatever is set.
+LEAST_FLOOR = 3
+#: The floor when none is set.
+DEFAULT_FLOOR = 5
 
 
 def pseudonym(secret: bytes, person: Person, round_id: int) -> str:
@@ -44,16 +52,79 @@ def _hmac(secret: bytes, message: str) -> str:
     return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
 
 
-def hidden_message(floor: int) -> str:
-    """What the output says in place of a group under the floor."""
-    return f"fewer than {floor} answers: hidden to keep them anonymous"
+@dataclass(frozen=True)
+class Floor:
+    """The anonymity floor: the fewest answers any figure, quote or row may rest on.
 
+    The one place the floor is parsed (never below `LEAST_FLOOR`), applied, and
+    explained to the reader; every surface and the analysis engine go through it.
+    """
 
-def apply_floor(
-    items: Iterable[T], group_of: Callable[[T], Hashable], floor: int
-) -> tuple[list[T], set[Hashable]]:
-    """Keep items whose group has at least `floor` members; return them and the hidden groups."""
-    items = list(items)
-    sizes = Counter(group_of(item) for item in items)
-    hidden = {group for group, size in sizes.items() if size < floor}
-    return [item for item in items if group_of(item) not in hidden], hidden
+    size: int = DEFAULT_FLOOR
+
+    def __post_init__(self) -> None:
+        if isinstance(self.size, bool) or not isinstance(self.size, int):
+            raise FloorError(f"The anonymity floor must be a whole number, not {self.size!r}.")
+        if self.size < LEAST_FLOOR:
+            raise FloorError(
+                f"The anonymity floor is {self.size}, but it is never below {LEAST_FLOOR}: "
+                "smaller groups would let people guess who wrote what."
+            )
+
+    @classmethod
+    def parse(cls, value: str | int | None, *, setting: str = "INTEGRITY_MIN_GROUP") -> Floor:
+        """The floor a setting or option names (`None` or empty: the default, 5)."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return cls()
+        try:
+            size = int(value)
+        except (TypeError, ValueError):
+            raise FloorError(
+                f"{setting} must be a whole number, {LEAST_FLOOR} or more (it is {value!r}); "
+                f"the default is {DEFAULT_FLOOR}."
+            ) from None
+        try:
+            return cls(size)
+        except FloorError as error:
+            raise FloorError(f"{error} Set {setting} to {LEAST_FLOOR} or more.") from None
+
+    def __int__(self) -> int:
+        return self.size
+
+    def hides(self, count: int) -> bool:
+        """True for a group of `count` answers the floor keeps out of sight (an empty one
+        has nothing to hide)."""
+        return 0 < count < self.size
+
+    @property
+    def sentence(self) -> str:
+        """What the output says in place of a group under the floor."""
+        return f"fewer than {self.size} answers: hidden to keep them anonymous"
+
+    def apply(
+        self, items: Iterable[T], group_of: Callable[[T], Hashable]
+    ) -> tuple[list[T], set[Hashable]]:
+        """Keep the items whose group is at least the floor; return them and the hidden groups."""
+        items = list(items)
+        sizes = Counter(group_of(item) for item in items)
+        hidden = {group for group, size in sizes.items() if self.hides(size)}
+        return [item for item in items if group_of(item) not in hidden], hidden
+
+    def suppress(self, parts: Mapping[K, int]) -> set[K]:
+        """The parts of one group to hide, so that nothing under the floor can be worked out.
+
+        Complementary suppression, the standard rule of statistical disclosure control:
+        a part under the floor is hidden (primary); then, while the hidden parts together
+        hold some answers but fewer than the floor, the smallest part still shown is
+        hidden too (secondary). Whatever is shown, the rest of the group (the whole minus
+        every part shown) is then empty or at least the floor, so no subtraction of one
+        view from another isolates fewer answers than the floor.
+        """
+        hidden = {part for part, size in parts.items() if self.hides(size)}
+        shown = sorted(
+            (part for part, size in parts.items() if size and part not in hidden),
+            key=lambda part: (parts[part], str(part)),
+        )
+        while shown and self.hides(sum(parts[part] for part in hidden)):
+            hidden.add(shown.pop(0))
+        return hidden

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.anonymity import hidden_message
+from bot.core.anonymity import Floor
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, NotFound, UsageError, typed
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
@@ -662,7 +662,7 @@ def export_hidden_note(service: IntegrityCheck, scope: Scope, exported: int) -> 
             f"{floor} so no one can be recognised. Try a wider scope, e.g. `all`, or wait for "
             "more answers."
         )
-    return f"{hidden} question group(s) had {hidden_message(floor)}, and are left out."
+    return f"{hidden} question group(s) had {Floor(floor).sentence}, and are left out."
 
 
 def _scope_usage(command: str) -> str:

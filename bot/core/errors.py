@@ -112,3 +112,7 @@ def typed(word: str, limit: int = 30) -> str:
     """What the user typed, quoted for an error message and cut short: a 100 KB word is
     not echoed back whole."""
     return repr(word if len(word) <= limit else word[: limit - 1] + "…")
+
+
+class FloorError(ConfigError, ValueError):
+    """An anonymity floor that is not a whole number of at least 3; the message says so."""

@@ -502,8 +502,8 @@ class IntegrityCheck:
         so no figure ever rests on fewer answers than the floor.
         """
         answers = self.store.answers([r.id for r in scope.rounds], team=scope.team)
-        kept, hidden = anonymity.apply_floor(
-            answers, lambda a: (a.round_id, a.question_id, a.role), self.settings.min_group
+        kept, hidden = self.settings.floor.apply(
+            answers, lambda a: (a.round_id, a.question_id, a.role)
         )
         return kept, len(hidden)
 
@@ -584,8 +584,8 @@ class IntegrityCheck:
         answers, _ = self.answers_in_scope(scope)
         # Team is a finer split than the floor's groups: only keep it where that
         # smaller group is itself at or above the floor.
-        _, small_teams = anonymity.apply_floor(
-            answers, lambda a: (a.round_id, a.question_id, a.role, a.team), self.settings.min_group
+        _, small_teams = self.settings.floor.apply(
+            answers, lambda a: (a.round_id, a.question_id, a.role, a.team)
         )
         numbers = {r.id: r.number for r in scope.rounds}
         texts = {qid: self.store.question(qid).text for r in scope.rounds for qid in r.question_ids}

@@ -16,20 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.core.anonymity import DEFAULT_FLOOR, Floor
 from bot.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
-
-#: The product never shows anything about fewer answers than this, whatever is configured.
-ABSOLUTE_MIN_GROUP = 3
-DEFAULT_MIN_GROUP = 5
 
 
 @dataclass(frozen=True)
 class Settings:
     db_path: Path
     secret: bytes
-    min_group: int = DEFAULT_MIN_GROUP
+    min_group: int = DEFAULT_FLOOR  # the anonymity floor's size: see `floor`
     questions_per_round: int = 4
     round_days: int = 5
     questions_file: Path = Path(__file__).resolve().parents[2] / "prompts" / "questions.yaml"
@@ -53,7 +50,7 @@ class Settings:
             "secret": secret,
             "key_file": key_file,
             "key_beside_db": _flag(env, "INTEGRITY_SECRET_BESIDE_DB", False),
-            "min_group": min_group_from(env.get("INTEGRITY_MIN_GROUP")),
+            "min_group": Floor.parse(env.get("INTEGRITY_MIN_GROUP")).size,
             "questions_per_round": _int(env, "INTEGRITY_QUESTIONS_PER_ROUND", 4, 1, 12),
             "round_days": _int(env, "INTEGRITY_ROUND_DAYS", 5, 1, 28),
             "demo": _flag(env, "INTEGRITY_DEMO", True),
@@ -78,6 +75,14 @@ class Settings:
                 "(INTEGRITY_KEY_FILE), or set INTEGRITY_SECRET; to accept it there anyway, "
                 "set INTEGRITY_SECRET_BESIDE_DB=1."
             )
+
+    def __post_init__(self) -> None:
+        Floor(self.min_group)  # a floor under 3 is refused wherever settings are built
+
+    @property
+    def floor(self) -> Floor:
+        """The anonymity floor every surface applies."""
+        return Floor(self.min_group)
 
 
 def db_path_from(value: str | None) -> Path:
@@ -119,26 +124,6 @@ def _public_url(env: Mapping[str, str]) -> str:
             "https://integrity.example.com (the bot's web server)."
         )
     return url
-
-
-def min_group_from(value: str | int | None) -> int:
-    """The anonymity floor from a setting or flag: default 5, never below 3."""
-    if value is None or value == "":
-        return DEFAULT_MIN_GROUP
-    try:
-        floor = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"INTEGRITY_MIN_GROUP must be a whole number (it is {value!r}); "
-            f"the default is {DEFAULT_MIN_GROUP}."
-        ) from None
-    if floor < ABSOLUTE_MIN_GROUP:
-        raise ConfigError(
-            f"The anonymity floor is {floor}, but it can never be below {ABSOLUTE_MIN_GROUP}: "
-            f"smaller groups would let people guess who wrote what. "
-            f"Set INTEGRITY_MIN_GROUP to {ABSOLUTE_MIN_GROUP} or more."
-        )
-    return floor
 
 
 def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 
-from bot.core.anonymity import hidden_message
 from bot.core.domain import Question, Round
 from bot.core.errors import NotFound, UsageError, typed
 from bot.core.people import fold
@@ -39,8 +38,7 @@ def summary_reply(service: IntegrityCheck, scope: Scope) -> Reply:
         context = f"{context} Customers: {heard} answer(s) to the same questions.".strip()
     reply.extend(to_reply(analysis, context=context))
     if hidden_groups:
-        floor = service.settings.min_group
-        reply.add(Note(f"{hidden_groups} question group(s) had {hidden_message(floor)}."))
+        reply.add(Note(f"{hidden_groups} question group(s) had {service.settings.floor.sentence}."))
     return reply
 
 
