@@ -175,7 +175,7 @@ def test_log_records_go_to_a_file_beside_the_database_not_the_screen(tmp_path):
 def test_a_floor_below_three_is_refused_with_what_to_do(tmp_path):
     result = run_chat(tmp_path, ["/quit"], {"INTEGRITY_MIN_GROUP": "2"})
     assert result.returncode == 2
-    assert "never be below 3" in result.stderr and "INTEGRITY_MIN_GROUP" in result.stderr
+    assert "never below 3" in result.stderr and "INTEGRITY_MIN_GROUP" in result.stderr
 
 
 def _chat(service, admin, **console_options):
