@@ -88,11 +88,15 @@ def test_export_is_a_csv_file_with_the_floor_applied_and_no_identities(commands,
     service.start_round(admin)
     for i, person in enumerate(frontline + executives):
         service.record_answer(person, "give-away", rating=1 + i % 5, text=f"answer {i}")
+    still_open = commands.handle(admin, "/integrity export").as_text()
+    assert "0 answer(s)" in still_open and "Round 1 is still open" in still_open
+    service.close_round(admin)
     reply = commands.handle(admin, "/integrity export")
     (file,) = [b for b in reply.blocks if isinstance(b, File)]
     rows = list(csv.DictReader(io.StringIO(file.content.decode())))
     assert len(rows) == 6 and {r["role"] for r in rows} == {"frontline"}  # 2 executives hidden
     assert "pseudonym" not in rows[0] and all(r["team"] == "Support" for r in rows)
+    assert "id" not in rows[0] and "answered_on" not in rows[0]  # nothing that orders or dates
     people_words = {p.user_id for p in frontline} | {p.display_name for p in frontline}
     assert not any(w in file.content.decode() for w in people_words)
 

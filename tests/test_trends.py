@@ -51,7 +51,13 @@ def test_trend_points_follow_the_rounds_and_hide_a_side_under_the_floor(service,
     assert [p.gap for p in points] == [3.0, 3.0, None, 1.0]
     assert points[2].executive is None and points[2].frontline == 3.0
     assert trend.hidden_points >= 1
-    assert trend.response[3]["executive"] == {"asked": 3, "answered": 3}
+    # 3 executives answered round 3: under the floor, so the count is not shown either.
+    assert (trend.response[3]["executive"].asked, trend.response[3]["executive"].answered) == (
+        3,
+        None,
+    )
+    assert str(trend.response[3]["executive"]) == "some of 3"
+    assert str(trend.response[4]["executive"]) == "6 of 6"
     assert trend.themes["loyalty"][0].gap == 3.0
 
 
@@ -84,5 +90,13 @@ def test_export_jsonl_reads_back_into_analyse_with_the_same_figures(service, his
     assert len(rows) == 12 and all("pseudonym" not in r for r in rows)
     direct, _ = service.analysis(scope)
     again = analyse(load_answers(path), min_group=service.settings.min_group)
-    pick = lambda a: [(q.question_id, q.gap, q.executive.n, q.frontline.n) for q in a.questions]  # noqa: E731
+    pick = lambda a: [  # noqa: E731
+        (q.question_id, q.gap, q.executive.n, q.frontline.n)
+        for q in a.questions
+        if not q.suppressed
+    ]
     assert pick(again) == pick(direct)
+    # The round's other questions had no answers: the summary says the floor hid them.
+    assert {h.question_id for h in direct.hidden} == {q.question_id for q in direct.questions} - {
+        "give-away"
+    }

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.analysis.customers import add_customer_side, split_voices
-from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
+from bot.analysis.models import Analysis, AnswerRecord, HiddenGroup, QuestionInfo
 from bot.analysis.offline import analyse_offline
 
 
@@ -24,11 +24,15 @@ def analyse(
     min_group: int,
     questions: Sequence[QuestionInfo] = (),
     llm: Any | None = None,
+    withheld: Sequence[HiddenGroup] = (),
 ) -> Analysis:
     """Analyse a round's answers: offline always, then with the LLM engine when `llm` is given;
-    customers' answers, if any, beside the result."""
+    customers' answers, if any, beside the result. `withheld`: sides the core kept back under
+    the anonymity floor (see `analyse_offline`)."""
     staff, customers = split_voices(answers)
-    analysis = _analyse_staff(staff, min_group=min_group, questions=questions, llm=llm)
+    analysis = _analyse_staff(
+        staff, min_group=min_group, questions=questions, llm=llm, withheld=withheld
+    )
     return add_customer_side(analysis, customers, min_group=min_group, staff=staff)
 
 
@@ -38,8 +42,9 @@ def _analyse_staff(
     min_group: int,
     questions: Sequence[QuestionInfo],
     llm: Any | None,
+    withheld: Sequence[HiddenGroup] = (),
 ) -> Analysis:
-    offline = analyse_offline(answers, min_group=min_group, questions=questions)
+    offline = analyse_offline(answers, min_group=min_group, questions=questions, withheld=withheld)
     if llm is None:
         return offline
     if importlib.util.find_spec("bot.analysis.llm") is None:

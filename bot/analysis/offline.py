@@ -140,11 +140,20 @@ def analyse_offline(
     min_group: int,
     questions: Sequence[QuestionInfo] = (),
     embedder: Embedder | None = None,
+    withheld: Sequence[HiddenGroup] = (),
 ) -> Analysis:
-    """Analyse a round's answers offline: sides, gaps, themes, contradictions, flags."""
+    """Analyse a round's answers offline: sides, gaps, themes, contradictions, flags.
+
+    `withheld`: question × role sides the core already kept back under the floor (their
+    answers are not in `answers`); they are hidden exactly like a small group here."""
     floor = Floor(min_group)  # refuses a floor under 3
     answers = list(answers)
     kept, hidden = _apply_floor(answers, floor)
+    hidden += [
+        h
+        for h in withheld
+        if (h.question_id, h.role) not in {(g.question_id, g.role) for g in hidden}
+    ]
     infos = {q.id: q for q in questions}
     flags = _flags(kept)
     flagged = {f.answer_id for f in flags}
@@ -154,11 +163,15 @@ def analyse_offline(
     space = _TextSpace.build(usable, embedder)
     scorer = _StanceScorer(space, embedder, infos)
 
-    hidden_sides = {(h.question_id, h.role) for h in hidden}
+    hidden_sides = {(h.question_id, h.role): h.reason for h in hidden}
     by_question: dict[str, list[AnswerRecord]] = defaultdict(list)
     question_text: dict[str, str] = {}
     for a in answers:  # every question appears, even one whose answers are all hidden
         question_text.setdefault(a.question_id, a.question)
+    for h in hidden:
+        question_text.setdefault(
+            h.question_id, infos[h.question_id].text if h.question_id in infos else h.question_id
+        )
     for a in kept:
         by_question[a.question_id].append(a)
     for qid, group in by_question.items():
@@ -343,7 +356,7 @@ def _question_result(
     qid: str,
     text: str,
     answers: list[AnswerRecord],
-    hidden_sides: set[tuple[str, str]],
+    hidden_sides: dict[tuple[str, str], str],
     flagged: set[str],
     scorer: _StanceScorer,
     min_group: int,
@@ -363,7 +376,7 @@ def _question_result(
         )
     suppressed = any((qid, role) in hidden_sides for role in ROLES)
     notes = [
-        f"{role} answers: {Floor(min_group).sentence}"
+        f"{role} answers: {hidden_sides[(qid, role)]}"
         for role in ROLES
         if (qid, role) in hidden_sides
     ]

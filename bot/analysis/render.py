@@ -16,7 +16,6 @@ from __future__ import annotations
 from bot.analysis.customers import closest_prediction, closest_side
 from bot.analysis.models import Analysis, Contradiction, QuestionResult, SideFigures, Theme
 from bot.analysis.offline import effect_order
-from bot.core.anonymity import Floor
 from bot.core.replies import Heading, Note, Quote, Reply, Table, Text
 
 #: Contradictions and themes drawn on the first screen; the rest go behind "more".
@@ -95,16 +94,13 @@ def to_reply(analysis: Analysis, title: str | None = None, context: str = "") ->
         reply.add(Note(f"Also ask: {about}{follow_up.text}"))
 
     if analysis.hidden:
-        labels = []
-        for group in analysis.hidden:
+        by_reason: dict[str, list[str]] = {}
+        for group in analysis.hidden:  # one reason, as a rule: listed once, with its groups
             question = questions.get(group.question_id)
             label = _short(question.question, 60) if question else group.question_id
-            labels.append(f"{group.role} answers to “{label}”")
-        reply.add(
-            Note(
-                f"Anonymity floor: {Floor(analysis.min_group_size).sentence} — {'; '.join(labels)}."
-            )
-        )
+            by_reason.setdefault(group.reason, []).append(f"{group.role} answers to “{label}”")
+        for reason, labels in by_reason.items():
+            reply.add(Note(f"Anonymity floor: {reason} — {'; '.join(labels)}."))
     if analysis.flagged:
         reasons: dict[str, int] = {}
         for flag in analysis.flagged:
@@ -147,6 +143,9 @@ def headline(analysis: Analysis) -> str:
         )
     if compared:
         return f"Executives and frontline agree on all {len(compared)} questions compared, of {of}."
+    if total and hidden == total:
+        every = "the question" if total == 1 else f"each of the {total} questions"
+        return f"Nothing to compare: the anonymity floor hid a side of {every}."
     return f"Nothing to compare yet: no question of {of} has enough answers from both sides."
 
 

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.core.domain import Person
+from bot.core.domain import Answer, Person, Role
 from bot.core.errors import FloorError
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
+#: A group of answers: round id × question id × role.
+Group = tuple[int, str, Role]
 
 #: The product never shows anything resting on fewer answers than this, whatever is set.
 LEAST_FLOOR = 3
@@ -128,3 +130,83 @@ class Floor:
         while shown and self.hides(sum(parts[part] for part in hidden)):
             hidden.add(shown.pop(0))
         return hidden
+
+    def release(
+        self, answers: Iterable[Answer], team: str | None = None
+    ) -> tuple[list[Answer], set[Group]]:
+        """What a view of `answers` (every team, or one) may show, and which groups may
+        carry their team labels.
+
+        `answers` must be every answer of the rounds viewed, of every team: whether one
+        team's part may be shown depends on the rest of its group. A group (round ×
+        question × role) under the floor is never shown. A team's part of a group is
+        shown only when `suppress` leaves it, so the whole minus the shown teams is empty
+        or at least the floor, and the one Sales answer never falls out of "all teams"
+        minus "Support". In a view of every team, a group's rows carry their team labels
+        only when every team part of it could be shown: otherwise the blanks would be the
+        small team's.
+        """
+        groups: dict[Group, list[Answer]] = defaultdict(list)
+        for answer in answers:
+            groups[(answer.round_id, answer.question_id, answer.role)].append(answer)
+        wanted = None if team is None else team_key(team)
+        released: list[Answer] = []
+        labelled: set[Group] = set()
+        for group, members in groups.items():
+            if self.hides(len(members)):
+                continue
+            parts = Counter(team_key(a.team) for a in members)
+            hidden = self.suppress(parts)
+            if wanted is None:
+                released += members
+                if not hidden:
+                    labelled.add(group)
+            elif parts[wanted] and wanted not in hidden:
+                released += [a for a in members if team_key(a.team) == wanted]
+                labelled.add(group)
+        return released, labelled
+
+
+@dataclass(frozen=True)
+class Response:
+    """How many of a role (or of everyone) were asked and answered in a round.
+
+    `answered` is None when the floor keeps the count out of sight (see
+    `IntegrityCheck.response_rate`); `str()` says so in words."""
+
+    asked: int
+    answered: int | None
+    floor: Floor
+    under_floor: bool = True  # hidden because the count itself is under the floor
+
+    def __str__(self) -> str:
+        """`3 of 8`, or `fewer than 5 of 8`."""
+        return f"{self.count} of {self.asked}"
+
+    @property
+    def count(self) -> str:
+        """The answered count as shown: `3`, `fewer than 5`, `some` (of fewer than 5 asked),
+        or `hidden`."""
+        if self.answered is not None:
+            return str(self.answered)
+        if not self.under_floor:
+            return "hidden"
+        return "some" if self.asked < self.floor.size else f"fewer than {self.floor.size}"
+
+    @property
+    def fraction(self) -> str:
+        """`3/8`, `<5/8` or `some/3`, for a compact line."""
+        count = self.count
+        return f"{count.replace('fewer than ', '<')}/{self.asked}"
+
+    @property
+    def percent(self) -> str:
+        """`38%`, or `-` when the count is hidden or nobody was asked."""
+        if self.answered is None or not self.asked:
+            return "-"
+        return f"{100 * self.answered / self.asked:.0f}%"
+
+
+def team_key(team: str | None) -> str:
+    """A team as the floor groups it: case does not make a team (the store matches it so)."""
+    return (team or "").casefold()

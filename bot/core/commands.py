@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.core.anonymity import Floor
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, NotFound, UsageError, typed
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
@@ -24,7 +23,7 @@ from bot.core.schedule import parse_schedule
 from bot.core.scope import Scope
 from bot.core.service import KEEP, SHARE_WITH_ASKED, IntegrityCheck
 from bot.core.summaries import (
-    percent,
+    open_rounds_sentence,
     progress_line,
     summary_reply,
     trend_reply,
@@ -201,7 +200,7 @@ class Commands:
                 Table(
                     ["who", "asked", "answered", "rate"],
                     [
-                        [label, str(c["asked"]), str(c["answered"]), percent(c)]
+                        [label, str(c.asked), c.count, c.percent]
                         for label, c in (
                             ("executives", rates["executive"]),
                             ("frontline", rates["frontline"]),
@@ -459,9 +458,12 @@ class Commands:
         scope = service.scope(person, rest, usage=_scope_usage("export"))
         rows = service.export_rows(person, scope)
         hidden = export_hidden_note(service, scope, len(rows))
+        still_open = [r for r in scope.rounds if r.is_open]
+        opened = open_rounds_sentence(still_open) if still_open else None
         if not rows:
+            said = " ".join(note for note in (hidden, opened) if note)
             return Reply.text(
-                f"{hidden} No file was written." if hidden else f"No answers in {scope.label} yet."
+                f"{said} No file was written." if said else f"No answers in {scope.label} yet."
             )
         content = service.export_csv(person, scope)
         name = "integrity-" + "-".join(re.findall(r"[a-z0-9]+", scope.label.lower())) + ".csv"
@@ -473,6 +475,8 @@ class Commands:
         )
         if hidden:
             reply.add(Note(hidden))
+        if opened:
+            reply.add(Note(opened))
         return reply
 
     def _ask(self, person: Person, rest: str) -> Reply:
@@ -651,18 +655,18 @@ def rounds_table(service: IntegrityCheck, rounds: list[Round]) -> Table:
 
 def export_hidden_note(service: IntegrityCheck, scope: Scope, exported: int) -> str | None:
     """Why answers were left out of an export of `scope`, or None when none were."""
-    _, hidden = service.answers_in_scope(scope)
+    view = service.view(scope)
+    hidden = len(view.withheld)
     if not hidden:
         return None
     floor = service.settings.min_group
     if not exported:
         return (
             f"Everything in {scope.label} was hidden: each of its {hidden} question group(s) "
-            f"had fewer than {floor} answers from one role, and nothing is shown for fewer than "
-            f"{floor} so no one can be recognised. Try a wider scope, e.g. `all`, or wait for "
-            "more answers."
+            f"had {view.reason}, and nothing is shown for fewer than {floor} so no one can be "
+            "recognised. Try a wider scope, e.g. `all`, or wait for more answers."
         )
-    return f"{hidden} question group(s) had {Floor(floor).sentence}, and are left out."
+    return f"{hidden} question group(s) had {view.reason}, and are left out."
 
 
 def _scope_usage(command: str) -> str:

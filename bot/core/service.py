@@ -15,13 +15,14 @@ import csv
 import io
 import json
 import logging
+import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Literal, Protocol
 
-from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
+from bot.analysis.models import Analysis, AnswerRecord, HiddenGroup, QuestionInfo
 from bot.core import anonymity, survey
 from bot.core.domain import (
     ROLES,
@@ -460,12 +461,18 @@ class IntegrityCheck:
 
     # -- response rate ----------------------------------------------------------
 
-    def response_rate(self, round_: Round) -> dict[str, dict[str, int]]:
-        """Asked and answered, per role and in total.
+    def response_rate(self, round_: Round) -> dict[str, anonymity.Response]:
+        """Asked and answered, per role and in total, the floor applied to the counts.
 
         Who answered is not stored (see `bot.store.store`): it is worked out here, with the
         key, by recomputing each asked person's pseudonym for the round. Someone who answered
         without a check-in (a channel thread, the terminal) counts as asked and answered.
+
+        Only per role, never per team or question. A role's answered count is shown once
+        it reaches the floor (or while it is 0): below, "fewer than 5", because an exact
+        small count read before and after times each answer and, in a small role, names
+        who has taken part. The total is exact only when the counts hidden in it are
+        none or at least the floor, or it would give them away by subtraction.
         """
         counts: dict[str, dict[str, int]] = {r: {"asked": 0, "answered": 0} for r in ROLES}
         unmatched = self.store.answer_pseudonyms(round_.id)
@@ -476,11 +483,22 @@ class IntegrityCheck:
         for role in unmatched.values():
             counts[role]["asked"] += 1
             counts[role]["answered"] += 1
-        counts["all"] = {
-            "asked": sum(c["asked"] for c in counts.values()),
-            "answered": sum(c["answered"] for c in counts.values()),
+        floor = self.settings.floor
+        rates = {
+            role: anonymity.Response(
+                c["asked"], None if floor.hides(c["answered"]) else c["answered"], floor
+            )
+            for role, c in counts.items()
         }
-        return counts
+        hidden = sum(c["answered"] for role, c in counts.items() if rates[role].answered is None)
+        total = sum(c["answered"] for c in counts.values())
+        rates["all"] = anonymity.Response(
+            sum(c["asked"] for c in counts.values()),
+            None if floor.hides(hidden) or floor.hides(total) else total,
+            floor,
+            under_floor=floor.hides(total),
+        )
+        return rates
 
     # -- summaries and exports --------------------------------------------------
 
@@ -495,27 +513,51 @@ class IntegrityCheck:
             **({"usage": usage} if usage else {}),
         )
 
-    def answers_in_scope(self, scope: Scope) -> tuple[list[Answer], int]:
-        """The answers a summary or export may use, and how many groups the floor hid.
+    def view(self, scope: Scope) -> View:
+        """What a summary, export or trend of `scope` may show: the one door for all of them.
 
-        A group is question × role × round, and × team when the scope is one team,
-        so no figure ever rests on fewer answers than the floor.
+        Only closed rounds: an open round's answers could be read before and after one
+        more answer, so it shows its response rate and nothing else until it closes. Then
+        the floor: a group (round × question × role) under it is left out, and a team's
+        part of a group only shows when the rest of the group is empty or at least the
+        floor too (`Floor.release`); a group that shows nothing is listed as withheld,
+        whether it had no answer or a few, so the two cannot be told apart.
         """
-        answers = self.store.answers([r.id for r in scope.rounds], team=scope.team)
-        kept, hidden = self.settings.floor.apply(
-            answers, lambda a: (a.round_id, a.question_id, a.role)
+        closed = [r for r in scope.rounds if not r.is_open]
+        answers = self.store.answers([r.id for r in closed])  # every team: see Floor.release
+        released, labelled = self.settings.floor.release(answers, scope.team)
+        shown = {(a.round_id, a.question_id, a.role) for a in released}
+        withheld = [
+            (round_, question.id, role)
+            for round_ in closed
+            for question in self.round_questions(round_)
+            for role in question.roles
+            if (round_.id, question.id, role) not in shown
+        ]
+        return View(
+            scope=scope,
+            answers=released,
+            withheld=withheld,
+            labelled=labelled,
+            still_open=[r for r in scope.rounds if r.is_open],
+            floor=self.settings.floor,
         )
-        return kept, len(hidden)
 
     def answer_count(self, scope: Scope) -> int:
-        """How many answers a scope holds before the floor is applied (a count, no rows): the
-        figure a progress line shows while the analysis runs."""
-        return self.store.count_round_answers([r.id for r in scope.rounds], team=scope.team)
+        """How many answers the view of a scope shows (a count, no analysis): the figure a
+        progress line gives while the analysis runs. Counted after the floor and without
+        open rounds, like everything else, or it would tell one team's or one more
+        answer's count by difference."""
+        return len(self.view(scope).answers)
 
-    def analysis(self, scope: Scope) -> tuple[Analysis, int]:
-        """Run the analysis engine on the answers of a scope (the floor already applied)."""
-        answers, hidden_groups = self.answers_in_scope(scope)
-        customers, hidden_customers = self.customer_answers_in_scope(scope)
+    def analysis(self, scope: Scope) -> tuple[Analysis, View]:
+        """Run the analysis engine on what the view of a scope may show.
+
+        A question × role side that shows nothing in any round of the scope is passed to
+        the engine as hidden, so the summary says the floor hid it (never "no answers").
+        """
+        view = self.view(scope)
+        customers, _ = self.customer_answers_in_scope(scope)
         numbers = {r.id: r.number for r in scope.rounds}
         questions = {qid: self.store.question(qid) for r in scope.rounds for qid in r.question_ids}
         for a in customers:  # customers may answer a question their round did not ask staff
@@ -532,7 +574,7 @@ class IntegrityCheck:
                 round=str(numbers[a.round_id]),
                 customer_prediction=a.customer_prediction,
             )
-            for a in answers
+            for a in view.answers
         ] + [
             AnswerRecord(
                 id=f"c{a.id}",
@@ -556,9 +598,14 @@ class IntegrityCheck:
             )
             for q in questions.values()
         ]
-        return self.analyser(
-            records, min_group=self.settings.min_group, questions=infos
-        ), hidden_groups + hidden_customers
+        hidden = [
+            HiddenGroup(question_id=qid, role=role, reason=view.reason)
+            for qid, role in view.hidden_sides()
+        ]
+        analysis = self.analyser(
+            records, min_group=self.settings.min_group, questions=infos, withheld=hidden
+        )
+        return analysis, view
 
     @property
     def analyser(self) -> Analyser:
@@ -576,37 +623,44 @@ class IntegrityCheck:
             )
 
     def export_rows(self, requester: Person | None, scope: Scope) -> list[dict]:
-        """Answers as rows for CSV/JSONL, floor applied, no identities, customers' answers
-        last with the role `customer` (executives only;
-        `None` is the operator at the console, who holds the database anyway)."""
+        """Answers as rows for CSV/JSONL (executives only; `None` is the operator at the
+        console, who holds the database anyway): what `view` may show, no identities.
+
+        Nothing in a row or in the order of rows follows when or in what order answers
+        came in: no answer id, no day (the round is the finest time), and the rows of each
+        group in a fresh random order at every export. The team column is filled for
+        every row of a group or for none (`Floor.release`). Customers' answers come last,
+        with the role `customer`.
+        """
         if requester is not None:
             self.require_executive(requester, "export answers")
-        answers, _ = self.answers_in_scope(scope)
-        # Team is a finer split than the floor's groups: only keep it where that
-        # smaller group is itself at or above the floor.
-        _, small_teams = self.settings.floor.apply(
-            answers, lambda a: (a.round_id, a.question_id, a.role, a.team)
-        )
+        view = self.view(scope)
         numbers = {r.id: r.number for r in scope.rounds}
-        texts = {qid: self.store.question(qid).text for r in scope.rounds for qid in r.question_ids}
+        questions = {qid: self.store.question(qid) for r in scope.rounds for qid in r.question_ids}
+        order = {(r.id, qid): i for r in scope.rounds for i, qid in enumerate(r.question_ids)}
+        answers = list(view.answers)
+        _shuffle.shuffle(answers)
+        answers.sort(
+            key=lambda a: (numbers[a.round_id], order[(a.round_id, a.question_id)], a.role)
+        )
         return [
             {
-                "id": str(a.id),
                 "round": numbers[a.round_id],
                 "question_id": a.question_id,
-                "question": texts[a.question_id],
+                "question": questions[a.question_id].text,
                 "role": a.role,
-                "team": ""
-                if (a.round_id, a.question_id, a.role, a.team) in small_teams
-                else (a.team or ""),
+                "team": (a.team or "")
+                if (a.round_id, a.question_id, a.role) in view.labelled
+                else "",
                 "rating": a.rating if a.rating is not None else "",
                 "text": a.text,
-                "answered_on": a.answered_on.isoformat(),
                 "on_record": int(a.on_record),
                 "customer_prediction": a.customer_prediction or "",
             }
             for a in answers
-        ] + self._customer_export_rows(scope, numbers, texts)
+        ] + self._customer_export_rows(
+            scope, numbers, {qid: q.text for qid, q in questions.items()}
+        )
 
     def _customer_export_rows(
         self, scope: Scope, numbers: dict[int, int], texts: dict[str, str]
@@ -617,9 +671,11 @@ class IntegrityCheck:
         for a in customers:
             if a.question_id not in texts:
                 texts[a.question_id] = self.store.question(a.question_id).text
+        customers = list(customers)
+        _shuffle.shuffle(customers)  # no import order, as for staff
+        customers.sort(key=lambda a: (numbers.get(a.round_id, 0), a.question_id))
         return [
             {
-                "id": f"c{a.id}",
                 "round": numbers.get(a.round_id, "") if a.round_id else "",
                 "question_id": a.question_id,
                 "question": texts[a.question_id],
@@ -627,7 +683,6 @@ class IntegrityCheck:
                 "team": "",
                 "rating": a.rating if a.rating is not None else "",
                 "text": a.comment,
-                "answered_on": a.answered_on.isoformat(),
                 "on_record": 0,
                 "customer_prediction": "",
             }
@@ -638,8 +693,8 @@ class IntegrityCheck:
         rows = self.export_rows(requester, scope)
         buffer = io.StringIO()
         columns = [
-            "id", "round", "question_id", "question", "role", "team",
-            "rating", "text", "answered_on", "on_record", "customer_prediction",
+            "round", "question_id", "question", "role", "team", "rating", "text", "on_record",
+            "customer_prediction",
         ]  # fmt: skip
         writer = csv.DictWriter(buffer, fieldnames=columns)
         writer.writeheader()
@@ -840,11 +895,9 @@ class IntegrityCheck:
 
     def customer_answers_in_scope(self, scope: Scope) -> tuple[list[CustomerAnswer], int]:
         """The customer answers a summary or export may use, and how many groups the floor
-        hid: the same floor as staff answers, per question × round."""
-        answers = self.store.customer_answers([r.id for r in scope.rounds])
-        kept, hidden = anonymity.apply_floor(
-            answers, lambda a: (a.round_id, a.question_id), self.settings.min_group
-        )
+        hid: the same floor as staff answers, per question × round, closed rounds only."""
+        answers = self.store.customer_answers([r.id for r in scope.rounds if not r.is_open])
+        kept, hidden = self.settings.floor.apply(answers, lambda a: (a.round_id, a.question_id))
         return kept, len(hidden)
 
     # -- proposals ---------------------------------------------------------------
@@ -1041,6 +1094,47 @@ def _customer_question(asked: Mapping[str, Question], ref: str) -> Question:
 def _round_on(rounds: Sequence[Round], day: date) -> Round | None:
     opened = [r for r in rounds if r.opened_at.date() <= day]
     return opened[-1] if opened else None
+
+
+@dataclass
+class View:
+    """What a summary, export or trend of a scope may show (see `IntegrityCheck.view`)."""
+
+    scope: Scope
+    answers: list[Answer]
+    #: Round × question × role groups asked in the scope's closed rounds that show nothing.
+    withheld: list[tuple[Round, str, Role]]
+    #: Groups whose rows may carry their team label.
+    labelled: set[anonymity.Group]
+    #: Rounds of the scope still open: nothing of them is shown until they close.
+    still_open: list[Round]
+    floor: anonymity.Floor
+
+    @property
+    def reason(self) -> str:
+        """Why a withheld side shows nothing, in words true of every cause (none, a few,
+        or a team whose rest of the group is small), so the words give none away."""
+        where = " in each round" if len({r for r, _, _ in self.withheld}) > 1 else ""
+        if self.scope.team:
+            where += f" of team {self.scope.team}, or of the rest of its group"
+        return f"fewer than {self.floor.size} answers{where}: hidden to keep them anonymous"
+
+    def hidden_sides(self) -> list[tuple[str, Role]]:
+        """Question × role sides that show nothing in any closed round of the scope."""
+        shown = {(a.question_id, a.role) for a in self.answers}
+        return list(dict.fromkeys((q, r) for _, q, r in self.withheld if (q, r) not in shown))
+
+    def partly_hidden(self) -> dict[tuple[str, Role], list[int]]:
+        """Sides shown in some rounds of the scope but withheld in others: the round numbers."""
+        shown = {(a.question_id, a.role) for a in self.answers}
+        rounds: dict[tuple[str, Role], list[int]] = {}
+        for round_, qid, role in self.withheld:
+            if (qid, role) in shown:
+                rounds.setdefault((qid, role), []).append(round_.number)
+        return rounds
+
+
+_shuffle = random.SystemRandom()
 
 
 def _is_rating(value: object) -> bool:

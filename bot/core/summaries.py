@@ -18,28 +18,60 @@ from bot.core.service import IntegrityCheck
 
 
 def summary_reply(service: IntegrityCheck, scope: Scope) -> Reply:
-    """The summary of a scope, as executives read it (in chat or posted when a round closes)."""
+    """The summary of a scope, as executives read it (in chat or posted when a round closes).
+
+    An open round shows its response rate only; what the floor hid is said once, by the
+    analysis (sides hidden in every round) or in one note (sides hidden in some rounds).
+    """
     from bot.analysis.render import to_reply  # loaded with the engine, on first summary
 
-    analysis, hidden_groups = service.analysis(scope)
     context = ""
     if len(scope.rounds) == 1:
-        rates = service.response_rate(scope.rounds[0])
-        state = "still open" if scope.rounds[0].is_open else "closed"
+        round_ = scope.rounds[0]
+        rates = service.response_rate(round_)
+        state = "still open" if round_.is_open else "closed"
         context = (
-            f"Round {scope.rounds[0].number} ({state}): "
-            f"{rates['executive']['answered']} of {rates['executive']['asked']} "
-            f"executives and {rates['frontline']['answered']} of "
-            f"{rates['frontline']['asked']} frontline staff answered."
+            f"Round {round_.number} ({state}): {rates['executive']} executives and "
+            f"{rates['frontline']} frontline staff answered."
         )
     reply = Reply([Heading(f"Integrity check: {scope.label}")])
+    if all(r.is_open for r in scope.rounds):
+        if context:
+            reply.add(Text(context))
+        reply.add(Text(open_rounds_sentence(scope.rounds)))
+        return reply
+    analysis, view = service.analysis(scope)
     heard = sum(q.customers.n for q in analysis.questions if q.customers)
     if heard:
         context = f"{context} Customers: {heard} answer(s) to the same questions.".strip()
     reply.extend(to_reply(analysis, context=context))
-    if hidden_groups:
-        reply.add(Note(f"{hidden_groups} question group(s) had {service.settings.floor.sentence}."))
+    partly = view.partly_hidden()
+    if partly:
+        questions = {q.id: q.text for q in service.questions(active_only=False)}
+        where = "; ".join(
+            f"{role} answers to “{_short(questions.get(qid, qid))}” in "
+            f"round{'s' if len(numbers) > 1 else ''} {', '.join(map(str, numbers))}"
+            for (qid, role), numbers in partly.items()
+        )
+        reply.add(Note(f"Left out of some rounds ({view.reason}): {where}."))
+    if view.still_open:
+        reply.add(Note(open_rounds_sentence(view.still_open)))
     return reply
+
+
+def open_rounds_sentence(rounds: list[Round]) -> str:
+    """Why an open round shows its response rate and nothing else."""
+    numbers = ", ".join(str(r.number) for r in rounds)
+    which = f"Round {numbers} is" if len(rounds) == 1 else f"Rounds {numbers} are"
+    return (
+        f"{which} still open: answers are shown once a round closes, so that no one's "
+        "answer can be picked out by comparing what is shown before and after it."
+    )
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: text.rfind(" ", 0, limit)] + "…"
 
 
 def closed_round_summary(service: IntegrityCheck, round_: Round) -> Reply:
@@ -110,9 +142,14 @@ def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
     rounds = [r for r in scope.rounds if question_id in r.question_ids]
     if not rounds:
         raise UsageError(f"No round in {scope.label} asked {question_id!r}.")
+    if all(r.is_open for r in rounds):
+        raise UsageError(
+            f"No closed round in {scope.label} asked {question_id!r} yet. "
+            + open_rounds_sentence(rounds)
+        )
     trend = build_trend(service, scope.rounds)
     points = trend.questions.get(question_id, [])
-    floor = service.settings.min_group
+    floor = service.settings.floor
     reply = Reply([Heading(f"Trend: {known[question_id].text}")])
     rows = [
         [
@@ -141,14 +178,17 @@ def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
     rates = trend.response[latest.number]
     reply.add(
         Text(
-            f"Response in round {latest.number}: executives {percent(rates['executive'])}, "
-            f"frontline {percent(rates['frontline'])}."
+            f"Response in round {latest.number}: executives {rates['executive']}, "
+            f"frontline {rates['frontline']}."
         )
     )
+    if latest.is_open:
+        reply.add(Note(open_rounds_sentence([latest])))
+        latest = [r for r in scope.rounds if not r.is_open][-1]
     reply.add(
         File(
             f"trend-{question_id}.png",
-            gap_chart(known[question_id].text, points, floor),
+            gap_chart(known[question_id].text, points, floor.size),
             "image/png",
             title=f"Executives vs frontline over time: {question_id}",
         )
@@ -176,7 +216,7 @@ def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
     if trend.hidden_points:
         reply.add(
             Note(
-                f"Rounds where a side had fewer than {floor} answers are left out, "
+                f"Rounds where a side had fewer than {floor.size} answers are left out, "
                 "to keep them anonymous."
             )
         )
@@ -185,7 +225,3 @@ def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
 
 def _score(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
-
-
-def percent(counts: dict[str, int]) -> str:
-    return f"{100 * counts['answered'] / counts['asked']:.0f}%" if counts["asked"] else "-"

@@ -77,12 +77,15 @@ def _point(round_: Round, result: QuestionResult) -> TrendPoint:
 
 
 def build_trend(service: IntegrityCheck, rounds: list[Round], team: str | None = None) -> Trend:
-    """Analyse each round on its own and line the figures up."""
+    """Analyse each closed round on its own and line the figures up (an open round has its
+    response rate and no point: see `IntegrityCheck.view`)."""
     trend = Trend(rounds=rounds)
     theme_of = {q.id: q.theme for q in service.questions(active_only=False)}
     for round_ in rounds:
-        analysis, _ = service.analysis(Scope(rounds=[round_], team=team))
         trend.response[round_.number] = service.response_rate(round_)
+        if round_.is_open:
+            continue
+        analysis, _ = service.analysis(Scope(rounds=[round_], team=team))
         by_theme: dict[str, list[TrendPoint]] = defaultdict(list)
         results = {r.question_id: r for r in analysis.questions}
         for question_id in round_.question_ids:
@@ -224,7 +227,7 @@ def trend_chart(service: IntegrityCheck, question_id: str = ANCHOR) -> Reply:
         return Reply()
     points = build_trend(service, rounds).questions.get(question_id, [])
     text = service.question(question_id).text
-    png = gap_chart(text, points, service.settings.min_group)
+    png = gap_chart(text, points, service.settings.floor.size)
     return Reply(
         [File(f"trend-{question_id}.png", png, "image/png", title="The gap over time: " + text)]
     )

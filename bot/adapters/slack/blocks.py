@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.core.anonymity import Response
 from bot.core.domain import Answer, Question, Round
 from bot.core.replies import File, Heading, Note, Quote, Reply, Table, Text
 
@@ -418,7 +419,7 @@ def home_view(
     round_: Round | None,
     questions: Sequence[Question],
     answers: dict[str, Answer],
-    rates: dict[str, dict[str, int]] | None,
+    rates: dict[str, Response] | None,
     summary: list[dict] | None,
     executive: bool,
     summary_label: str = "",
@@ -467,7 +468,7 @@ def home_view(
                 _context(
                     "Response so far: "
                     + " · ".join(
-                        f"{label} {c['answered']}/{c['asked']}"
+                        f"{label} {c.fraction}"
                         for label, c in (
                             ("executives", rates["executive"]),
                             ("frontline", rates["frontline"]),
