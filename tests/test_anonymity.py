@@ -15,6 +15,7 @@ from bot.core.errors import ConfigError
 from bot.core.service import IntegrityCheck
 from bot.core.settings import Settings
 from bot.store import Store
+from tests.conftest import make_people
 
 
 def test_pseudonym_is_keyed_per_round_and_per_person():
@@ -167,3 +168,80 @@ def test_the_summary_text_never_quotes_or_counts_a_group_under_the_floor(
             # Both sides are big enough and disagree completely: each is quoted.
             assert marker in summary, (role, len(texts), floor)
     store.close()
+
+
+def _answer_all(service, people, rating, text):
+    for i, person in enumerate(people):
+        service.record_answer(person, "give-away", rating=rating, text=f"{text} {i}")
+
+
+def test_all_teams_minus_one_team_never_leaves_the_one_sales_answer(service, commands, admin):
+    """The issue's attack: `1.2 (6)` for all teams, `1.0 (5)` for Support, gives Sales' one 2."""
+    support = make_people(service, "frontline", 5, team="Support")
+    (sales,) = make_people(service, "frontline", 1, team="Sales")
+    service.start_round(admin)
+    _answer_all(service, support, 1, "Support hold times")
+    service.record_answer(sales, "give-away", rating=2, text="Only Sales says this")
+    service.close_round(admin)
+    everyone = commands.handle(admin, "/integrity summary").as_text()
+    assert "1.2 (6)" in everyone  # all six, the rest of the group being empty
+    for team in ("Support", "Sales"):
+        view = commands.handle(admin, f"/integrity summary last {team}").as_text()
+        assert "1.0 (5)" not in view and "Only Sales" not in view and "Support hold" not in view
+        assert "hidden to keep them anonymous" in view
+        rows = service.export_rows(admin, service.scope(admin, f"last {team}"))
+        assert rows == []
+    rows = service.export_rows(admin, service.scope(admin, "last"))
+    assert len(rows) == 6 and {r["team"] for r in rows} == {""}  # no blank marks Sales' row
+
+
+def test_an_open_round_shows_the_same_before_and_after_one_more_answer(service, commands, admin):
+    frontline = make_people(service, "frontline", 6, team="Support")
+    round_ = service.start_round(admin)
+    service.deliver(round_, frontline, lambda *_: "sent")
+    _answer_all(service, frontline[:5], 2, "Before")
+
+    def views() -> list:
+        scope = service.scope(admin, "round 1")
+        summary = commands.handle(admin, "/integrity summary round 1").as_text()
+        return [service.export_rows(admin, scope), summary.split("answered.")[1]]
+
+    before = views()
+    assert before[0] == [] and "2.0" not in before[1] and "still open" in before[1]
+    assert "Before" not in before[1]
+    service.record_answer(frontline[5], "give-away", rating=5, text="One more")
+    assert views() == before
+    assert "no closed round" in commands.handle(admin, "/integrity trend").as_text().lower()
+    service.close_round(admin)
+    assert "2.5 (6)" in commands.handle(admin, "/integrity summary round 1").as_text()
+
+
+def test_response_counts_under_the_floor_are_not_shown(service, commands, admin):
+    executives = make_people(service, "executive", 8)
+    frontline = make_people(service, "frontline", 20)
+    round_ = service.start_round(admin)
+    service.deliver(round_, executives + frontline, lambda *_: "sent")
+    _answer_all(service, frontline[:12], 3, "Front")
+    rates = service.response_rate(round_)
+    assert str(rates["executive"]) == "0 of 8" and str(rates["frontline"]) == "12 of 20"
+    assert str(rates["all"]) == "12 of 28" and rates["all"].percent == "43%"
+    _answer_all(service, executives[:2], 4, "Exec")
+    rates = service.response_rate(round_)
+    assert str(rates["executive"]) == "fewer than 5 of 8" and rates["executive"].percent == "-"
+    assert str(rates["all"]) == "some of 28"  # 14 would give the 2 away
+    status = commands.handle(admin, "/integrity status").as_text()
+    assert "fewer than 5" in status and " 2 " not in status and "14" not in status
+    _answer_all(service, executives[2:5], 4, "Exec more")
+    assert str(service.response_rate(round_)["all"]) == "17 of 28"
+
+
+def test_a_summary_says_what_the_floor_hid_and_nothing_false(service, commands, admin):
+    frontline = make_people(service, "frontline", 3)
+    service.start_round(admin)
+    _answer_all(service, frontline, 1, "Too few to show")
+    service.close_round(admin)
+    text = commands.handle(admin, "/integrity summary").as_text()
+    assert "No clear contradiction" not in text and "to compare with" not in text
+    assert "Nothing could be compared: the anonymity floor hid" in text
+    assert "frontline answers to “" in text and "Too few to show" not in text
+    assert text.count("fewer than 5 answers") == 2 * 4  # each side of each question, once

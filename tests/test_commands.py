@@ -122,17 +122,28 @@ def test_progress_counts_what_a_summary_or_trend_will_analyse_without_analysing(
 ):
     assert commands.progress(admin, "summary") is None  # no round yet: the reply says so
     round_ = service.start_round()
-    for person in make_people(service, "frontline", 3):
+    for person in make_people(service, "frontline", 5):
         service.record_answer(person, round_.question_ids[0], rating=2)
-    service.record_answer(admin, round_.question_ids[0], rating=5)
+    service.record_answer(admin, round_.question_ids[0], rating=5)  # alone: under the floor
+    assert commands.progress(admin, "summary") is None  # open: nothing is analysed yet
+    service.close_round(round_=round_)
 
     def no_analysis(*args, **kwargs):
         raise AssertionError("progress must not run the analysis")
 
     monkeypatch.setattr(service, "analysis", no_analysis)
-    assert commands.progress(admin, "summary") == "Analysing 4 answers from round 1…"
+    assert commands.progress(admin, "summary") == "Analysing 5 answers from round 1…"
     assert commands.progress(admin, "summary round 1 Support") is None  # none from Support
-    assert commands.progress(admin, "trend give-away") == "Analysing 4 answers from all rounds…"
+    assert commands.progress(admin, "trend give-away") == "Analysing 5 answers from all rounds…"
     assert commands.progress(admin, "summary round 7") is None  # the reply says what is wrong
     assert commands.progress(worker, "summary") is None  # not theirs to run
     assert commands.progress(admin, "status") is None
+
+
+def test_privacy_tells_everyone_what_is_kept_who_sees_what_and_how_to_be_forgotten(
+    commands, worker
+):
+    text = commands.handle(worker, "/integrity privacy").as_text()
+    for words in ("What is kept about you", "For how long", "What they can never see"):
+        assert words in text
+    assert "fewer than 5 answers" in text and "/integrity forget-me confirm" in text

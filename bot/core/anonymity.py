@@ -185,17 +185,17 @@ class Response:
 
     @property
     def count(self) -> str:
-        """The answered count as shown: `3`, `fewer than 5`, `some` (of fewer than 5 asked),
-        or `hidden`."""
+        """The answered count as shown: `3`, `fewer than 5`, or `some` (a total hiding a
+        small count, or of fewer than 5 asked)."""
         if self.answered is not None:
             return str(self.answered)
-        if not self.under_floor:
-            return "hidden"
-        return "some" if self.asked < self.floor.size else f"fewer than {self.floor.size}"
+        if self.under_floor and self.asked >= self.floor.size:
+            return f"fewer than {self.floor.size}"
+        return "some"
 
     @property
     def fraction(self) -> str:
-        """`3/8`, `<5/8` or `some/3`, for a compact line."""
+        """`3/8`, `<5/8` or `some/28`, for a compact line."""
         count = self.count
         return f"{count.replace('fewer than ', '<')}/{self.asked}"
 

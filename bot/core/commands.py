@@ -17,6 +17,7 @@ from datetime import datetime
 
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, NotFound, UsageError, typed
+from bot.core.privacy import privacy_reply
 from bot.core.replies import File, Heading, Note, Reply, Table, Text
 from bot.core.scales import PRESETS, parse_scale, suggest_scale
 from bot.core.schedule import parse_schedule
@@ -62,6 +63,11 @@ COMMANDS: dict[str, Command] = {
     ),
     "forget-me": Command(
         "/integrity forget-me [confirm]", "delete all your answers and your record", "everyone"
+    ),
+    "privacy": Command(
+        "/integrity privacy",
+        "what is kept about you, what executives can and cannot see, and how to be forgotten",
+        "everyone",
     ),
     "summary": Command(
         "/integrity summary [last|round N|rounds N-M|weeks N|all] [team]",
@@ -173,13 +179,16 @@ class Commands:
             Note(
                 "Your answers are anonymous: they are stored under a pseudonym, only with the "
                 f"day, and nothing is shown for fewer than {self.service.settings.min_group} "
-                "answers."
+                "answers. `/integrity privacy` says what is kept and who sees what."
             )
         )
         rows = [[c.usage, c.what, c.who] for c in COMMANDS.values()]
         reply.add(Table(["command", "what it does", "who"], rows))
         reply.add(Text(f"You are {person.display_name}, {_role(person)}."))
         return reply
+
+    def _privacy(self, person: Person, rest: str) -> Reply:
+        return privacy_reply(self.service.settings.floor)
 
     def _status(self, person: Person, rest: str) -> Reply:
         service = self.service

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.analysis.models import ROLES, AnswerRecord
+from bot.analysis.models import ROLES, AnswerRecord, HiddenGroup, QuestionInfo
 from bot.analysis.offline import analyse_offline
 
 WORDS = [
@@ -92,3 +92,32 @@ def test_nothing_from_a_group_under_the_floor_leaks(answers, floor, embedder):
     assert {c.question_id for c in analysis.contradictions} <= {
         r.question_id for r in analysis.questions if not r.suppressed
     }
+
+
+def test_sides_the_core_withheld_are_hidden_like_small_groups(embedder):
+    """The core passes the sides it kept back (`withheld`): the engine says the floor hid
+    them, with the core's reason, and never "no answers to compare with"."""
+    answers = [
+        AnswerRecord(id=f"a{i}", question_id="q0", question="Zero?", role="executive", rating=4)
+        for i in range(5)
+    ]
+    withheld = [
+        HiddenGroup(question_id="q0", role="frontline", reason="kept back by the core"),
+        HiddenGroup(question_id="q9", role="executive", reason="kept back by the core"),
+    ]
+    analysis = analyse_offline(
+        answers,
+        min_group=5,
+        questions=[QuestionInfo(id="q9", text="Nine?")],
+        embedder=embedder,
+        withheld=withheld,
+    )
+    results = {r.question_id: r for r in analysis.questions}
+    assert results["q0"].suppressed and results["q0"].executive.n == 5
+    assert results["q0"].note == "frontline answers: kept back by the core"
+    assert results["q9"].suppressed and results["q9"].question == "Nine?"
+    assert {(h.question_id, h.role) for h in analysis.hidden} == {
+        ("q0", "frontline"),
+        ("q9", "executive"),
+    }
+    assert not any("compare with" in r.note for r in analysis.questions)

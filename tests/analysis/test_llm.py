@@ -305,6 +305,7 @@ def test_the_core_summary_is_written_by_the_configured_model(store, settings, cl
                     else f"Customers would stay away, they wait on hold for an hour ({number})."
                 ),
             )
+    service.close_round(round_=round_)  # an open round shows its response rate only
     text = Commands(service).handle(executives[0], "/integrity summary").as_text()
     assert "executive on Q1" in text or "frontline on Q1" in text  # the model's theme titles
     assert "scripted engine" in text

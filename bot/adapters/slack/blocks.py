@@ -423,8 +423,10 @@ def home_view(
     summary: list[dict] | None,
     executive: bool,
     summary_label: str = "",
+    privacy: Sequence[dict] = (),
 ) -> dict:
-    """The App Home tab: your open questions, the response rate, and for executives the summary."""
+    """The App Home tab: your open questions, the response rate, for executives the summary,
+    and for everyone the privacy text (`bot.core.privacy`)."""
     blocks: list[dict] = [
         {"type": "header", "text": _plain("Integrity Check", 150)},
         _context(
@@ -491,7 +493,7 @@ def home_view(
                 },
             },
         ]
-        room = MAX_HOME_BLOCKS - len(blocks) - 1
+        room = MAX_HOME_BLOCKS - len(blocks) - 1 - (len(privacy) + 1 if privacy else 0)
         if summary is None:
             blocks.append(_context("No summary yet: press *New summary*."))
         elif len(summary) > room:
@@ -499,4 +501,6 @@ def home_view(
             blocks.append(_context("…more in `/integrity summary`."))
         else:
             blocks += summary
+    if privacy:
+        blocks += [{"type": "divider"}, *privacy]
     return {"type": "home", "blocks": blocks}

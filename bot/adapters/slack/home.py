@@ -15,6 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.slack import blocks as kit
 from bot.core.domain import Person
 from bot.core.errors import IntegrityError
+from bot.core.privacy import privacy_reply
 from bot.core.replies import Note, Reply
 from bot.core.service import IntegrityCheck
 from bot.core.summaries import summary_reply
@@ -38,7 +39,8 @@ class AppHome:
         await self.client.views_publish(user_id=person.user_id, view=view)
 
     def view(self, person: Person) -> dict:
-        """The person's App Home: what is open for them, and for executives the summary."""
+        """The person's App Home: what is open for them, for executives the summary, and for
+        everyone the privacy text (`bot.core.privacy`)."""
         round_ = self.service.open_round()
         questions, answers, rates = [], {}, None
         if round_ is not None:
@@ -55,6 +57,7 @@ class AppHome:
             summary=summary if person.is_executive else None,
             executive=person.is_executive,
             summary_label=label,
+            privacy=kit.reply_blocks(privacy_reply(self.service.settings.floor)),
         )
 
     async def refresh_summary(self, person: Person) -> None:

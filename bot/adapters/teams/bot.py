@@ -59,9 +59,11 @@ from pydantic import ValidationError
 from bot.adapters.teams import cards, files
 from bot.adapters.teams.config import TeamsSettings
 from bot.adapters.teams.messenger import PLATFORM, TeamsMessenger
+from bot.core.anonymity import Floor
 from bot.core.commands import Commands
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, InvalidAnswer
+from bot.core.privacy import privacy_text
 from bot.core.replies import Note, Reply
 from bot.core.service import KEEP, Grant, IntegrityCheck
 
@@ -216,7 +218,7 @@ class TeamsBot(TeamsMessenger):
             return
         await self.remember(person, activity)
         if is_new:
-            await context.send_activity(welcome(person, self.settings))
+            await context.send_activity(welcome(person, self.settings, self.service.settings.floor))
         text = await self.command_text(activity)
         if not text:
             return
@@ -433,7 +435,7 @@ class TeamsBot(TeamsMessenger):
         await self.remember(person, activity)  # a reinstall may bring a new service URL
         if not await self._first_sighting(activity, f"install:{activity.conversation.id}"):
             return  # conversationUpdate and installationUpdate both announce one install
-        await context.send_activity(welcome(person, self.settings))
+        await context.send_activity(welcome(person, self.settings, self.service.settings.floor))
         current = await asyncio.to_thread(self.service.open_round)
         if current is not None:
             # Joining mid-round: they get this round's check-in now, once.
@@ -669,7 +671,7 @@ def retry_after(headers: Mapping[str, str] | None) -> float:
     return min(max(seconds, 0.0), ROSTER_MAX_WAIT_SECONDS)
 
 
-def welcome(person: Person, settings: TeamsSettings) -> str:
+def welcome(person: Person, settings: TeamsSettings, floor: Floor) -> str:
     role = "an executive" if person.is_executive else "frontline"
     how = "Roles are set by an admin of Integrity Check, with `role @name executive`."
     return (
@@ -677,5 +679,5 @@ def welcome(person: Person, settings: TeamsSettings) -> str:
         "frontline staff the same questions about how we treat our customers, and show "
         "leadership where the two views agree and where they contradict each other. Your "
         f"answers are anonymous. You are {role}{' and an admin' if person.is_admin else ''}. "
-        f"{how} Send `help` for the commands."
-    )
+        f"{how} Send `help` for the commands.\n\n"
+    ) + cards.text_for_message(privacy_text(floor))

@@ -64,7 +64,9 @@ def test_round_by_dm_rating_why_and_the_summary_with_the_floor(rig: Rig):
     first = next(a for a in answers_of(rig) if a.text.startswith("Customers wait"))
     assert first.rating == 2 and not first.on_record
 
-    # An executive asks for the summary: acked at once, the summary follows via response_url.
+    # The round closes (an open round shows its response rate only), then an executive asks
+    # for the summary: acked at once, the summary follows via response_url.
+    rig.service.close_round(round_=current)
     before = len(rig.fake.responses)
     started = time.monotonic()
     response = rig.send.command(EXECUTIVES[0], "summary")
@@ -169,6 +171,7 @@ def test_export_arrives_as_a_csv_file_in_the_dm(rig: Rig):
     for user in EXECUTIVES[:2]:  # under the floor: not in the export
         rig.rate(user, 1, 5)
     rig.fake.wait_for(lambda: len(answers_of(rig)) == 8)
+    rig.service.close_round()  # an open round exports nothing
     assert rig.send.command(EXECUTIVES[0], "export").status_code == 200
     rig.fake.wait_for(lambda: rig.fake.uploads, timeout=30)
     upload = rig.fake.uploads[-1]
@@ -190,6 +193,7 @@ def test_app_home_shows_open_questions_and_the_executive_summary_button(rig: Rig
     assert "You have answered 0 of your" in frontline
     assert kit.HOME_SUMMARY_ACTION not in frontline
     assert kit.HOME_SUMMARY_ACTION in executive
+    assert "Your privacy" in frontline and "forget-me confirm" in frontline  # bot.core.privacy
 
 
 def test_answer_privately_from_a_channel_post_is_anonymous(make_rig):

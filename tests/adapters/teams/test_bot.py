@@ -175,6 +175,7 @@ async def test_new_people_are_frontline_and_told_how_roles_are_set(teams, servic
     assert person.role == "frontline" and person.tz == "Europe/London"
     [welcome] = [m["text"] for m in teams.connector.messages("a:chat-new") if m.get("text")][:1]
     assert "You are frontline" in welcome and "role @name executive" in welcome
+    assert "Your privacy" in welcome and "`forget-me confirm`" in welcome  # bot.core.privacy
 
 
 async def test_channel_messages_are_answered_with_a_pointer_to_the_private_chat(teams, service):
@@ -302,7 +303,7 @@ async def test_an_export_is_offered_as_a_file_and_uploaded_on_consent(teams, ser
     [put] = [c for c in teams.connector.calls if c.method == "PUT"]
     assert put.path == "/onedrive/upload-1"
     uploaded = put.body if isinstance(put.body, bytes) else b""
-    assert uploaded.startswith(b"id,round,question_id")
+    assert uploaded.startswith(b"round,question_id")
     assert put.headers["Content-Range"] == f"bytes 0-{len(uploaded) - 1}/{len(uploaded)}"
     info = teams.connector.messages("a:chat-boss")[-1]["attachments"][0]
     assert info["contentType"] == "application/vnd.microsoft.teams.card.file.info"
