@@ -182,7 +182,7 @@ def test_no_difference_of_views_isolates_a_group_under_the_floor(tmp_path_factor
                 assert all(count >= floor for count in labels.values())
 
     def check_response_rate(round_) -> None:
-        true = store.response_counts(round_.id)
+        true = service.response_counts(round_)
         rates = service.response_rate(round_)
         hidden = 0
         for role in ROLES:

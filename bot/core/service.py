@@ -461,18 +461,13 @@ class IntegrityCheck:
 
     # -- response rate ----------------------------------------------------------
 
-    def response_rate(self, round_: Round) -> dict[str, anonymity.Response]:
-        """Asked and answered, per role and in total, the floor applied to the counts.
+    def response_counts(self, round_: Round) -> dict[str, dict[str, int]]:
+        """Asked and answered per role, exact: what `response_rate` starts from. No surface
+        shows these as they are (see `response_rate`).
 
         Who answered is not stored (see `bot.store.store`): it is worked out here, with the
         key, by recomputing each asked person's pseudonym for the round. Someone who answered
         without a check-in (a channel thread, the terminal) counts as asked and answered.
-
-        Only per role, never per team or question. A role's answered count is shown once
-        it reaches the floor (or while it is 0): below, "fewer than 5", because an exact
-        small count read before and after times each answer and, in a small role, names
-        who has taken part. The total is exact only when the counts hidden in it are
-        none or at least the floor, or it would give them away by subtraction.
         """
         counts: dict[str, dict[str, int]] = {r: {"asked": 0, "answered": 0} for r in ROLES}
         unmatched = self.store.answer_pseudonyms(round_.id)
@@ -483,6 +478,18 @@ class IntegrityCheck:
         for role in unmatched.values():
             counts[role]["asked"] += 1
             counts[role]["answered"] += 1
+        return counts
+
+    def response_rate(self, round_: Round) -> dict[str, anonymity.Response]:
+        """Asked and answered, per role and in total, the floor applied to the counts.
+
+        Only per role, never per team or question. A role's answered count is shown once
+        it reaches the floor (or while it is 0): below, "fewer than 5", because an exact
+        small count read before and after times each answer and, in a small role, names
+        who has taken part. The total is exact only when the counts hidden in it are
+        none or at least the floor, or it would give them away by subtraction.
+        """
+        counts = self.response_counts(round_)
         floor = self.settings.floor
         rates = {
             role: anonymity.Response(
