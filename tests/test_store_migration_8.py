@@ -136,7 +136,7 @@ def test_migration_8_brings_a_database_of_the_previous_schema_under_the_rules(tm
         Settings(db_path=path, secret=SECRET),
         clock=lambda: datetime(2026, 11, 3, tzinfo=UTC),
     )
-    rates = service.response_rate(store.round(1))
+    rates = service.response_counts(store.round(1))
     assert rates["frontline"] == {"asked": 3, "answered": 2}
     assert rates["executive"] == {"asked": 1, "answered": 1}
     assert service.answered(store.round(1)) == {people["U1"].id, people["U3"].id}

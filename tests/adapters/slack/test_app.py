@@ -449,6 +449,7 @@ def test_a_summary_is_acked_at_once_with_how_many_answers_it_analyses(rig: Rig, 
     for user in FRONTLINE[:6]:
         rig.rate(user, 1, 2)
     rig.fake.wait_for(lambda: len(answers_of(rig)) == 6)
+    rig.service.close_round()  # an open round is not analysed
     analysing = rig.service.analysis
     release = threading.Event()
 
@@ -484,6 +485,7 @@ def test_a_summary_shows_one_screen_and_keeps_the_rest_in_a_dm_thread(rig: Rig):
     for user in FRONTLINE[:6]:
         rig.rate(user, 1, 2)
     rig.fake.wait_for(lambda: len(answers_of(rig)) == 12)
+    rig.service.close_round()  # an open round shows its response rate only
     assert rig.send.command(EXECUTIVES[0], "summary").status_code == 200
     dm = f"D{EXECUTIVES[0]}"
     rig.fake.wait_for(lambda: any(m["thread_ts"] for m in rig.fake.messages.get(dm, [])), 60)
