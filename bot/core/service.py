@@ -564,7 +564,7 @@ class IntegrityCheck:
         the engine as hidden, so the summary says the floor hid it (never "no answers").
         """
         view = self.view(scope)
-        customers, _ = self.customer_answers_in_scope(scope)
+        customers, hidden_customers = self.customer_answers_in_scope(scope)
         numbers = {r.id: r.number for r in scope.rounds}
         questions = {qid: self.store.question(qid) for r in scope.rounds for qid in r.question_ids}
         for a in customers:  # customers may answer a question their round did not ask staff
@@ -612,6 +612,10 @@ class IntegrityCheck:
         analysis = self.analyser(
             records, min_group=self.settings.min_group, questions=infos, withheld=hidden
         )
+        analysis.hidden += [  # the engine never saw them: the core says it held them back
+            HiddenGroup(question_id=qid, role="customer", reason=self.settings.floor.sentence)
+            for qid in hidden_customers
+        ]
         return analysis, view
 
     @property
@@ -900,12 +904,14 @@ class IntegrityCheck:
             )
         self.store.set_customer_note(text, self.now().date())
 
-    def customer_answers_in_scope(self, scope: Scope) -> tuple[list[CustomerAnswer], int]:
-        """The customer answers a summary or export may use, and how many groups the floor
-        hid: the same floor as staff answers, per question × round, closed rounds only."""
+    def customer_answers_in_scope(self, scope: Scope) -> tuple[list[CustomerAnswer], list[str]]:
+        """The customer answers a summary or export may use, and the questions whose customer
+        answers the floor hid in every round: the same floor as staff answers, per question ×
+        round, closed rounds only."""
         answers = self.store.customer_answers([r.id for r in scope.rounds if not r.is_open])
         kept, hidden = self.settings.floor.apply(answers, lambda a: (a.round_id, a.question_id))
-        return kept, len(hidden)
+        shown = {a.question_id for a in kept}
+        return kept, list(dict.fromkeys(q for _, q in hidden if q not in shown))
 
     # -- proposals ---------------------------------------------------------------
 
