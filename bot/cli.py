@@ -216,10 +216,14 @@ def _export(args: argparse.Namespace, core: CoreFactory) -> int:
     export = service.export_jsonl if args.format == "jsonl" else service.export_csv
     content = export(None, scope)
     from bot.core.commands import export_hidden_note
+    from bot.core.summaries import open_rounds_sentence
 
     hidden = export_hidden_note(service, scope, len(service.export_rows(None, scope)))
     if hidden:
         print(f"integrity: {hidden}".replace("`", ""), file=sys.stderr)
+    still_open = [r for r in scope.rounds if r.is_open]
+    if still_open:
+        print(f"integrity: {open_rounds_sentence(still_open)}", file=sys.stderr)
     if args.out:
         try:
             with open(args.out, "wb") as f:

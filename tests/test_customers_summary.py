@@ -50,12 +50,18 @@ def round_with_customers(service, admin, clock):
         "import",
     )
     assert stored == 10
-    return service.close_round(admin, round_)  # an open round shows its response rate only
+    return round_
+
+
+def closed(service, round_):
+    """Close the round: an open round shows its response rate only."""
+    return service.close_round(round_=round_)
 
 
 def test_the_summary_shows_customers_beside_both_sides_and_the_reality_gap(
     service, round_with_customers
 ):
+    closed(service, round_with_customers)
     scope = service.scope(None, "last")
     text = summary_reply(service, scope).as_text()
     assert "Customers: 6 answer(s)" in text  # the four under the floor are not counted
@@ -70,6 +76,7 @@ def test_the_summary_shows_customers_beside_both_sides_and_the_reality_gap(
 def test_the_export_has_the_customers_rows_with_the_floor_applied(
     service, admin, round_with_customers
 ):
+    closed(service, round_with_customers)
     rows = list(
         csv.DictReader(io.StringIO(service.export_csv(admin, service.scope(None)).decode()))
     )
@@ -80,6 +87,7 @@ def test_the_export_has_the_customers_rows_with_the_floor_applied(
 
 
 def test_the_trend_has_a_customers_line(service, admin, round_with_customers, clock):
+    closed(service, round_with_customers)
     trend = build_trend(service, service.store.rounds())
     (point,) = trend.questions["give-away"]
     assert (point.executive, point.frontline, point.customers) == (5.0, 2.0, 1.5)
@@ -140,11 +148,13 @@ def test_the_summary_says_whose_prediction_of_customers_was_closest(
         service.record_answer(person, "give-away", customer_prediction=2)
     for person in frontline[:3]:  # three guesses on another question: under the floor
         service.record_answer(person, "safe-to-tell", rating=3, customer_prediction=1)
+    closed(service, round_with_customers)
     analysis, _ = service.analysis(service.scope(None, "last"))
     results = {q.question_id: q for q in analysis.questions}
     assert results["give-away"].executive_prediction.mean_rating == 4.0
     assert results["give-away"].frontline_prediction.mean_rating == 2.0
-    assert "safe-to-tell" not in results  # three answers, three guesses: all under the floor
+    hidden = results["safe-to-tell"]  # three answers, three guesses: all under the floor
+    assert hidden.suppressed and hidden.frontline.n == 0 and hidden.frontline_prediction is None
     predictions = analysis.predictions
     assert (predictions.executive_error, predictions.frontline_error) == (2.5, 0.5)
     assert predictions.closest == "frontline" and predictions.questions == 1
@@ -161,6 +171,7 @@ def test_predictions_under_the_floor_are_hidden(service, admin, round_with_custo
     executives = [p for p in service.store.people() if p.role == "executive"]
     for person in executives[:4]:
         service.record_answer(person, "give-away", customer_prediction=4)
+    closed(service, round_with_customers)
     analysis, _ = service.analysis(service.scope(None, "last"))
     (result,) = [q for q in analysis.questions if q.question_id == "give-away"]
     assert result.executive_prediction.n == 0 and result.executive_prediction.mean_rating is None

@@ -159,7 +159,7 @@ def test_a_read_only_database_file_is_one_line_and_export_still_reads_it(databas
     assert f"The database {database} is read-only for this user" in line
     export = run_bot(database, ["export"], [])
     assert export.returncode == 0, export.stderr
-    assert export.stdout.startswith("id,round,question_id") and export.stdout.count("\n") > 10
+    assert export.stdout.startswith("round,question_id") and export.stdout.count("\n") > 10
 
 
 @user_namespaces

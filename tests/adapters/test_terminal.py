@@ -218,15 +218,16 @@ def test_a_summary_shows_a_status_with_how_many_answers_it_analyses(service, adm
 
     chat = _chat(service, admin, force_terminal=True)
     current = service.start_round()
-    for person in make_people(service, "frontline", 3):
+    for person in make_people(service, "frontline", 5):
         service.record_answer(person, current.question_ids[0], rating=2, text="slow")
+    service.close_round(round_=current)  # an open round is not analysed
     chat.handle("/integrity summary")
     screen = Text.from_ansi(chat.console.file.getvalue()).plain
-    assert "Analysing 3 answers from round 1…" in screen  # the status, while it works
+    assert "Analysing 5 answers from round 1…" in screen  # the status, while it works
     assert "Integrity check: round 1" in screen  # then the summary
     chat.handle("trend")
     screen = Text.from_ansi(chat.console.file.getvalue()).plain
-    assert "Analysing 3 answers from all rounds…" in screen
+    assert "Analysing 5 answers from all rounds…" in screen
 
 
 def test_the_terminal_chat_serves_the_survey_page_and_prints_its_link(tmp_path):
