@@ -139,6 +139,10 @@ class Contradiction(BaseModel):
     summary: str
     executive_quotes: list[Quote]
     frontline_quotes: list[Quote]
+    #: What each side says, in a few words (the "Executives believe …; the frontline
+    #: sees …" of the summary); the ends of the follow-up question's scale.
+    executive_claim: str = ""
+    frontline_claim: str = ""
 
 
 class FollowUp(BaseModel):
@@ -146,6 +150,12 @@ class FollowUp(BaseModel):
 
     question_id: str
     text: str
+    #: The follow-up as a question for the next round (`/integrity follow-up N`): rated
+    #: from `low` to `high`, the two sides' claims, then `why` in the person's own words.
+    ask: str = ""
+    low: str = ""
+    high: str = ""
+    why: str = ""
 
 
 class Flag(BaseModel):

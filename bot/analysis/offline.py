@@ -210,7 +210,7 @@ def analyse_offline(
         hidden=hidden,
         notes=_notes(results),
         answers_analysed=len(kept),
-        follow_ups=follow_ups(results, themes, infos),
+        follow_ups=follow_ups(results, themes, infos, contradictions),
     )
 
 
@@ -545,11 +545,14 @@ def _contradiction(
         high: _side_quotes(answers, high, +1, scores, flagged, space, scorer),
         low: _side_quotes(answers, low, -1, scores, flagged, space, scorer),
     }
+    claims = _claims(result, themes, info, quotes, scores)
     return Contradiction(
         question_id=result.question_id,
-        summary=_summary(result, _claims(result, themes, info, quotes, scores)),
+        summary=_summary(result, claims),
         executive_quotes=quotes["executive"],
         frontline_quotes=quotes["frontline"],
+        executive_claim=_unquoted(claims["executive"]),
+        frontline_claim=_unquoted(claims["frontline"]),
     )
 
 
@@ -1107,12 +1110,22 @@ def _notes(results: list[QuestionResult]) -> list[str]:
 
 # --- what to ask next ------------------------------------------------------------------
 
+#: A follow-up question's scale ends are cut to this many characters, so "1 · <end>"
+#: fits a Slack option (75 at most).
+FOLLOW_UP_END_CHARS = 60
+
 
 def follow_ups(
-    results: list[QuestionResult], themes: list[Theme], infos: dict[str, QuestionInfo]
+    results: list[QuestionResult],
+    themes: list[Theme],
+    infos: dict[str, QuestionInfo],
+    contradictions: Iterable[Contradiction] = (),
 ) -> list[FollowUp]:
     """A follow-up question for each contradiction, widest first, then for each
-    significant difference: the bank's own `why`, pointed at what each side raised."""
+    significant difference: the bank's own `why`, pointed at what each side raised.
+    Each also comes as a question for the next round, rated between the two sides'
+    claims (or the question's own ends), with the `why` as its free text."""
+    claims = {c.question_id: c for c in contradictions}
     asked: list[FollowUp] = []
     for result in ranked(results):
         if result.verdict not in ("contradict", "differ"):
@@ -1143,5 +1156,31 @@ def follow_ups(
             parts.append(
                 f"Ask the frontline about the executives' “{_unquoted(raised['executive'][0])}”."
             )
-        asked.append(FollowUp(question_id=result.question_id, text=" ".join(parts)))
+        high_side, low_side = (
+            ("executive", "frontline") if (result.gap or 0.0) > 0 else ("frontline", "executive")
+        )
+        contradiction = claims.get(result.question_id)
+        if contradiction and contradiction.executive_claim and contradiction.frontline_claim:
+            ends = {
+                "executive": contradiction.executive_claim,
+                "frontline": contradiction.frontline_claim,
+            }
+        else:  # no claims in words: the question's own ends, the higher side's at the top
+            ends = {
+                low_side: (info.low_label if info else "") or "Not at all",
+                high_side: (info.high_label if info else "") or "Completely",
+            }
+        low = _short(ends[low_side], FOLLOW_UP_END_CHARS)
+        high = _short(ends[high_side], FOLLOW_UP_END_CHARS)
+        asked.append(
+            FollowUp(
+                question_id=result.question_id,
+                text=" ".join(parts),
+                ask=f"On “{_short(result.question, 80)}”, which is closer to what you see: "
+                f"“{low}” or “{high}”?",
+                low=low,
+                high=high,
+                why=why or "Why? Tell us what you have seen.",
+            )
+        )
     return asked

@@ -1,20 +1,23 @@
 """Drawing an `Analysis` as a platform-neutral reply an executive can act on.
 
 One screen first: a one-sentence headline; the contradictions, widest first, each
-in plain words with two quotes a side labelled with the side; the largest themes,
+in plain words with two quotes a side labelled with the side (a quote longer than a
+line cut there, and given in full after "more"); the largest themes,
 each saying who says it; and what to ask next. Then, behind "more" (`Reply.fold`):
 every question's figures, every other theme, what the anonymity floor hid, what was
 flagged, and the engine's notes. Every theme the JSON lists appears once, in one of
 the two parts. Quotes are attributed to a side, never to a person; a side's count
 under the floor is never shown.
-The customers' side, when customers answered, is a separate section on the first
-screen: the three sides side by side and the reality gap (`_add_customers`).
+When customers answered, the first screen says the reality gap in one line
+(`reality_gap_line`); the three sides side by side, each reality gap with customers'
+quotes, and whose prediction came closest wait behind "more" (`_add_customers`).
 """
 
 from __future__ import annotations
 
 from bot.analysis.customers import closest_prediction, closest_side
 from bot.analysis.models import Analysis, Contradiction, QuestionResult, SideFigures, Theme
+from bot.analysis.models import Quote as QuoteModel
 from bot.analysis.offline import effect_order
 from bot.core.replies import Heading, Note, Quote, Reply, Table, Text
 
@@ -27,6 +30,9 @@ QUOTES_PER_SIDE = 2
 #: A theme's example quote is cut to this many characters (at a word boundary), so it
 #: fits one line of a 100-column screen with its side. Contradictions quote in full.
 QUOTE_CHARS = 78
+#: On the first screen a contradiction's quote is cut to one line with its side; the
+#: contradictions behind "more" and the JSON quote in full.
+FIRST_QUOTE_CHARS = 82
 
 
 def to_reply(analysis: Analysis, title: str | None = None, context: str = "") -> Reply:
@@ -39,11 +45,17 @@ def to_reply(analysis: Analysis, title: str | None = None, context: str = "") ->
     reply.add(Text(headline(analysis)))
     if context:
         reply.add(Note(context))
+    gap_line = reality_gap_line(analysis)  # the third voice, when customers answered
+    if gap_line:
+        reply.add(Text(gap_line))
 
     if contradictions:
         reply.add(Heading("Contradictions, widest first"))
+    cut: list[QuoteModel] = []  # first-screen quotes cut to a line, given in full after "more"
     for number, contradiction in enumerate(contradictions[:CONTRADICTIONS_FIRST], start=1):
-        _contradiction(reply, number, contradiction, questions, quote_chars=None)
+        cut += _contradiction(
+            reply, number, contradiction, questions, quote_chars=FIRST_QUOTE_CHARS
+        )
 
     themes = sorted(analysis.themes, key=lambda t: -len(t.answer_ids))
     if themes:
@@ -57,8 +69,7 @@ def to_reply(analysis: Analysis, title: str | None = None, context: str = "") ->
             question = questions.get(follow_up.question_id)
             about = f"On “{_short(question.question, 70)}”: " if question else ""
             reply.add(Text(f"{number}. {about}{follow_up.text}"))
-
-    _add_customers(reply, analysis)  # the third voice, when customers answered
+        reply.add(Note("An admin adds one to the next round with `/integrity follow-up N`."))
 
     reply.fold = len(reply.blocks)  # what follows is "more"
     later = contradictions[CONTRADICTIONS_FIRST:]
@@ -66,6 +77,11 @@ def to_reply(analysis: Analysis, title: str | None = None, context: str = "") ->
         reply.add(Heading("More contradictions"))
         for number, contradiction in enumerate(later, start=CONTRADICTIONS_FIRST + 1):
             _contradiction(reply, number, contradiction, questions, quote_chars=None)
+
+    if cut:
+        reply.add(Heading("The contradictions' quotes in full"))
+        for quote in cut:
+            reply.add(Quote(quote.text, quote.role or "answer"))
 
     if analysis.questions:
         reply.add(Heading("Question by question"))
@@ -78,6 +94,8 @@ def to_reply(analysis: Analysis, title: str | None = None, context: str = "") ->
             )
         )
 
+    _add_customers(reply, analysis)
+
     if themes[THEMES_FIRST:]:
         reply.add(Heading("More themes"))
         for theme in themes[THEMES_FIRST:]:
@@ -88,10 +106,12 @@ def to_reply(analysis: Analysis, title: str | None = None, context: str = "") ->
         for quote in examples:
             reply.add(Quote(_short(quote.text, QUOTE_CHARS + 40), quote.role or "answer"))
 
-    for follow_up in analysis.follow_ups[FOLLOW_UPS_FIRST:]:
+    for number, follow_up in enumerate(
+        analysis.follow_ups[FOLLOW_UPS_FIRST:], start=FOLLOW_UPS_FIRST + 1
+    ):  # numbered on from the first screen's, as `/integrity follow-up N` counts them
         question = questions.get(follow_up.question_id)
         about = f"On “{_short(question.question, 70)}”: " if question else ""
-        reply.add(Note(f"Also ask: {about}{follow_up.text}"))
+        reply.add(Note(f"Also ask: {number}. {about}{follow_up.text}"))
 
     if analysis.hidden:
         by_reason: dict[str, list[str]] = {}
@@ -155,7 +175,9 @@ def _contradiction(
     contradiction: Contradiction,
     questions: dict[str, QuestionResult],
     quote_chars: int | None = QUOTE_CHARS,
-) -> None:
+) -> list[QuoteModel]:
+    """Draw one contradiction; the quotes it had to cut to `quote_chars`."""
+    cut: list[QuoteModel] = []
     question = questions.get(contradiction.question_id)
     label = _short(question.question, 90) if question else contradiction.question_id
     reply.add(Text(f"{number}. “{label}”\n{contradiction.summary}"))
@@ -165,7 +187,10 @@ def _contradiction(
     ):
         for quote in quotes[:QUOTES_PER_SIDE]:
             text = quote.text if quote_chars is None else _short(quote.text, quote_chars)
+            if text != " ".join(quote.text.split()) and text != quote.text:
+                cut.append(quote)
             reply.add(Quote(text, role))
+    return cut
 
 
 def _theme(
@@ -272,6 +297,31 @@ def _short(text: str, limit: int = 80) -> str:
         return text
     cut = text.rfind(" ", 0, limit)
     return text[: cut if cut > 0 else limit].rstrip(",;:") + "…"
+
+
+def reality_gap_line(analysis: Analysis) -> str:
+    """The reality gap in one sentence for the first screen, or "" when no customers
+    answered: on how many questions executives are far from customers, the widest, and
+    whose view customers bear out there."""
+    answered = [q for q in analysis.questions if q.customers is not None and q.customers.n]
+    if not answered:
+        return ""
+    of = f"{len(answered)} question{'s' if len(answered) != 1 else ''} customers answered"
+    if not analysis.reality_gaps:
+        return f"Reality gap: none; executives are within a point of customers on all {of}."
+    widest = max(analysis.reality_gaps, key=lambda g: abs(g.gap))
+    questions = {q.question_id: q for q in analysis.questions}
+    question = questions.get(widest.question_id)
+    label = f" on “{_short(question.question, 60)}”" if question else ""
+    closer = {
+        "frontline": "; the frontline is closer",
+        "executive": "; executives are closer",
+        "neither": "",
+    }[widest.closest]
+    return (
+        f"Reality gap on {len(analysis.reality_gaps)} of {of}; widest{label}: executives "
+        f"{widest.executive:.1f}, customers {widest.customers:.1f} out of 5{closer}."
+    )
 
 
 _CLOSEST = {

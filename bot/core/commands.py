@@ -61,6 +61,11 @@ COMMANDS: dict[str, Command] = {
         "anonymously propose a question for the other side; admins approve it into a later round",
         "everyone; list/approve/reject: admins",
     ),
+    "follow-up": Command(
+        "/integrity follow-up N",
+        "add follow-up N of the last summary's “What to ask next” to the next round",
+        "admins",
+    ),
     "forget-me": Command(
         "/integrity forget-me [confirm]", "delete all your answers and your record", "everyone"
     ),
@@ -429,6 +434,22 @@ class Commands:
                     f"Other scales: {others}; your own two ends, e.g. "
                     f'`scale "Rarely" "Daily"`; or `text` for words only, without a rating.'
                 ),
+            ]
+        )
+
+    def _follow_up(self, person: Person, rest: str) -> Reply:
+        usage = f"Usage: `{COMMANDS['follow-up'].usage}`, N from the summary's “What to ask next”."
+        if not rest.strip().isdigit():
+            raise UsageError(usage)
+        question = self.service.add_follow_up(person, int(rest.strip()))
+        return Reply(
+            [
+                Text(
+                    f"Added to the next round, for executives and frontline: “{question.text}” "
+                    f"(1 = {question.low_label} … 5 = {question.high_label}), then: "
+                    f"{question.why_prompt}"
+                ),
+                Note("It goes out with the next round that starts (`/integrity ask`)."),
             ]
         )
 

@@ -57,7 +57,7 @@ class Question:
     why_prompt: str
     roles: tuple[Role, ...] = ROLES
     anchor: bool = False  # asked in every round, so it has a trend
-    source: str = "bank"  # "bank" or "proposal"
+    source: str = "bank"  # "bank", "proposal" or "follow-up"
     customer: CustomerVersion | None = None  # None: never put to customers
 
     def asked_of(self, role: Role) -> bool:

@@ -209,8 +209,14 @@ class IntegrityCheck:
             )
         bank = self.store.questions(source="bank")
         asked_ids = {qid for r in self.store.rounds() for qid in r.question_ids}
-        # Approved proposals not asked yet go first, two at most so the bank still rotates.
-        waiting = [q for q in self.store.questions(source="proposal") if q.id not in asked_ids][:2]
+        # Approved proposals and follow-ups not asked yet go first, two at most so the bank
+        # still rotates.
+        waiting = [
+            q
+            for source in ("follow-up", "proposal")
+            for q in self.store.questions(source=source)
+            if q.id not in asked_ids
+        ][:2]
         previous = [r.question_ids for r in self.store.rounds()]
         chosen = choose_round_questions(bank, waiting, previous, self.settings.questions_per_round)
         opened = self.now()
@@ -971,6 +977,47 @@ class IntegrityCheck:
         return self.store.decide_proposal(
             proposal_id, "approved" if approve else "rejected", question_id
         )
+
+    # -- follow-ups ---------------------------------------------------------------
+
+    def add_follow_up(self, requester: Person, number: int) -> Question:
+        """Follow-up `number` of the last summary's "What to ask next" (the summary of the
+        last closed round, as `/integrity summary` shows it) becomes a question for both
+        sides in the next round, rated between the two sides' claims (admins only)."""
+        self.require_admin(requester, "add a follow-up question to the next round")
+        scope = self.scope(requester, "last")
+        analysis, _ = self.analysis(scope)
+        listed = analysis.follow_ups
+        if not listed:
+            raise UsageError(
+                f"The summary of {scope.label} has nothing under “What to ask next”: the "
+                "two sides neither contradict nor differ there. Propose your own question "
+                "with `/integrity propose`."
+            )
+        if not 1 <= number <= len(listed):
+            raise UsageError(
+                f"The summary of {scope.label} lists {len(listed)} follow-up(s) under "
+                f"“What to ask next”: choose 1 to {len(listed)}, e.g. `/integrity follow-up 1`."
+            )
+        follow_up = listed[number - 1]
+        question_id = f"follow-up-{scope.rounds[-1].number}-{follow_up.question_id}"
+        if any(q.id == question_id for q in self.store.questions(source="follow-up")):
+            raise UsageError(
+                f"Follow-up {number} is already on the list for a round: “{follow_up.ask}”."
+            )
+        asked_about = self.store.question(follow_up.question_id)
+        question = Question(
+            id=question_id,
+            text=follow_up.ask or follow_up.text,
+            theme=asked_about.theme,
+            low_label=follow_up.low or asked_about.low_label,
+            high_label=follow_up.high or asked_about.high_label,
+            why_prompt=follow_up.why or asked_about.why_prompt,
+            roles=ROLES,
+            source="follow-up",
+        )
+        self.store.add_question(question)
+        return question
 
     def require_admin(self, person: Person, what: str) -> None:
         if not person.is_admin:

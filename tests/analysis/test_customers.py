@@ -13,7 +13,7 @@ from bot.analysis.loader import load_answers
 from bot.analysis.models import Analysis
 from bot.analysis.render import to_reply
 from bot.cli import main
-from bot.core.replies import Heading
+from bot.core.replies import Heading, Reply
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "three_sides.jsonl"
 
@@ -58,11 +58,17 @@ def test_customers_under_the_floor_are_hidden_like_staff(analysis):
     assert analysis.answers_analysed == 30 + 11  # the three hidden customer answers not counted
 
 
-def test_the_report_puts_the_three_sides_and_the_reality_gap_on_the_first_screen(analysis):
+def test_the_report_says_the_reality_gap_in_a_line_first_and_the_three_sides_behind_more(
+    analysis,
+):
     reply = to_reply(analysis)
     text = reply.as_text()
-    headings = [b.text for b in reply.blocks[: reply.fold] if isinstance(b, Heading)]
-    assert headings[-2:] == ["Executives, frontline and customers", "Reality gap"]
+    first = Reply(reply.blocks[: reply.fold]).as_text()
+    assert "Reality gap on 1 of 2 questions customers answered; widest on “If we handed" in first
+    assert "executives 4.6, customers 1.5 out of 5; the frontline is closer." in first
+    headings = [b.text for b in reply.blocks[reply.fold :] if isinstance(b, Heading)]
+    assert "Executives, frontline and customers" in headings and "Reality gap" in headings
+    assert "Executives, frontline and customers" not in first
     assert "== Executives, frontline and customers ==" in text
     section = text.split("== Executives, frontline and customers ==")[1]
     header = next(line for line in section.splitlines() if line.startswith("Question"))
