@@ -64,7 +64,9 @@ def test_the_summary_shows_customers_beside_both_sides_and_the_reality_gap(
     closed(service, round_with_customers)
     scope = service.scope(None, "last")
     text = summary_reply(service, scope).as_text()
-    assert "Customers: 6 answer(s)" in text  # the four under the floor are not counted
+    # The four under the floor are not counted.
+    said = "Customers: 6 answer(s); of 1 question(s) compared, they side with the frontline on 1."
+    assert said in text
     assert "== Executives, frontline and customers ==" in text
     assert "== Reality gap ==" in text
     assert "Executives believe it is better than customers say (5.0 vs 1.5 out of 5)" in text

@@ -31,12 +31,13 @@ from aiohttp import web
 from bot.core import survey
 from bot.core.domain import Question
 from bot.core.errors import InvalidAnswer
-from bot.core.service import IntegrityCheck
+from bot.core.service import MAX_SURVEY_QUESTIONS, IntegrityCheck
 
 logger = logging.getLogger(__name__)
 
-#: The largest answer accepted: room for every comment at its limit, not for a flood.
-MAX_BODY = 16 * 1024
+#: The largest answer accepted: room for every question's comment at its limit, each
+#: character percent-encoded as up to 9 bytes (3 UTF-8 bytes), and no more.
+MAX_BODY = MAX_SURVEY_QUESTIONS * survey.MAX_COMMENT_CHARS * 9 + 4096
 #: Requests one link may make in `RATE_WINDOW` seconds (viewing and sending together).
 RATE_LIMIT = 20
 RATE_WINDOW = 600.0
@@ -143,7 +144,14 @@ class _SurveyPages:
             body += chunk
             if len(body) > MAX_BODY:
                 return _too_big()
-        fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=64)
+        try:
+            fields = parse_qs(body.decode("utf-8", "replace"), max_num_fields=64)
+        except ValueError:  # more fields than any survey form has
+            return _page(
+                "This answer could not be read",
+                "<p>Please answer on the survey page itself, with its Send button.</p>",
+                status=400,
+            )
         values = {name: items[-1] for name, items in fields.items()}
         ratings = _prefixed(values, "rating-")
         comments = _prefixed(values, "comment-")

@@ -43,7 +43,7 @@ def summary_reply(service: IntegrityCheck, scope: Scope) -> Reply:
     analysis, view = service.analysis(scope)
     heard = sum(q.customers.n for q in analysis.questions if q.customers)
     if heard:
-        context = f"{context} Customers: {heard} answer(s) to the same questions.".strip()
+        context = f"{context} Customers: {heard} answer(s){_sides_taken(analysis)}.".strip()
     reply.extend(to_reply(analysis, context=context))
     partly = view.partly_hidden()
     if partly:
@@ -72,6 +72,22 @@ def open_rounds_sentence(rounds: list[Round]) -> str:
 def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: text.rfind(" ", 0, limit)] + "…"
+
+
+def _sides_taken(analysis) -> str:
+    """Whose view the customers bore out, question by question, as a clause."""
+    from bot.analysis.customers import closest_side
+
+    sides = [closest_side(q) for q in analysis.questions]
+    counts = [
+        f"with {label} on {sides.count(side)}"
+        for side, label in (("frontline", "the frontline"), ("executive", "executives"))
+        if sides.count(side)
+    ]
+    if not counts:
+        return ""
+    compared = sum(1 for side in sides if side is not None)
+    return f"; of {compared} question(s) compared, they side " + " and ".join(counts)
 
 
 def closed_round_summary(service: IntegrityCheck, round_: Round) -> Reply:

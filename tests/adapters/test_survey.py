@@ -195,6 +195,10 @@ def test_a_body_that_is_too_big_is_refused(service, server, link):
     status, headers, page = fetch(server, "POST", link, huge.encode())
     assert status == 413 and title(page) == "This answer is too long"
     assert service.store.customer_answers() == []
+    # A form stuffed with fields is refused as unreadable, not with a server error.
+    stuffed = "&".join(f"f{i}=1" for i in range(100)).encode()
+    status, _, page = fetch(server, "POST", link, stuffed)
+    assert status == 400 and title(page) == "This answer could not be read"
 
 
 def test_a_flood_past_the_rate_limit_is_refused_for_that_link_only(
