@@ -2,9 +2,9 @@
 
 Random organisations (teams, roles, people per team on both sides of the floor) answer a
 few closed rounds and one open round. The adversary takes every view an executive can
-ask for (every scope × every team filter: the summary's analysis and text, the export,
-the trend, the status and response rates), before and after one more answer in the open
-round and again once it closes, and keeps them all.
+ask for (every scope × every team filter: the summary's analysis and text, the export
+and the count its progress line gives, the trend, the status and response rates), before
+and after one more answer in the open round and again once it closes, and keeps them all.
 
 Each view shows a set of answers (the rows of an export, the answers a summary or trend
 point was computed from). Any subtraction, intersection or union of views is a union of
@@ -156,6 +156,8 @@ def test_no_difference_of_views_isolates_a_group_under_the_floor(tmp_path_factor
                 scope = service.scope(boss, word + (f" {team}" if team else ""))
                 rows = service.export_rows(boss, scope)
                 views.append(frozenset(r["text"].split()[0] for r in rows))
+                # The progress line ("Analysing 6 answers…") counts the same answers.
+                assert service.answer_count(scope) == len(rows)
                 check_labels(rows, scope.team)
                 calls = len(recorder.calls)
                 text = summary_reply(service, scope).as_text()

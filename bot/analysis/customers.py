@@ -83,7 +83,7 @@ def add_customer_side(
             )
             analysis.questions.append(result)
             results[question_id] = result
-        if len(group) < min_group:
+        if Floor(min_group).hides(len(group)):
             result.customers = SideFigures(n=0)
             analysis.hidden.append(
                 HiddenGroup(
@@ -122,7 +122,7 @@ def _add_predictions(analysis: Analysis, staff: Sequence[AnswerRecord], min_grou
             continue
         figures = (
             SideFigures(n=0)
-            if len(predictions) < min_group
+            if Floor(min_group).hides(len(predictions))
             else SideFigures(
                 n=len(predictions),
                 n_rated=len(predictions),

@@ -794,7 +794,7 @@ class _FoundTheme:
 
 def _shown_count(count: int, min_group: int) -> int | None:
     """A side's count in a theme, or None when it is some but fewer than the floor."""
-    return None if 0 < count < min_group else count
+    return None if Floor(min_group).hides(count) else count
 
 
 def _question_themes(

@@ -19,6 +19,7 @@ from bot.analysis.customers import closest_prediction, closest_side
 from bot.analysis.models import Analysis, Contradiction, QuestionResult, SideFigures, Theme
 from bot.analysis.models import Quote as QuoteModel
 from bot.analysis.offline import effect_order
+from bot.core.anonymity import Floor
 from bot.core.replies import Heading, Note, Quote, Reply, Table, Text
 
 #: Contradictions and themes drawn on the first screen; the rest go behind "more".
@@ -215,7 +216,7 @@ def _theme(
 def who_says_it(theme: Theme, floor: int) -> str:
     """ "executives 6, frontline fewer than 5"; a side under the floor never gets a count."""
     counts = {role: getattr(theme, role) for role in ("executive", "frontline")}
-    few = {role for role, n in counts.items() if n is None or 0 < n < floor}
+    few = {role for role, n in counts.items() if n is None or Floor(floor).hides(n)}
     if few == {"executive", "frontline"}:
         said = f"fewer than {floor} from each side"
     else:

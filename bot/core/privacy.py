@@ -27,8 +27,8 @@ def privacy_points(floor: Floor) -> list[tuple[str, str]]:
             "Your answers",
             "are stored under a code that changes every round and cannot be traced to you "
             "without the bot's secret key; never with your name. With each answer: its round "
-            "and question, your rating and words, your role and team, and no time finer than "
-            "the day.",
+            "and question, your rating and words (and your guess of what customers would say, "
+            "if you gave one), your role and team, and no time finer than the day.",
         ),
         (
             "For how long",
@@ -39,7 +39,9 @@ def privacy_points(floor: Floor) -> list[tuple[str, str]]:
             "while a round is open, only how many have answered (a count under "
             f"{n} shows as “fewer than {n}”). Once it closes: summaries, trends and exports "
             "of the answers, words and ratings with their round, question and role, and the "
-            "team only where the team gave enough answers. Never a name next to an answer.",
+            "team only where the team gave enough answers. Never a name next to an answer. "
+            "They may share a closed round's summary, as they see it, with everyone who was "
+            "asked or with a channel.",
         ),
         (
             "What they can never see",
