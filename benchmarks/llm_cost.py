@@ -48,7 +48,7 @@ def measure(n: int, context_tokens: int | None = None) -> dict:
         raise SystemExit(f"the engine fell back to offline: {result.notes[-1]}")
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
-    from bot.analysis.llm import BatchFindings, MergedThemes
+    from bot.analysis.findings import BatchFindings, MergedThemes
 
     # The schema as LangChain sends it (the tool, or the json_schema response format).
     schemas = {

@@ -10,11 +10,11 @@ is returned.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.analysis.customers import add_customer_side, split_voices
-from bot.analysis.models import Analysis, AnswerRecord, HiddenGroup, QuestionInfo
+from bot.analysis.models import Analysis, AnswerRecord, HiddenGroup, Progress, QuestionInfo
 from bot.analysis.offline import analyse_offline
 
 
@@ -25,13 +25,20 @@ def analyse(
     questions: Sequence[QuestionInfo] = (),
     llm: Any | None = None,
     withheld: Sequence[HiddenGroup] = (),
+    progress: Callable[[Progress], None] | None = None,
 ) -> Analysis:
     """Analyse a round's answers: offline always, then with the LLM engine when `llm` is given;
     customers' answers, if any, beside the result. `withheld`: sides the core kept back under
-    the anonymity floor (see `analyse_offline`)."""
+    the anonymity floor (see `analyse_offline`). `progress` hears how far a long LLM run has
+    got (after each call), for a status line."""
     staff, customers = split_voices(answers)
     analysis = _analyse_staff(
-        staff, min_group=min_group, questions=questions, llm=llm, withheld=withheld
+        staff,
+        min_group=min_group,
+        questions=questions,
+        llm=llm,
+        withheld=withheld,
+        progress=progress,
     )
     return add_customer_side(analysis, customers, min_group=min_group, staff=staff)
 
@@ -43,6 +50,7 @@ def _analyse_staff(
     questions: Sequence[QuestionInfo],
     llm: Any | None,
     withheld: Sequence[HiddenGroup] = (),
+    progress: Callable[[Progress], None] | None = None,
 ) -> Analysis:
     offline = analyse_offline(answers, min_group=min_group, questions=questions, withheld=withheld)
     if llm is None:
@@ -53,5 +61,10 @@ def _analyse_staff(
     from bot.analysis.llm import analyse_with_llm
 
     return analyse_with_llm(
-        answers, offline=offline, llm=llm, min_group=min_group, questions=questions
+        answers,
+        offline=offline,
+        llm=llm,
+        min_group=min_group,
+        questions=questions,
+        progress=progress,
     )

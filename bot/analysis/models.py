@@ -215,3 +215,19 @@ class Analysis(BaseModel):
     reality_gaps: list[RealityGap] = []
     #: Whose predictions of customers came closest, when anyone predicted.
     predictions: Predictions | None = None
+
+
+class Progress(BaseModel):
+    """How far a long analysis has got, for a status line ("Analysing… 120 of 340 answers").
+
+    The LLM engine reports it through the `progress` callback of `analyse()` after each call:
+    `step` is "reading" (units are answers) or "merging" (units are calls)."""
+
+    step: Literal["reading", "merging"]
+    done: int
+    total: int
+
+    def __str__(self) -> str:
+        if self.step == "reading":
+            return f"The model has read {self.done} of {self.total} answers"
+        return f"Merging the themes: {self.done} of {self.total} call(s) done"

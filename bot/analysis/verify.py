@@ -2,24 +2,30 @@
 
 The LLM engine sends answers to the model in batches, each answer under a short
 id that means something only in its batch (`A12`). Whatever the model replies is
-checked here before anyone sees it:
+checked here before anyone sees it. What is checked is **grounding**, not agreement
+with the offline engine: the model is there to find what the figures miss (two
+sides that say opposite things in words that sound equally positive), so a
+contradiction the figures do not show is kept when the answers bear it out.
 
 - every cited answer id exists **in that batch** (an id from another batch, or an
   invented one, is dropped);
-- every quote is an exact substring of the answer it cites, after whitespace
-  normalisation (quotation marks around it are allowed), and is at least four
-  words long or the whole answer: no paraphrase, no out-of-context fragment;
-- a theme rests on at least two answers; a theme without a surviving quote gets
-  the verbatim opening of its first answer instead;
-- a contradiction names a question of the batch, has at least one verified quote
-  from an executive answer and one from a frontline answer **to that question**,
-  is not about a question where one side is under the anonymity floor, and does
-  not contradict the figures: when the offline engine compared the two sides and
-  found no contradiction, the model's claim of one is dropped;
-- keywords are kept only when they occur in the theme's answers.
+- every quote is verbatim in the answer it cites, after whitespace normalisation
+  (quotation marks around it are allowed), starts and ends on word boundaries, and
+  is at least four words long or the whole answer (`bot.analysis.quotes`);
+- a theme rests on at least one representative answer of its batch; a theme without
+  a surviving quote gets the verbatim opening of its first representative instead.
+  Its other members are assigned by the engine, and its title and gist are then
+  checked against them (`check_wording`): their words must occur in the members'
+  answers and they may hold no number the answers do not;
+- a contradiction names a question of the batch, is not about a question where one
+  side is under the anonymity floor, and quotes **each side enough**: verified quotes
+  from at least `MIN_QUOTES_PER_SIDE` different answers of that side to that question
+  (or every answer of that side in the batch, when it holds fewer);
+- a contradiction's follow-up is kept only when it is one plain question.
 
 Everything dropped is logged with the reason and counted, so the engine can fall
-back to the offline result when too little survives.
+back to the offline result when too little survives. Numbers shown to readers never
+come from the model: they are the offline engine's.
 """
 
 from __future__ import annotations
@@ -27,21 +33,35 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from bot.analysis.models import AnswerRecord, Contradiction, QuestionResult, Quote
-from bot.analysis.offline import MIN_QUOTE_WORDS, excerpt
-
-if TYPE_CHECKING:
-    from bot.analysis.llm import BatchFindings, CitedQuote, FoundContradiction, FoundTheme
+from bot.analysis.findings import (
+    BatchFindings,
+    CitedQuote,
+    FoundContradiction,
+    FoundTheme,
+)
+from bot.analysis.models import AnswerRecord, Contradiction, QuestionResult, Quote, Role
+from bot.analysis.quotes import excerpt, find_verbatim, normalise
 
 logger = logging.getLogger(__name__)
 
-MIN_THEME_ANSWERS = 2
 MAX_QUOTES = 3
-MAX_KEYWORDS = 5
+MIN_QUOTES_PER_SIDE = 2
 MAX_TITLE_CHARS = 80
-_QUOTE_MARKS = "\"'“”‘’«» "
+MAX_FOLLOW_UP_CHARS = 200
+#: A gist paraphrases more than a title: a third of its words must occur in the answers.
+GIST_SHARE = 1 / 3
+#: Words too common to show that a title is about its answers.
+_COMMON_WORDS = """
+a about after all also am an and any are as at be been but by can could did do does for
+from had has have he her his how i if in into is it its just me more most much my no not of
+on one or our out over she so some than that the their them then there these they this those
+to too up us very was we were what when where which who why will with would you your
+customer customers staff executive executives frontline team teams people company says say
+"""
+_COMMON = frozenset(_COMMON_WORDS.split())
+_WORD = re.compile(r"[a-z][a-z'-]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
 
 @dataclass
@@ -51,16 +71,27 @@ class Batch:
     answers: dict[str, AnswerRecord]
     question_ids: dict[str, str]  # the model's question id (Q3) -> the real one
 
+    @property
+    def groups(self) -> set[tuple[str, Role]]:
+        """The (question, role) groups the model saw in this batch."""
+        return {(a.question_id, a.role) for a in self.answers.values()}
+
 
 @dataclass
 class GroundedTheme:
-    """A theme that passed verification, in real answer ids."""
+    """A theme that passed verification, in real answer ids.
+
+    `representatives` are the answers the model named; `answer_ids` are every member, filled
+    in by the engine; `seen` are the (question, role) groups the model read when it found the
+    theme, so a side is only said to be silent on a theme when the model saw its answers."""
 
     title: str
     summary: str
-    keywords: list[str]
-    answer_ids: list[str]
+    representatives: list[str]
     quotes: list[Quote]
+    answer_ids: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    seen: set[tuple[str, Role]] = field(default_factory=set)
 
 
 @dataclass
@@ -69,17 +100,14 @@ class Verified:
 
     themes: list[GroundedTheme] = field(default_factory=list)
     contradictions: list[Contradiction] = field(default_factory=list)
+    #: The model's "what to ask next" for each kept contradiction, by question id.
+    follow_ups: dict[str, str] = field(default_factory=dict)
     proposed: int = 0
     dropped: list[str] = field(default_factory=list)
 
     def drop(self, reason: str) -> None:
         logger.warning("LLM claim dropped: %s", reason)
         self.dropped.append(reason)
-
-
-def normalise(text: str) -> str:
-    """Whitespace collapsed to single spaces, ends trimmed."""
-    return " ".join(text.split())
 
 
 def _alias(value: str) -> str:
@@ -90,7 +118,7 @@ def _alias(value: str) -> str:
 def verify_findings(
     findings: BatchFindings, batch: Batch, results: dict[str, QuestionResult]
 ) -> Verified:
-    """Check one batch's reply against the batch's answers and the round's figures."""
+    """Check one batch's reply against the batch's answers and the round's floor."""
     verified = Verified(proposed=len(findings.themes) + len(findings.contradictions))
     for theme in findings.themes:
         grounded = _theme(theme, batch, verified)
@@ -100,6 +128,9 @@ def verify_findings(
         contradiction = _contradiction(claim, batch, results, verified)
         if contradiction is not None:
             verified.contradictions.append(contradiction)
+            follow_up = follow_up_question(claim.follow_up)
+            if follow_up:
+                verified.follow_ups.setdefault(contradiction.question_id, follow_up)
     return verified
 
 
@@ -108,20 +139,16 @@ def verified_quote(quote: CitedQuote, batch: Batch) -> tuple[AnswerRecord, Quote
     answer = batch.answers.get(_alias(quote.answer_id))
     if answer is None:
         return None
-    text = normalise(quote.text).strip(_QUOTE_MARKS).removesuffix("...").removesuffix("…")
-    text = text.strip(_QUOTE_MARKS)
-    source = normalise(answer.text)
-    if not text or text not in source:
+    text = find_verbatim(quote.text, answer.text)
+    if text is None:
         return None
-    if len(text.split()) < MIN_QUOTE_WORDS and text != source:
-        return None
-    return answer, Quote(answer_id=answer.id, text=text)
+    return answer, Quote(answer_id=answer.id, text=text, role=answer.role)
 
 
 def _theme(theme: FoundTheme, batch: Batch, verified: Verified) -> GroundedTheme | None:
     title = normalise(theme.title)[:MAX_TITLE_CHARS]
     ids: list[str] = []
-    for cited in theme.answer_ids:
+    for cited in theme.representative_ids:
         answer = batch.answers.get(_alias(cited))
         if answer is None:
             verified.drop(f"theme {title!r} cites {cited!r}, which is not in its batch")
@@ -140,31 +167,66 @@ def _theme(theme: FoundTheme, batch: Batch, verified: Verified) -> GroundedTheme
             ids.append(answer.id)
         if len(quotes) < MAX_QUOTES and all(q.answer_id != answer.id for q in quotes):
             quotes.append(kept)
-    if not title or len(ids) < MIN_THEME_ANSWERS:
-        verified.drop(f"theme {title!r} rests on {len(ids)} answer(s) of its batch")
+    if not ids:
+        verified.drop(f"theme {title!r} names no answer of its batch")
         return None
-    by_id = {a.id: a for a in batch.answers.values()}
     if not quotes:
-        first = by_id[ids[0]]
-        quotes = [Quote(answer_id=first.id, text=excerpt(first.text))]
+        first = next(a for a in batch.answers.values() if a.id == ids[0])
+        quotes = [Quote(answer_id=first.id, text=excerpt(first.text), role=first.role)]
     return GroundedTheme(
         title=title,
-        summary=normalise(theme.summary),
-        keywords=grounded_keywords(theme.keywords, [by_id[i].text for i in ids]),
-        answer_ids=ids,
+        summary=normalise(theme.gist),
+        representatives=ids,
         quotes=quotes,
+        seen=batch.groups,
     )
 
 
-def grounded_keywords(keywords: list[str], texts: list[str]) -> list[str]:
-    """The keywords that occur in the texts, lower-cased, without repeats."""
+def _words(text: str) -> set[str]:
+    return {w.strip("'-") for w in _WORD.findall(text.lower())} - _COMMON
+
+
+def _stem(word: str) -> str:
+    """A crude stem (the first five letters), so "delays" is borne out by "delayed"."""
+    return word[:5]
+
+
+def borne_out(wording: str, texts: list[str], share: float = 0.5) -> bool:
+    """Whether a title or gist is about these answers: at least `share` of its own words (not
+    the common ones) occur in them, by stem, and every number in it occurs in them."""
     corpus = " ".join(texts).lower()
-    kept: list[str] = []
-    for keyword in keywords:
-        word = normalise(keyword).lower().strip(".,;:!?\"'()[]")
-        if word and word not in kept and re.search(rf"\b{re.escape(word)}", corpus):
-            kept.append(word)
-    return kept[:MAX_KEYWORDS]
+    stems = {_stem(w) for w in _words(corpus)}
+    words = _words(wording)
+    if not words or sum(_stem(w) in stems for w in words) < share * len(words):
+        return False
+    numbers = set(_NUMBER.findall(corpus))
+    return all(n in numbers for n in _NUMBER.findall(wording))
+
+
+def check_wording(theme: GroundedTheme, members: list[AnswerRecord]) -> list[str]:
+    """Check the theme's title and gist against its members' answers; what was not borne out is
+    cleared (the engine then writes a title from the answers). The reasons, for the count."""
+    texts = [a.text for a in members]
+    reasons = []
+    if not theme.title or not borne_out(theme.title, texts):
+        reasons.append(f"the theme title {theme.title!r} is not borne out by its answers")
+        theme.title = ""
+    if theme.summary and not borne_out(theme.summary, texts, GIST_SHARE):
+        reasons.append(f"the theme gist {theme.summary!r} is not borne out by its answers")
+        theme.summary = ""
+    for reason in reasons:
+        logger.warning("LLM wording replaced: %s", reason)
+    return reasons
+
+
+def follow_up_question(text: str) -> str:
+    """The model's follow-up as one plain question, or "" when it is not one."""
+    flat = normalise(text).strip(" \"'“”")
+    if not flat.endswith("?") or len(flat) > MAX_FOLLOW_UP_CHARS or flat.count("?") > 1:
+        return ""
+    if len(flat.split()) < 4 or "<" in flat or ">" in flat:
+        return ""
+    return flat
 
 
 def _contradiction(
@@ -180,12 +242,6 @@ def _contradiction(
     result = results.get(question_id)
     if result is None or result.suppressed:
         verified.drop(f"a contradiction on {question_id!r}, where a side is under the floor")
-        return None
-    if result.basis != "none" and not result.diverges:
-        verified.drop(
-            f"a contradiction on {question_id!r} goes against the figures "
-            f"(gap {result.gap}, p={result.p_value}): {result.note or 'no contradiction'}"
-        )
         return None
     sides: dict[str, list[Quote]] = {"executive": [], "frontline": []}
     for role, quotes in (
@@ -208,9 +264,17 @@ def _contradiction(
                 q.answer_id != kept.answer_id for q in sides[role]
             ):
                 sides[role].append(kept)
-    if not sides["executive"] or not sides["frontline"]:
-        verified.drop(f"a contradiction on {question_id!r} does not quote both sides")
-        return None
+    for role in ("executive", "frontline"):
+        in_batch = sum(
+            1 for a in batch.answers.values() if a.question_id == question_id and a.role == role
+        )
+        needed = min(MIN_QUOTES_PER_SIDE, in_batch) or 1
+        if len(sides[role]) < needed:
+            verified.drop(
+                f"a contradiction on {question_id!r} quotes {len(sides[role])} {role} "
+                f"answer(s); it needs {needed}"
+            )
+            return None
     summary = normalise(claim.summary)
     if not summary:
         verified.drop(f"a contradiction on {question_id!r} has no summary")

@@ -99,7 +99,7 @@ def diverging_questions(messages: list[BaseMessage]) -> list[str]:
     return [
         line.split(":", 1)[0].strip()
         for line in facts.splitlines()
-        if line.strip().startswith("Q") and line.rstrip().endswith("the sides disagree")
+        if line.strip().startswith("Q") and "| the sides contradict each other" in line
     ]
 
 
@@ -108,39 +108,39 @@ def _opening(text: str, words: int = 6) -> str:
 
 
 def grounded_reply(name: str, messages: list[BaseMessage]) -> dict:
-    """What a careful model would answer: one theme per question and side, citing its answers
-    and quoting their opening words; a contradiction for each question the facts say diverges;
-    in the reduce step, themes merged by side."""
+    """What a careful model would answer: one theme per question and side, named by the words
+    of its first answer, with three representatives and a quote of their opening words; a
+    contradiction for each question the facts say diverges, quoting two answers a side; in
+    the reduce step, themes merged by side, named after the first theme merged."""
     if name == "MergedThemes":
         block = messages[-1].content.split("<themes>", 1)[1].split("</themes>", 1)[0]
-        by_side: dict[str, list[str]] = {}
+        by_side: dict[str, list[tuple[str, str]]] = {}
         for line in block.strip().splitlines():
-            alias = line.split(" ", 1)[0]
+            alias, rest = line.split(" ", 1)
+            title = rest.split("): ", 1)[1].split(". ", 1)[0]
             side = "frontline" if "frontline" in line else "executive"
-            by_side.setdefault(side, []).append(alias)
+            by_side.setdefault(side, []).append((alias, title))
         return {
             "themes": [
                 {
-                    "title": f"What the {side} says",
-                    "summary": f"Answers from the {side}.",
-                    "keywords": [side],
-                    "theme_ids": aliases,
+                    "title": themes[0][1],
+                    "gist": f"What the {side} says: {themes[0][1]}.",
+                    "theme_ids": [alias for alias, _ in themes],
                 }
-                for side, aliases in by_side.items()
+                for side, themes in by_side.items()
             ]
         }
     groups = answer_groups(messages)
     themes = []
-    for (question, role), lines in groups.items():
+    for (_question, role), lines in groups.items():
         if len(lines) < 2:
             continue
         first = next(iter(lines))
         themes.append(
             {
-                "title": f"{role} on {question}",
-                "summary": f"What the {role} says about {question}.",
-                "keywords": [role, *lines[first].split()[:2]],
-                "answer_ids": list(lines),
+                "title": f"{role}: {_opening(lines[first], 4)}",
+                "gist": f"The {role} says: {_opening(lines[first], 8)}.",
+                "representative_ids": list(lines)[:3],
                 "quotes": [{"answer_id": first, "text": _opening(lines[first])}],
             }
         )
@@ -149,13 +149,19 @@ def grounded_reply(name: str, messages: list[BaseMessage]) -> dict:
         executive = groups.get((question, "executive"), {})
         frontline = groups.get((question, "frontline"), {})
         if executive and frontline:
-            e, f = next(iter(executive)), next(iter(frontline))
             contradictions.append(
                 {
                     "question_id": question,
                     "summary": f"Executives and frontline disagree on {question}.",
-                    "executive_quotes": [{"answer_id": e, "text": _opening(executive[e])}],
-                    "frontline_quotes": [{"answer_id": f, "text": _opening(frontline[f])}],
+                    "executive_quotes": [
+                        {"answer_id": e, "text": _opening(executive[e])}
+                        for e in list(executive)[:2]
+                    ],
+                    "frontline_quotes": [
+                        {"answer_id": f, "text": _opening(frontline[f])}
+                        for f in list(frontline)[:2]
+                    ],
+                    "follow_up": f"What would it take for both sides to agree on {question}?",
                 }
             )
     return {"themes": themes, "contradictions": contradictions}

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from bot.analysis.llm import BatchFindings, _answer_text
+from bot.analysis.findings import BatchFindings
+from bot.analysis.llm import _answer_text
 from bot.analysis.models import AnswerRecord, QuestionResult, Quote, SideFigures
+from bot.analysis.quotes import find_verbatim
 from bot.analysis.tokens import estimate_tokens
-from bot.analysis.verify import Batch, verify_findings
+from bot.analysis.verify import (
+    Batch,
+    GroundedTheme,
+    check_wording,
+    follow_up_question,
+    verify_findings,
+)
 from bot.core.errors import ConfigError
 from bot.core.prompts import chat_prompt
 
@@ -50,22 +58,22 @@ def quote(alias, text):
     return {"answer_id": alias, "text": text}
 
 
-def theme(ids, quotes, keywords=("weeks", "absent")):
+def theme(ids, quotes):
     return {
         "title": "Coming back",
-        "summary": "Whether customers return.",
-        "keywords": list(keywords),
-        "answer_ids": ids,
+        "gist": "Whether customers return.",
+        "representative_ids": ids,
         "quotes": quotes,
     }
 
 
-def contradiction(executive, frontline, question="Q1"):
+def contradiction(executive, frontline, question="Q1", follow_up="What brings them back?"):
     return {
         "question_id": question,
         "summary": "Executives expect loyalty; frontline sees customers leave.",
         "executive_quotes": executive,
         "frontline_quotes": frontline,
+        "follow_up": follow_up,
     }
 
 
@@ -98,6 +106,8 @@ def test_verbatim_quotes_pass_after_whitespace_normalisation(text):
         quote("A1", "They would be back within days."),  # one word changed
         quote("A1", "they would be back within weeks."),  # case matters
         quote("A1", "within weeks"),  # a fragment too short to stand alone
+        quote("A1", "hey would be back within weeks."),  # starts mid-word
+        quote("A1", "They would be back within wee"),  # ends mid-word
         quote("A3", "They would be back within weeks."),  # the wrong answer
         quote("A9", "They would be back within weeks."),  # not in this batch
     ],
@@ -106,38 +116,99 @@ def test_anything_else_is_not_a_quote(cited):
     verified = check(themes=[theme(["A1", "A2"], [cited])])
     assert len(verified.dropped) == 1
     # the theme still stands on its answers, with its first answer, verbatim, as its quote
-    assert verified.themes[0].quotes == [Quote(answer_id="e1", text=EXEC.text.strip())]
+    assert verified.themes[0].quotes == [
+        Quote(answer_id="e1", text=EXEC.text.strip(), role="executive")
+    ]
 
 
-def test_a_theme_needs_two_answers_of_its_batch():
-    verified = check(themes=[theme(["A1", "A77", "B2"], [])])
+def test_a_quote_may_end_on_punctuation_or_start_after_it():
+    punctuated = AnswerRecord(
+        **{**FRONT.model_dump(), "text": "Honestly? (They'd leave us for good.)"}
+    )
+    batch = Batch(answers={"A1": punctuated}, question_ids={"Q1": "give-away"})
+    assert (
+        find_verbatim("They'd leave us for good.", punctuated.text) == "They'd leave us for good."
+    )
+    assert (
+        find_verbatim("Honestly? (They'd leave us", punctuated.text) == "Honestly? (They'd leave us"
+    )
+    assert find_verbatim("onestly? (They'd leave us", punctuated.text) is None
+    assert batch.groups == {("give-away", "frontline")}
+
+
+def test_a_theme_needs_a_representative_of_its_batch():
+    verified = check(themes=[theme(["A77", "B2"], [])])
     assert verified.themes == []
     assert len(verified.dropped) == 3  # two unknown ids and the theme itself
+    kept = check(themes=[theme(["A3"], [])]).themes[0]
+    assert kept.representatives == ["f1"] and kept.seen == {
+        ("give-away", "executive"),
+        ("give-away", "frontline"),
+    }
 
 
-def test_keywords_must_occur_in_the_answers():
-    verified = check(themes=[theme(["A1", "A3"], [], keywords=["Weeks", "stay", "delighted"])])
-    assert verified.themes[0].keywords == ["weeks", "stay"]
+@pytest.mark.parametrize(
+    ("title", "gist", "kept"),
+    [
+        ("Customers stay away for good", "They say customers would stay away.", (True, True)),
+        ("Hold times drive calls", "Half the calls are about hold times.", (True, True)),
+        ("Parking spaces feel cramped", "Customers would be back within weeks.", (False, True)),
+        ("Staying away", "97% of customers would stay away.", (True, False)),  # a number made up
+        ("The customers", "", (False, True)),  # nothing of its own; no gist is no claim
+    ],
+)
+def test_a_title_and_gist_must_be_borne_out_by_the_members(title, gist, kept):
+    grounded = GroundedTheme(title=title, summary=gist, representatives=["f1"], quotes=[])
+    reasons = check_wording(grounded, [FRONT, FRONT2, EXEC])
+    assert (grounded.title == title, grounded.summary == gist) == kept
+    assert len(reasons) == list(kept).count(False)
 
 
-def test_a_contradiction_needs_both_sides_of_that_question():
-    good = contradiction([quote("A1", EXEC.text)], [quote("A3", FRONT.text)])
-    assert check(contradictions=[good]).contradictions[0].executive_quotes[0].answer_id == "e1"
-    swapped = contradiction([quote("A3", FRONT.text)], [quote("A1", EXEC.text)])
+def test_a_contradiction_needs_enough_quotes_from_both_sides_of_that_question():
+    both = [quote("A1", EXEC.text), quote("A2", EXEC2.text)]
+    front = [quote("A3", FRONT.text), quote("A4", FRONT2.text)]
+    good = contradiction(both, front)
+    verified = check(contradictions=[good])
+    found = verified.contradictions[0]
+    assert [q.answer_id for q in found.executive_quotes] == ["e1", "e2"]
+    assert {q.role for q in found.executive_quotes} == {"executive"}
+    assert verified.follow_ups == {"give-away": "What brings them back?"}
+    # one answer a side is not enough when the batch holds two
+    assert check(contradictions=[contradiction(both[:1], front)]).contradictions == []
+    # the same answer quoted twice counts once
+    twice = [quote("A1", EXEC.text), quote("A1", "They would be back within weeks.")]
+    assert check(contradictions=[contradiction(twice, front)]).contradictions == []
+    swapped = contradiction(front, both)
     assert check(contradictions=[swapped]).contradictions == []
-    one_side = contradiction([quote("A1", EXEC.text)], [])
-    assert check(contradictions=[one_side]).contradictions == []
-    elsewhere = contradiction([quote("A1", EXEC.text)], [quote("A3", FRONT.text)], question="Q7")
+    elsewhere = contradiction(both, front, question="Q7")
     assert check(contradictions=[elsewhere]).contradictions == []
 
 
-def test_the_figures_and_the_floor_overrule_the_model():
-    claim = contradiction([quote("A1", EXEC.text)], [quote("A3", FRONT.text)])
-    assert check(contradictions=[claim], results=figures(diverges=False)).contradictions == []
+def test_the_floor_overrules_the_model_but_the_figures_do_not():
+    claim = contradiction(
+        [quote("A1", EXEC.text), quote("A2", EXEC2.text)],
+        [quote("A3", FRONT.text), quote("A4", FRONT2.text)],
+    )
     assert check(contradictions=[claim], results=figures(suppressed=True)).contradictions == []
-    # With no figures to go on (too few scored answers), grounded quotes are enough.
+    # The figures see no contradiction, but the words may: grounded quotes are what counts.
+    assert len(check(contradictions=[claim], results=figures(diverges=False)).contradictions) == 1
     no_basis = figures(diverges=False, basis="none")
     assert len(check(contradictions=[claim], results=no_basis).contradictions) == 1
+
+
+@pytest.mark.parametrize(
+    ("written", "kept"),
+    [
+        ("What would make a customer come back after leaving?", True),
+        ("  “How often do you hear about hold times?” ", True),
+        ("Ask about hold times.", False),  # not a question
+        ("Why? And why not?", False),  # two questions
+        ("Why?", False),  # too short to act on
+        ("What does <b>bold</b> mean for customers?", False),
+    ],
+)
+def test_a_follow_up_is_one_plain_question(written, kept):
+    assert (follow_up_question(written) != "") == kept
 
 
 def test_an_answer_cannot_close_the_data_block():
