@@ -96,6 +96,7 @@ from bot.analysis.verify import (
     check_wording,
     verify_findings,
 )
+from bot.core.anonymity import Floor
 from bot.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -341,7 +342,7 @@ class _Run:
         self.llm = llm
         self.label = model_label(llm)
         self.settings = settings
-        self.min_group = min_group
+        self.floor = Floor(min_group)
         self.embedder = embedder
         self.progress = progress
         self.results = {q.question_id: q for q in offline.questions}
@@ -870,7 +871,7 @@ class _Run:
         out: list[Theme] = []
         for theme in themes:
             members = [by_id[i] for i in theme.answer_ids if i in by_id]
-            if len(members) < self.min_group:
+            if len(members) < self.floor.size:
                 logger.info("LLM theme %r has fewer answers than the floor: left out", theme.title)
                 continue
             counts = {role: sum(1 for a in members if a.role == role) for role in ROLES}
@@ -886,8 +887,13 @@ class _Run:
                     summary=theme.summary,
                     keywords=theme.keywords,
                     answer_ids=[a.id for a in members],
-                    executive=_shown_count(counts["executive"], self.min_group),
-                    frontline=_shown_count(counts["frontline"], self.min_group),
+                    # a side's count under the floor is never shown
+                    executive=None
+                    if self.floor.hides(counts["executive"])
+                    else counts["executive"],
+                    frontline=None
+                    if self.floor.hides(counts["frontline"])
+                    else counts["frontline"],
                     question_id=next(iter(asked)) if len(asked) == 1 else None,
                     quotes=theme.quotes,
                     raised_by=raised_by,
@@ -951,11 +957,6 @@ class _Run:
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _shown_count(count: int, min_group: int) -> int | None:
-    """A side's count in a theme, or None when it is some but fewer than the floor."""
-    return None if 0 < count < min_group else count
 
 
 def _flat(text: str) -> str:
