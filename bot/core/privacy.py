@@ -20,8 +20,9 @@ def privacy_points(floor: Floor) -> list[tuple[str, str]]:
     return [
         (
             "What is kept about you",
-            "your name, chat id, role, team and time zone, to send you check-ins, and whether "
-            "you have answered each round, for reminders and response rates.",
+            "your name, chat id, role, team and time zone, and which check-ins were sent to "
+            "you, to send check-ins and reminders. Whether you answered is never stored: it is "
+            "worked out with the bot's secret key when a reminder or a response rate needs it.",
         ),
         (
             "Your answers",
