@@ -768,11 +768,17 @@ class _FoundTheme:
         rows = [r for r in self.representative if len(space.texts[r].split()) >= MIN_QUOTE_WORDS]
         rows = rows or self.representative
         picked: list[int] = []
-        # One quote from each side that said it, the side that said it most first.
+        # The answer the title comes from first, so the example under a title says it...
+        titled = _title_source(self.title, [space.texts[r] for r in self.representative])
+        if titled is not None:
+            picked.append(self.representative[titled])
+        # ...then one quote from each side that said it, the side that said it most first.
         roles_in_order = sorted(
             ROLES, key=lambda role: -sum(1 for a in self.members if a.role == role)
         )
         for role in roles_in_order:
+            if any(first[space.texts[r]].role == role for r in picked):
+                continue
             for r in rows:
                 if first[space.texts[r]].role == role:
                     picked.append(r)
@@ -790,6 +796,15 @@ class _FoundTheme:
             )
             for r in picked[:QUOTES_PER_THEME]
         ]
+
+
+def _title_source(title: str, texts: list[str]) -> int | None:
+    """Which of `texts` a title was taken from (word for word, whatever the case)."""
+    words = " ".join(title.rstrip("…").split()).lower()
+    for i, text in enumerate(texts):
+        if words and words in " ".join(text.split()).lower():
+            return i
+    return None
 
 
 def _shown_count(count: int, min_group: int) -> int | None:

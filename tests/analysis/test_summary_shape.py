@@ -190,6 +190,17 @@ def test_text_and_json_list_the_same_themes_and_say_things_once(fixture_analysis
     assert "Question by question" in {b.text for b in reply.more if isinstance(b, Heading)}
 
 
+def test_a_themes_example_quote_is_the_answer_its_title_comes_from(fixture_analysis):
+    for theme in fixture_analysis.themes:
+        title = " ".join(theme.title.rstrip("…").split()).lower()
+        said = [" ".join(q.text.split()).lower() for q in theme.quotes]
+        if any(title in text for text in said):  # a title taken from a quoted answer...
+            assert title in said[0], (theme.title, said)  # ...has that answer first
+    titled = [t for t in fixture_analysis.themes if t.quotes and t.title.rstrip("…").lower()
+              in " ".join(t.quotes[0].text.split()).lower()]  # fmt: skip
+    assert len(titled) == len(fixture_analysis.themes)
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="6 answers a side, written after tuning: the sides' stances straddle the midpoint "
