@@ -201,3 +201,20 @@ def test_the_cli_export_says_when_everything_was_hidden_and_where_it_cannot_writ
     assert f"Cannot write {tmp_path}: Is a directory" in capsys.readouterr().err
     assert main(["export", "--rounds", "1-99999999999"], core=core) == 2
     assert "the rounds so far are 1 to 1" in capsys.readouterr().err
+
+
+def test_a_long_list_of_rounds_is_labelled_and_named_short(commands, admin, two_rounds):
+    reply = commands.handle(admin, "export rounds " + ",".join(["1-2"] * 5000))
+    assert "from rounds 1-2," in reply.as_text()
+    assert reply.files[0].name == "integrity-rounds-1-2.csv"
+    assert "rounds 1,2 (" not in commands.handle(admin, "summary rounds 2,1").as_text()
+
+
+@pytest.mark.parametrize("number", ["99999999999999999999", "9" * 5000])
+def test_sharing_a_round_that_cannot_exist_says_so(commands, admin, two_rounds, number):
+    text = commands.handle(admin, f"share round {number}").as_text()
+    assert text.startswith("There is no round 9") and len(text) < 300
+
+
+def test_the_store_finds_nothing_for_an_id_past_sqlites_integers(store):
+    assert store._rows("select * from rounds where number = ?", [10**20]) == []

@@ -72,3 +72,17 @@ def test_the_schedule_command_answers_mistakes_and_logs_no_warning(
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     done = commands.handle(admin, "schedule mon 10:00 tz europe/london team support").as_text()
     assert "Weekly check-in set for team Support" in done and "Europe/London" in done
+
+
+def test_turning_off_a_check_in_that_is_not_set_says_so(commands, service, admin):
+    make_people(service, "frontline", 3, team="Support")
+    assert (
+        "There is no weekly check-in for everyone"
+        in commands.handle(admin, "schedule off").as_text()
+    )
+    commands.handle(admin, "schedule monday 10:00 team Support")
+    text = commands.handle(admin, "schedule off team X").as_text()
+    assert "There is no weekly check-in for team 'X'" in text and "team Support" in text
+    assert "Usage" in commands.handle(admin, "schedule off team").as_text()
+    assert "off for team Support" in commands.handle(admin, "schedule off team support").as_text()
+    assert service.schedules() == []

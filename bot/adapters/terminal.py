@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 PLATFORM = "terminal"
 #: Commands that take seconds (minutes with an LLM): a status shows they are working.
 SLOW = {"summary": "Analysing the answers…", "trend": "Drawing the trend…"}
+#: The longest name `/as new` takes (it is shown in every prompt).
+MAX_NAME_CHARS = 80
 #: Said with every name that matches no one.
 SWITCH_HINT = "`/people` lists everyone; `/as new NAME` adds someone new."
 
@@ -118,7 +120,9 @@ class TerminalChat:
             return admins[0]
         if people:
             return people[0]
-        name = user or getpass.getuser()
+        name = " ".join((user or getpass.getuser()).split())
+        if not name or len(name) > MAX_NAME_CHARS:
+            raise UsageError(f"--user takes a name of 1 to {MAX_NAME_CHARS} characters.")
         person, _ = self.service.meet(PLATFORM, self.workspace, _user_id(name), name, grant="admin")
         return person
 
@@ -200,8 +204,11 @@ class TerminalChat:
 
     def _add(self, name: str, people: list[Person]) -> None:
         name = " ".join(name.split())
-        if not name:
-            raise UsageError("Usage: `/as new NAME`, e.g. `/as new Zoe Park`.")
+        if not name or len(name) > MAX_NAME_CHARS:
+            raise UsageError(
+                f"Usage: `/as new NAME`, a name of 1 to {MAX_NAME_CHARS} characters, e.g. "
+                "`/as new Zoe Park`."
+            )
         same = [p for p in people if fold(p.display_name) == fold(name)]
         user_id = _user_id(name)
         if same or any(p.user_id == user_id for p in people):

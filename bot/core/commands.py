@@ -496,7 +496,7 @@ class Commands:
                 f"{said} No file was written." if said else f"No answers in {scope.label} yet."
             )
         content = service.export_csv(person, scope)
-        name = "integrity-" + "-".join(re.findall(r"[a-z0-9]+", scope.label.lower())) + ".csv"
+        name = "integrity-" + "-".join(re.findall(r"[a-z0-9]+", scope.label.lower()))[:80] + ".csv"
         reply = Reply(
             [
                 Text(f"{len(rows)} answer(s) from {scope.label}, anonymity floor applied."),
@@ -530,8 +530,12 @@ class Commands:
         words = rest.split()
         number = None
         if words[:1] == ["round"]:
-            if len(words) < 2 or not words[1].isdigit():
+            if len(words) < 2 or not (words[1].isascii() and words[1].isdigit()):
                 raise UsageError(f"Usage: `{COMMANDS['share'].usage}`")
+            if len(words[1]) > 9:
+                raise NotFound(
+                    f"There is no round {typed(words[1], 20)[1:-1]}: `/integrity status`."
+                )
             number, words = int(words[1]), words[2:]
         if len(words) > 1:
             raise UsageError(f"Usage: `{COMMANDS['share'].usage}`")
@@ -629,8 +633,16 @@ class Commands:
             )
         self.service.require_admin(person, "set the weekly check-in")
         if words[0].lower() == "off":
-            team = words[2] if len(words) == 3 and words[1].lower() == "team" else ""
-            self.service.stop_schedule(person, team)
+            if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "team"):
+                raise UsageError("Usage: `/integrity schedule off [team NAME]`.")
+            wanted = words[2] if len(words) == 3 else ""
+            found = next((s for s in mine if s.team.lower() == wanted.lower()), None)
+            if found is None:
+                who = f"for team {typed(wanted)}" if wanted else "for everyone"
+                now = "; ".join(s.describe() for s in mine) or "none"
+                raise NotFound(f"There is no weekly check-in {who} to turn off. Set now: {now}.")
+            self.service.stop_schedule(person, found.team)
+            team = found.team
             return Reply.text("Weekly check-ins are off" + (f" for team {team}." if team else "."))
         base = next((s for s in mine if not s.team), None)
         schedule = parse_schedule(

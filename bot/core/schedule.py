@@ -110,7 +110,8 @@ def _zone(name: str | None) -> ZoneInfo | None:
 
 @cache
 def _zone_names() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # The system's own links (`localtime`, `posixrules`, `Factory`) are not zones to offer.
+    return frozenset(available_timezones()) - {"localtime", "posixrules", "Factory"}
 
 
 def time_zone(word: str) -> str:

@@ -62,8 +62,9 @@ def parse_scope(
             raise NotFound(f"No round was opened in the last {weeks} weeks.")
         label = f"the last {weeks} weeks (rounds {chosen[0].number}-{chosen[-1].number})"
     elif words[0] == "rounds" and len(words) == 2:
-        chosen = [_existing(by_number, n) for n in round_numbers(words[1], last, usage)]
-        label = f"rounds {words[1]}"
+        numbers = round_numbers(words[1], last, usage)
+        chosen = [_existing(by_number, n) for n in numbers]
+        label = f"rounds {_ranges(numbers)}"
     elif words == ["all"]:
         chosen = list(rounds)
         label = "all rounds"
@@ -92,6 +93,20 @@ def round_numbers(spec: str, last: int, usage: str = USAGE) -> list[int]:
             )
         numbers.update(range(first, final + 1))
     return sorted(numbers)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """Sorted round numbers as short ranges: [1, 2, 3, 5] → `1-3,5` (labels, file names)."""
+    parts: list[str] = []
+    start = previous = numbers[0]
+    for n in [*numbers[1:], None]:
+        if n is not None and n == previous + 1:
+            previous = n
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if n is not None:
+            start = previous = n
+    return ",".join(parts)
 
 
 def _digits(word: str) -> bool:

@@ -36,7 +36,7 @@ from bot.core.domain import (
     Role,
     Round,
 )
-from bot.core.errors import InvalidAnswer, NotAllowed, NotFound, UsageError
+from bot.core.errors import InvalidAnswer, NotAllowed, NotFound, UsageError, typed
 from bot.core.questions import choose_round_questions, load_bank
 from bot.core.scales import PRESETS, Scale, suggest_scale
 from bot.core.schedule import WeeklySchedule
@@ -170,7 +170,7 @@ class IntegrityCheck:
         if len(named) > 1:
             raise UsageError(f"More than one person is called {key!r}: use their user id.")
         raise NotFound(
-            f"I don't know {ref!r} in this workspace yet. They are added when they first "
+            f"I don't know {typed(ref)} in this workspace yet. They are added when they first "
             "talk to the bot or receive a check-in."
         )
 

@@ -406,6 +406,9 @@ class Store:
         try:
             with self._lock:
                 return [dict(r) for r in self.db.query(sql, params)]
+        except OverflowError:
+            # A number past SQLite's 64-bit integers (an id someone typed): no row has it.
+            return []
         except sqlite3.DatabaseError as error:
             storage = storage_error(error, self.path)
             if storage is None:

@@ -251,3 +251,13 @@ def test_share_in_the_terminal_shows_what_everyone_asked_would_see(service, admi
     assert "The terminal chat has nobody to post to" in screen
     assert "Integrity check: round 1" in screen
     assert service.store.summary_posts(current.id) == []  # nothing owed that nobody posts
+
+
+def test_a_new_name_is_bounded_and_a_huge_one_is_not_echoed(service, admin):
+    chat = _chat(service, admin)
+    before = len(service.people(admin.platform, admin.workspace))
+    chat.handle("/as new " + "Q" * 5000)
+    chat.handle("/integrity role @" + "x" * 5000 + " executive")
+    screen = chat.console.file.getvalue()
+    assert "a name of 1 to 80 characters" in screen and "I don't know '@xxxx" in screen
+    assert len(screen) < 2000 and len(service.people(admin.platform, admin.workspace)) == before
