@@ -32,7 +32,7 @@ from bot.analysis.models import (
     RealityGap,
     SideFigures,
 )
-from bot.analysis.offline import excerpt
+from bot.analysis.quotes import excerpt
 from bot.core.anonymity import Floor
 
 #: How far executives' mean must be from customers' (1-5 scale) to name a reality gap.

@@ -63,6 +63,7 @@ from bot.analysis.models import (
     SideFigures,
     Theme,
 )
+from bot.analysis.quotes import MIN_QUOTE_WORDS, excerpt
 from bot.core.anonymity import Floor
 
 ENGINE = "offline"
@@ -128,10 +129,8 @@ QUOTES_PER_THEME = 2
 QUOTES_PER_SIDE = 3
 #: c-TF-IDF reads at most this many texts per cluster (the ones nearest its centroid).
 KEYWORD_TEXTS_PER_CLUSTER = 300
-QUOTE_MAX_CHARS = 300
 #: A contradiction's quotes are chosen among at most this many answers of a side.
 QUOTE_CANDIDATES = 500
-MIN_QUOTE_WORDS = 4
 
 
 def analyse_offline(
@@ -686,21 +685,6 @@ def _side_quotes(
         if len(quotes) == QUOTES_PER_SIDE:
             break
     return quotes
-
-
-_SENTENCE_END = re.compile(r"[.!?…](?=\s)")
-
-
-def excerpt(text: str, limit: int = QUOTE_MAX_CHARS) -> str:
-    """The answer itself, or its leading sentences when long: always an exact substring."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, limit + 1) if m.end() >= 40]
-    if ends:
-        return text[: ends[-1]]
-    cut = text.rfind(" ", 0, limit)
-    return text[: cut if cut > 0 else limit].rstrip()
 
 
 # --- themes ----------------------------------------------------------------------------

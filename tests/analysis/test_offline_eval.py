@@ -9,7 +9,8 @@ import json
 import pytest
 
 from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
-from bot.analysis.offline import analyse_offline, excerpt
+from bot.analysis.offline import analyse_offline
+from bot.analysis.quotes import excerpt
 
 pytestmark = pytest.mark.slow  # the whole module: a real model or the embeddings
 
