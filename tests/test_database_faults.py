@@ -256,15 +256,14 @@ def test_a_disk_with_no_room_at_start_is_one_line_naming_the_path(folder):
     assert not [name for name in result.stdout.split() if "i.key" in name]
 
 
-@pytest.mark.slow
 @mount_namespaces
 def test_a_disk_that_fills_mid_run_says_disk_full_and_loses_nothing_acknowledged(folder):
     people = ["jordan", "aisha", "luis", "mei", "kofi", "hannah", "ravi", "chloe", "diego"]
     before = [f"/as {p}\n/integrity answer 1 2 before-{p}" for p in people[:3]]
-    after = [f"/as {p}\n/integrity answer {q} 1 after-{p}-{q} {'x' * 2900}" for p in people
+    after = [f"/as {p}\n/integrity answer {q} 1 after-{p}-{q} {'x' * 2900}" for p in people[3:]
              for q in (1, 2, 3, 4)]  # fmt: skip
     # One chat session: three answers acknowledged, then the disk fills (a file takes
-    # all that is left) while the chat waits for its next line, then 36 more answers.
+    # all that is left) while the chat waits for its next line, then 24 more answers.
     script = f"""
 mkfifo in
 "$PYTHON" "$BOT" < in > out 2>&1 &
@@ -282,7 +281,7 @@ wait $chat; echo "exit=$?"; cat out; rm disk/filler
 "$PYTHON" -c "import sqlite3; c = sqlite3.connect('disk/i.db'); \\
 print('STORED', *[t.split()[0] for (t,) in c.execute('select text from answers')])"
 """
-    result = _in_a_tiny_disk(folder, script, size="8m")
+    result = _in_a_tiny_disk(folder, script, size="32m")
     out = result.stdout
     assert "exit=0" in out and "Traceback" not in out + result.stderr, (out, result.stderr)
     screen = " ".join(out.split())
