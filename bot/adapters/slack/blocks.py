@@ -201,9 +201,10 @@ def _answer_status(answer: Answer | None, closes_at: datetime) -> str:
 def question_blocks(
     round_: Round, number: int, question: Question, answer: Answer | None
 ) -> list[dict]:
-    """One question of a check-in: the text, rating buttons 1-5 with both ends labelled, why."""
+    """One question of a check-in: the text, rating buttons 1-5 with both ends labelled, why.
+    A text-only question (no scale) has only the "why" button."""
     buttons = []
-    for rating in range(1, 6):
+    for rating in () if question.text_only else range(1, 6):
         button = {
             "type": "button",
             "action_id": RATE_ACTION.format(rating=rating),
@@ -217,7 +218,11 @@ def question_blocks(
         {
             "type": "button",
             "action_id": WHY_ACTION,
-            "text": _plain("Edit why" if answer is not None and answer.text else "Add why"),
+            "text": _plain(
+                ("Edit answer" if question.text_only else "Edit why")
+                if answer is not None and answer.text
+                else ("Answer in words" if question.text_only else "Add why")
+            ),
             "value": action_value(round_, question),
         }
     )
@@ -335,19 +340,23 @@ def answer_modal(round_: Round, questions: Sequence[Question], answers: dict[str
         }
         if mine is not None and mine.text:
             text["initial_value"] = mine.text
+        rating_block = {
+            "type": "input",
+            "block_id": f"rating:{question.id}",
+            "optional": True,
+            "label": _plain(f"{number}. {question.text}", 2000),
+            "element": select,
+        }
         blocks += [
-            {
-                "type": "input",
-                "block_id": f"rating:{question.id}",
-                "optional": True,
-                "label": _plain(f"{number}. {question.text}", 2000),
-                "element": select,
-            },
+            *(() if question.text_only else (rating_block,)),
             {
                 "type": "input",
                 "block_id": f"why:{question.id}",
                 "optional": True,
-                "label": _plain(question.why_prompt, 2000),
+                "label": _plain(
+                    f"{number}. {question.text}" if question.text_only else question.why_prompt,
+                    2000,
+                ),
                 "element": text,
             },
         ]
@@ -373,7 +382,12 @@ def _scale_label(question: Question, rating: int) -> str:
 def channel_post_blocks(round_: Round, questions: Sequence[Question]) -> list[dict]:
     """A round posted in a channel: the questions, "Answer privately", and how to reply here."""
     lines = "\n".join(
-        f"*{n}.* {escape(q.text)}  _(1 = {escape(q.low_label)} … 5 = {escape(q.high_label)})_"
+        f"*{n}.* {escape(q.text)}"
+        + (
+            "  _(in words)_"
+            if q.text_only
+            else f"  _(1 = {escape(q.low_label)} … 5 = {escape(q.high_label)})_"
+        )
         for n, q in enumerate(questions, start=1)
     )
     return [

@@ -62,7 +62,7 @@ from bot.adapters.teams.messenger import PLATFORM, TeamsMessenger
 from bot.core.anonymity import Floor
 from bot.core.commands import Commands
 from bot.core.domain import Person, Round
-from bot.core.errors import IntegrityError, InvalidAnswer
+from bot.core.errors import IntegrityError, InvalidAnswer, failure_message
 from bot.core.privacy import privacy_text
 from bot.core.replies import Note, Reply
 from bot.core.service import KEEP, Grant, IntegrityCheck
@@ -253,12 +253,10 @@ class TeamsBot(TeamsMessenger):
         typing = asyncio.create_task(self._keep_typing(person))
         try:
             reply = await asyncio.to_thread(self.commands.handle, person, text)
-        except Exception:
+        except Exception as error:
             logger.exception("Teams: `%s` failed after it was acknowledged", word)
-            reply = Reply.text(
-                f"I could not finish the {word}: something went wrong on our side, and it "
-                "was logged for the bot's admin. Nothing you sent is lost."
-            )
+            told = failure_message(error)  # "send it again" only for a failure that passes
+            reply = Reply.text(f"I could not finish the {word}: {told[:1].lower()}{told[1:]}")
         finally:
             typing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -620,10 +618,7 @@ class TeamsBot(TeamsMessenger):
     async def on_error(self, context: TurnContext, error: Exception) -> None:
         logger.exception("Teams turn failed", exc_info=error)
         if context.activity.type == ActivityTypes.message:
-            await context.send_activity(
-                "Something went wrong on our side and it was logged. Nothing you sent is "
-                "lost; you can send it again."
-            )
+            await context.send_activity(failure_message(error))
 
 
 def card_response(content: dict) -> AdaptiveCardInvokeResponse:

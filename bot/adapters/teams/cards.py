@@ -255,7 +255,11 @@ def checkin_card(
                 rating_input["value"] = str(mine.rating)
             if mine is not None and mine.text:
                 why_input["value"] = mine.text
-            items += [rating_input, why_input]
+            if question.text_only:  # no scale: the answer is the words
+                why_input["label"] = "Your answer"
+                items.append(why_input)
+            else:
+                items += [rating_input, why_input]
         items.append(
             {
                 "type": "TextBlock",

@@ -54,3 +54,29 @@ def test_a_folded_reply_is_a_first_screen_and_its_more():
     assert kit.reply_parts(unfolded, "More in the thread.") == (kit.reply_messages(unfolded), [])
     unfolded.fold = len(unfolded.blocks)
     assert kit.reply_parts(unfolded, "More in the thread.") == (kit.reply_messages(unfolded), [])
+
+
+def _rounds_questions():
+    from datetime import UTC, datetime, timedelta
+
+    from bot.core.domain import Question, Round
+
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    words = Question("proposed-1", "What did a customer thank you for?", "proposed", "", "",
+                     "Tell us.", source="proposal")  # fmt: skip
+    rated = Question("give-away", "Would they come back?", "loyalty", "No", "Yes", "Why?")
+    round_ = Round(1, 1, now, now + timedelta(days=5), "open", (words.id, rated.id))
+    return round_, words, rated
+
+
+def test_a_text_only_question_gets_no_rating_buttons_or_select():
+    round_, words, rated = _rounds_questions()
+    assert words.text_only and not rated.text_only
+    [_, actions, _] = kit.question_blocks(round_, 1, words, None)
+    assert [e["action_id"] for e in actions["elements"]] == [kit.WHY_ACTION]
+    [_, rated_actions, _] = kit.question_blocks(round_, 2, rated, None)
+    assert len(rated_actions["elements"]) == 6  # five ratings and why
+    modal = kit.answer_modal(round_, [words, rated], {})
+    ids = [b.get("block_id") for b in modal["blocks"]]
+    assert "rating:proposed-1" not in ids and "why:proposed-1" in ids
+    assert "rating:give-away" in ids

@@ -60,3 +60,19 @@ def test_command_words_read_as_teams_words():
     assert teams_words("Try `/integrity answer 1 4`.") == "Try **answer 1 4**."
     assert teams_words("Usage: /integrity summary [last]") == "Usage: summary [last]"
     assert teams_words("See `/integrity`.") == "See **help**."
+
+
+def test_a_text_only_question_is_answered_in_words_on_the_card():
+    from datetime import UTC, datetime, timedelta
+
+    from bot.adapters.teams.cards import checkin_card
+    from bot.core.domain import Question, Round
+
+    now = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    words = Question("proposed-1", "What did a customer thank you for?", "proposed", "", "",
+                     "Tell us.", source="proposal")  # fmt: skip
+    rated = Question("give-away", "Would they come back?", "loyalty", "No", "Yes", "Why?")
+    round_ = Round(1, 1, now, now + timedelta(days=5), "open", (words.id, rated.id))
+    content = json.dumps(checkin_card(round_, [words, rated], {}, floor=5))
+    assert '"rating:proposed-1"' not in content and '"why:proposed-1"' in content
+    assert '"rating:give-away"' in content

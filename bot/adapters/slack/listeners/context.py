@@ -18,6 +18,7 @@ from bot.adapters.slack.home import AppHome
 from bot.adapters.slack.messenger import PLATFORM, SlackMessenger
 from bot.core.commands import Commands
 from bot.core.domain import Person
+from bot.core.errors import failure_message
 from bot.core.service import IntegrityCheck
 
 logger = logging.getLogger(__name__)
@@ -56,10 +57,8 @@ async def on_error(error: Exception, body: dict, respond) -> None:
     logger.error("Slack request failed: %s", error, exc_info=error)
     typed = (body or {}).get("text") or ((body or {}).get("event") or {}).get("text")
     echo = f" What you sent: `{kit.escape(typed)[:500]}`." if typed else ""
-    message = (
-        "Sorry, something went wrong on our side and it was logged for the admins. "
-        f"Please try again in a minute.{echo}"
-    )
+    told = failure_message(error)  # the core's rule: "send it again" only when it may pass
+    message = f"Sorry, {told[:1].lower()}{told[1:]}{echo}"
     if respond is not None and (body or {}).get("response_url"):
         try:
             await respond(text=message, response_type="ephemeral", replace_original=False)
