@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core import anonymity
 from bot.core.commands import Commands
 from bot.core.domain import Person
 from bot.core.service import IntegrityCheck
@@ -32,6 +33,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def store(settings: Settings):
     store = Store(settings.db_path)
+    store.use_seal_key(anonymity.seal_key(settings.secret))  # as the service hands it over
     yield store
     store.close()
 

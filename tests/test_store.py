@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import sqlite_utils
 
+from bot.core import anonymity
 from bot.core.service import KEEP
 from bot.store import DatabaseBusy, Store
 from bot.store.migrations import migrations
@@ -304,6 +305,7 @@ def test_first_sighting_of_an_event_key_is_kept_two_days(store):
 
 def test_answers_never_share_the_wal_with_a_write_that_names_a_person(tmp_path):
     store = Store(tmp_path / "x.db")
+    store.use_seal_key(anonymity.seal_key(b"test-secret"))
     round_ = _round(store)
     store.add_person("slack", "T1", "U1", "Ann")  # in the -wal now
     common = dict(

@@ -50,6 +50,12 @@ def event_key(secret: bytes, key: str) -> str:
     return _hmac(secret, f"event|{key}")
 
 
+def seal_key(secret: bytes) -> bytes:
+    """The 256-bit key that seals answers at rest (`bot.store.seal`): an HMAC-SHA256 of the
+    secret under its own label, apart from the pseudonyms' and event keys' uses of it."""
+    return hmac.new(secret, b"answer-seal", hashlib.sha256).digest()
+
+
 def _hmac(secret: bytes, message: str) -> str:
     return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
 

@@ -101,6 +101,9 @@ class IntegrityCheck:
     ) -> None:
         self.store = store
         self.settings = settings
+        # Answers are sealed at rest with a key from the secret; a database written before
+        # sealing gets its plain answers sealed here, once.
+        self.store.use_seal_key(anonymity.seal_key(settings.secret))
         self._analyser = analyser
         self.now = clock or (lambda: datetime.now(UTC))
         if not store.read_only:  # an export reads the questions the bot last wrote

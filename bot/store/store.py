@@ -70,6 +70,7 @@ from bot.core.domain import (
 )
 from bot.core.errors import InvalidAnswer, NotFound, StorageError, TransientError
 from bot.store.migrations import migrations
+from bot.store.seal import SEALED, Sealer
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -198,6 +199,8 @@ class Store:
         self._wal_holds: set[str] = {"bot"}
         self._sweep = threading.Event()
         self._closed = threading.Event()
+        #: Seals and opens the answers' sensitive columns; set by `use_seal_key`.
+        self._sealer: Sealer | None = None
         self._sweeper: threading.Thread | None = None
         try:
             self.db = self._open()
@@ -248,6 +251,63 @@ class Store:
                 self.db.execute("VACUUM")
             self.truncate_wal()
         return self.db
+
+    def use_seal_key(self, key: bytes) -> None:
+        """Seal and open answers with `key` (from the secret: `anonymity.seal_key`).
+
+        The first time a writable database written by an older version meets its key, the
+        answers it left in plain text are sealed, in one pass, and the file is rebuilt and
+        the -wal emptied so no page keeps the plain text (with `secure_delete`).
+        """
+        self._sealer = Sealer(key)
+        if self.read_only:
+            return
+        plain = " or ".join(f"typeof({column}) != 'blob'" for column in SEALED)
+        rows = self._rows(f"select * from answers where {plain}")
+        if not rows:
+            return
+
+        def run() -> None:
+            for row in rows:
+                values = [self._seal(column, self._value(column, row), row) for column in SEALED]
+                self.db.execute(
+                    f"update answers set {', '.join(f'{c} = ?' for c in SEALED)} where id = ?",
+                    [*values, row["id"]],
+                )
+
+        self.write(run, kind="answers")
+        if self.path != ":memory:":
+            with self._lock:
+                self.db.execute("VACUUM")
+            self.truncate_wal()
+        logger.info("Sealed %d answers written in plain text by an older version.", len(rows))
+
+    def _seal(self, column: str, value: Any, row: Mapping[str, Any]) -> bytes:
+        if self._sealer is None:
+            raise StorageError(
+                "The store has no key to seal answers with: open it through the service "
+                "(IntegrityCheck), which hands over the key derived from the secret."
+            )
+        return self._sealer.seal(
+            column, value, row["round_id"], row["question_id"], row["pseudonym"]
+        )
+
+    def _value(self, column: str, row: Mapping[str, Any]) -> Any:
+        """One column of an answer row, opened if sealed."""
+        value = row.get(column)
+        if not isinstance(value, bytes):
+            return value
+        if self._sealer is None:
+            raise StorageError(
+                "The answers are sealed and this store has no key to open them: open it "
+                "through the service (IntegrityCheck), with the secret the bot runs with."
+            )
+        return self._sealer.open(
+            column, value, row["round_id"], row["question_id"], row["pseudonym"]
+        )
+
+    def _answer(self, row: dict) -> Answer:
+        return _answer({**row, **{column: self._value(column, row) for column in SEALED}})
 
     def _open_read_only(self) -> sqlite_utils.Database:
         """Open without writing: `mode=ro`, or `immutable=1` when the folder is read-only
@@ -763,11 +823,15 @@ class Store:
     def answer_pseudonyms(self, round_id: int) -> dict[str, Role]:
         """The pseudonym of everyone who answered in a round, with the role they answered as."""
         rows = self._rows(
-            "select pseudonym, min(role) as role from answers where round_id = ? "
-            "group by pseudonym",
+            "select round_id, question_id, pseudonym, role from answers where round_id = ?",
             [round_id],
         )
-        return {row["pseudonym"]: row["role"] for row in rows}
+        roles: dict[str, Role] = {}
+        for row in rows:  # the roles are sealed: the least one, as `min(role)` would give
+            role = self._value("role", row)
+            if row["pseudonym"] not in roles or role < roles[row["pseudonym"]]:
+                roles[row["pseudonym"]] = role
+        return roles
 
     # -- schedules --------------------------------------------------------------
 
@@ -1027,30 +1091,34 @@ class Store:
         leaves the stored value as it is, so a rating click and a later "why" each edit their
         own half. A new answer gets a random id (`random_id`); an edit keeps its id. Nothing
         but `answers` is written, never beside a write that names a person in the -wal, and
-        swept out of it soon after (`write`; see the module docstring).
+        swept out of it soon after (`write`; see the module docstring). The role, team,
+        rating, text, prediction and on-the-record flag are sealed each on its own
+        (`bot.store.seal`); a new answer gets all of them, an edit rewrites only its own.
         """
         statements = []
         for question_id, rating, text in answers:
+            where = {"round_id": round_id, "question_id": question_id, "pseudonym": pseudonym}
             record: dict[str, Any] = {
                 "id": random_id(),
-                "round_id": round_id,
-                "question_id": question_id,
-                "pseudonym": pseudonym,
+                **where,
                 "role": role,
                 "team": team,
                 "answered_on": day.isoformat(),
                 "on_record": int(on_record),
                 "source": source,
+                "rating": None if rating is keep else rating,
+                "text": "" if text is keep else (text or ""),
+                "customer_prediction": (predictions or {}).get(question_id),
             }
-            if rating is not keep:
-                record["rating"] = rating
-            if text is not keep:
-                record["text"] = text or ""
+            edited = ["role", "team", "answered_on", "on_record", "source"]
+            edited += [c for c, v in (("rating", rating), ("text", text)) if v is not keep]
             if predictions and question_id in predictions:
-                record["customer_prediction"] = predictions[question_id]
+                edited.append("customer_prediction")
+            for column in SEALED:
+                record[column] = self._seal(column, record[column], where)
             # One statement per question (this is the busiest write: every click): insert,
             # or edit the person's answer to this question of this round in place.
-            edits = ", ".join(f"{column} = excluded.{column}" for column in list(record)[4:])
+            edits = ", ".join(f"{column} = excluded.{column}" for column in edited)
             statements.append(
                 (
                     f"insert into answers ({', '.join(record)}) "
@@ -1066,7 +1134,7 @@ class Store:
             for sql, params in statements:
                 cursor = self.db.execute(sql, params)
                 columns = [d[0] for d in cursor.description]
-                stored.append(_answer(dict(zip(columns, cursor.fetchone(), strict=True))))
+                stored.append(self._answer(dict(zip(columns, cursor.fetchone(), strict=True))))
             return stored
 
         return self.write(run, kind="answers")  # the answers as stored, from the write
@@ -1108,38 +1176,45 @@ class Store:
         rows = self._rows("select * from answers where id = ?", [answer_id])
         if not rows:
             raise NotFound(f"There is no answer {answer_id}.")
-        return _answer(rows[0])
+        return self._answer(rows[0])
 
     def answer_by_pseudonym(self, round_id: int, question_id: str, pseudonym: str) -> Answer | None:
         rows = self._rows(
             "select * from answers where round_id = ? and question_id = ? and pseudonym = ?",
             [round_id, question_id, pseudonym],
         )
-        return _answer(rows[0]) if rows else None
+        return self._answer(rows[0]) if rows else None
 
     def answers(self, round_ids: Iterable[int], *, team: str | None = None) -> list[Answer]:
+        """The answers of these rounds (of one team, if given, any case), by id. The team is
+        sealed, so the filter runs here, after opening."""
         ids = list(round_ids)
         if not ids:
             return []
         marks = ",".join("?" for _ in ids)
-        sql = f"select * from answers where round_id in ({marks})"
-        params: list[Any] = list(ids)
-        if team is not None:
-            sql += " and lower(team) = lower(?)"
-            params.append(team)
-        return [_answer(r) for r in self._rows(sql + " order by id", params)]
+        rows = self._rows(f"select * from answers where round_id in ({marks}) order by id", ids)
+        found = [self._answer(r) for r in rows]
+        if team is None:
+            return found
+        return [a for a in found if a.team is not None and a.team.lower() == team.lower()]
 
     def count_round_answers(self, round_ids: Iterable[int], *, team: str | None = None) -> int:
-        """How many answers these rounds hold (of one team, if given): one count, no rows."""
+        """How many answers these rounds hold (of one team, if given): one count, or, for a
+        team (sealed), only the columns needed to open it."""
         ids = list(round_ids)
         if not ids:
             return 0
-        sql = f"select count(*) as n from answers where round_id in ({','.join('?' * len(ids))})"
-        params: list[Any] = list(ids)
-        if team is not None:
-            sql += " and lower(team) = lower(?)"
-            params.append(team)
-        return self._rows(sql, params)[0]["n"]
+        marks = ",".join("?" * len(ids))
+        if team is None:
+            sql = f"select count(*) as n from answers where round_id in ({marks})"
+            return self._rows(sql, ids)[0]["n"]
+        rows = self._rows(
+            "select round_id, question_id, pseudonym, team from answers "
+            f"where round_id in ({marks})",
+            ids,
+        )
+        teams = (self._value("team", row) for row in rows)
+        return sum(1 for t in teams if t is not None and t.lower() == team.lower())
 
     def count_answers(self, pseudonyms: Sequence[str]) -> int:
         if not pseudonyms:

@@ -1,6 +1,7 @@
 """Anonymity at rest, through the Slack app over real HTTP: a reader of the database files
 (db, -wal, -shm) copied while the bot runs, without the key, cannot pair people with their
-answers by id order, times or commit order; and after forget-me no file holds the person.
+answers by id order, times or commit order, nor read an answer (text, rating, role, team:
+sealed with a key from the secret); and after forget-me no file holds the person.
 
 The reader and its attacks are `tests.file_reader`; `tests/test_file_reader.py` shows the
 same attacks pair everyone against the way the previous schema wrote answers.
@@ -93,6 +94,14 @@ def test_a_file_reader_without_the_key_pairs_no_better_than_chance(fake, make_ri
     assert not any(
         commit.pseudonyms and commit.people for copy in copies for commit in _replayed(copy)
     )
+    # No copy holds an answer's text, and every answer's text, rating, role and team is
+    # sealed: no plain value of them in any row.
+    for copy in copies:
+        assert b"hold queue" not in copy.all_bytes()
+    for answer in answers:
+        for column in ("text", "rating", "role", "team", "customer_prediction", "on_record"):
+            assert isinstance(answer[column], bytes), (column, answer[column])
+    assert any("hold queue" in a.text for a in store.answers([round_.id]))  # the key opens them
 
 
 def test_forget_me_while_the_bot_runs_leaves_neither_name_nor_answer_in_any_file(fake, make_rig):
@@ -105,7 +114,11 @@ def test_forget_me_while_the_bot_runs_leaves_neither_name_nor_answer_in_any_file
         rig.rate(user, 1, 2)
         fake.wait_for(lambda u=user: _answered(rig, u, round_, 1), timeout=10)
     rig.add_why("UQUINN", 1, "ZEBRA-CROSSING-7731: customers are kept on hold")
-    fake.wait_for(lambda: b"ZEBRA-CROSSING-7731" in _all_bytes(rig), timeout=10)
+    fake.wait_for(
+        lambda: any("ZEBRA" in a.text for a in rig.service.store.answers([round_.id])),
+        timeout=10,
+    )
+    assert b"ZEBRA-CROSSING-7731" not in _all_bytes(rig)  # stored, sealed: not in the bytes
     assert rig.send.command("UQUINN", "forget-me confirm").status_code == 200
     fake.wait_for(lambda: "start afresh" in rig.responses_text(), timeout=10)
 

@@ -1,7 +1,8 @@
 """Anonymity at rest, through the Teams bot over real HTTP: a reader of the database files
 copied while the bot runs, without the key, cannot pair people with their answers by id
 order, times or commit order (in the trial of issue 14, Teams' event keys and conversation
-references named every author); and after forget-me no file holds the person.
+references named every author), nor read an answer (text, rating, role, team: sealed with
+a key from the secret); and after forget-me no file holds the person.
 
 The reader and its attacks are `tests.file_reader`.
 """
@@ -90,6 +91,13 @@ async def test_a_file_reader_without_the_key_pairs_no_better_than_chance(teams, 
     assert not any(
         commit.pseudonyms and commit.people for copy in copies for commit in _replayed(copy)
     )
+    # No copy holds an answer's text; every answer's text, rating, role and team is sealed.
+    for copy in copies:
+        assert b"Hold times, says" not in copy.all_bytes()
+    for answer in answers:
+        for column in ("text", "rating", "role", "team", "customer_prediction", "on_record"):
+            assert isinstance(answer[column], bytes), (column, answer[column])
+    assert sum("Hold times, says" in a.text for a in store.answers([round_.id])) == len(PEOPLE)
     # Response rates still come out right, worked out with the key: the late half counts as
     # asked and answered without a check-in.
     assert str(service.response_rate(round_)["all"]) == "24 of 24"
@@ -116,7 +124,8 @@ async def test_forget_me_while_the_bot_runs_leaves_neither_name_nor_answer(teams
     question = service.questions_for(quinn, round_)[0]
     data = {"round": round_.id, f"rating:{question.id}": "2", f"why:{question.id}": "ZEBRA-7731"}
     assert (await teams.post(teams.card_action("answer", data, user="quinn", name=name))).status
-    assert b"ZEBRA-7731" in FileCopy.take(service.store.path).all_bytes()
+    assert any("ZEBRA-7731" in a.text for a in service.store.answers([round_.id]))
+    assert b"ZEBRA-7731" not in FileCopy.take(service.store.path).all_bytes()  # sealed
     for user in ("u1", "u2", "u3"):
         await teams.post(
             teams.card_action("answer", {**data, f"why:{question.id}": "ok"}, user=user)
