@@ -230,7 +230,9 @@ def _in_a_tiny_disk(folder: Path, script: str, size: str = "1m") -> subprocess.C
          f"mount -t tmpfs -o size={size} tmpfs {disk} && cd {folder} || exit 9\n{script}"],
         capture_output=True,
         text=True,
-        env=_env(disk / "i.db", PYTHON=sys.executable, BOT=str(ROOT / "run_bot.py")),
+        env=_env(
+            disk / "i.db", PYTHON=sys.executable, BOT=str(ROOT / "run_bot.py"), ROOT=str(ROOT)
+        ),
         timeout=300,
     )  # fmt: skip
 
@@ -278,8 +280,10 @@ dd if=/dev/zero of=disk/filler bs=4k 2>/dev/null
 printf '%s\\n' {" ".join(f"'{line}'" for line in after)} >&3
 exec 3>&-
 wait $chat; echo "exit=$?"; cat out; rm disk/filler
-"$PYTHON" -c "import sqlite3; c = sqlite3.connect('disk/i.db'); \\
-print('STORED', *[t.split()[0] for (t,) in c.execute('select text from answers')])"
+cd "$ROOT" && "$PYTHON" -c "from bot.core import anonymity; from bot.core.settings import \\
+Settings; from bot.store import Store; s = Settings.from_env(); st = Store(s.db_path); \\
+st.use_seal_key(anonymity.seal_key(s.secret)); rounds = [r.id for r in st.rounds()]; \\
+print('STORED', *[a.text.split()[0] for a in st.answers(rounds)])"
 """
     result = _in_a_tiny_disk(folder, script, size="32m")
     out = result.stdout

@@ -1,7 +1,8 @@
 """The file reader's attacks work: against the way the previous schema wrote answers (the
 "answered" mark in the answer's transaction, sequential ids, a delivery stamped at the
-answer's second), they pair everyone. The at-rest tests (tests/adapters/*/test_at_rest.py)
-then show that against today's store they do no better than chance."""
+answer's second), they pair everyone, and the answers' text is there to read. The at-rest
+tests (tests/adapters/*/test_at_rest.py) then show that against today's store they do no
+better than chance and find no answer's text (sealed: tests/test_seal.py)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def test_the_attacks_pair_everyone_against_the_previous_way_of_writing(tmp_path)
         db.execute("begin")
         db["answers"].insert(
             {"round_id": 1, "question_id": "q1", "pseudonym": pseudonym, "role": "frontline",
-             "rating": 3, "answered_on": "2026-11-02"}
+             "rating": 3, "text": f"HOLD-QUEUE-{n:02d}", "answered_on": "2026-11-02"}
         )  # fmt: skip
         marked = db.execute(
             "update deliveries set answered = 1 where person_id = ?", [n + 1]
@@ -65,6 +66,9 @@ def test_the_attacks_pair_everyone_against_the_previous_way_of_writing(tmp_path)
         db.execute("commit")
     copy = FileCopy.take(path)
     assert len(wal_commits(copy.wal)) == len(PEOPLE)
+    # Unsealed, every answer's text is in the files' bytes for anyone to read (the at-rest
+    # tests and tests/test_seal.py show none is now).
+    assert all(f"HOLD-QUEUE-{n:02d}".encode() in copy.all_bytes() for n in range(len(PEOPLE)))
 
     by_commits, replayed = pair_by_commits([copy], truth)
     assert replayed == len(PEOPLE) and by_commits == len(PEOPLE)  # everyone, as in the issue
