@@ -153,9 +153,9 @@ def _secret(env: Mapping[str, str], db_path: Path) -> tuple[bytes, Path | None]:
     generated on first run into `key_path`, away from the database (a key left beside the
     database by an earlier version is moved there).
 
-    Losing the key does not expose anyone; it only means people can no longer edit or
-    delete answers they gave before, and response rates count them as not answered, so
-    the file is created once, kept, and backed up apart from the database.
+    The key also seals the answers at rest (`bot.store.seal`). Losing it exposes no one,
+    but the answers stored so far can no longer be opened, nor edited or deleted by their
+    authors, so the file is created once, kept, and backed up apart from the database.
     """
     if env.get("INTEGRITY_SECRET"):
         if len(env["INTEGRITY_SECRET"]) < 16:

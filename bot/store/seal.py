@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -40,8 +42,10 @@ class Sealer:
         self._aead = AESGCM(key)
 
     @staticmethod
-    def _bound(column: str, round_id: int, question_id: str, pseudonym: str) -> bytes:
-        return json.dumps([column, round_id, question_id, pseudonym]).encode()
+    def _row(round_id: int, question_id: str, pseudonym: str) -> bytes:
+        """The answer's part of the associated data (the question id length-prefixed, so no
+        two answers' parts read alike)."""
+        return f"|{round_id}|{len(question_id)}:{question_id}|{pseudonym}".encode()
 
     def seal(
         self, column: str, value: Any, round_id: int, question_id: str, pseudonym: str
@@ -49,23 +53,36 @@ class Sealer:
         plain = json.dumps(value, ensure_ascii=False).encode()
         plain += b" " * (-len(plain) % PAD)
         nonce = os.urandom(_NONCE)
-        bound = self._bound(column, round_id, question_id, pseudonym)
+        bound = column.encode() + self._row(round_id, question_id, pseudonym)
         return VERSION + nonce + self._aead.encrypt(nonce, plain, bound)
 
-    def open(self, column: str, value: Any, round_id: int, question_id: str, pseudonym: str) -> Any:
-        """The value of a sealed column; a value an older version left in plain text (not yet
-        sealed, see `Store.use_seal_key`) comes back as it is."""
-        if not isinstance(value, bytes):
-            return value
-        if value[:1] != VERSION or len(value) < 1 + _NONCE + 16:
-            raise StorageError(f"An answer's {column} is sealed in an unknown format.")
-        bound = self._bound(column, round_id, question_id, pseudonym)
-        try:
-            plain = self._aead.decrypt(value[1 : 1 + _NONCE], value[1 + _NONCE :], bound)
-        except InvalidTag:
-            raise StorageError(
-                f"An answer's {column} does not open with this secret: the database was "
-                "written with another INTEGRITY_SECRET (or its secret file), or was altered. "
-                "Start the bot with the secret it was written with."
-            ) from None
-        return json.loads(plain)
+    def open_row(self, row: Mapping[str, Any], columns: Iterable[str]) -> dict[str, Any]:
+        """The `columns` of one answer row, opened; a value an older version left in plain
+        text (not yet sealed, see `Store.use_seal_key`) comes back as it is."""
+        part = self._row(row["round_id"], row["question_id"], row["pseudonym"])
+        opened = {}
+        for column in columns:
+            value = row.get(column)
+            if not isinstance(value, bytes):
+                opened[column] = value
+                continue
+            if value[:1] != VERSION or len(value) < 1 + _NONCE + 16:
+                raise StorageError(f"An answer's {column} is sealed in an unknown format.")
+            try:
+                plain = self._aead.decrypt(
+                    value[1 : 1 + _NONCE], value[1 + _NONCE :], column.encode() + part
+                )
+            except InvalidTag:
+                raise StorageError(
+                    f"An answer's {column} does not open with this secret: the database was "
+                    "written with another INTEGRITY_SECRET (or its key file), or was altered. "
+                    "Start the bot with the secret it was written with."
+                ) from None
+            opened[column] = _decode(plain) if len(plain) == PAD else json.loads(plain)
+        return opened
+
+
+@lru_cache(maxsize=4096)
+def _decode(plain: bytes) -> Any:
+    """A short value (a rating, a role, a team, a flag, a short text): the same few recur."""
+    return json.loads(plain)

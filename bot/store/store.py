@@ -9,8 +9,13 @@ Anonymity lives in the schema and in how it is written (README, "How anonymity
 works"), against someone who reads the files (db, -wal, -shm, a backup) without the key:
 
 - `answers` has no person column, only a keyed pseudonym (see `bot.core.anonymity`),
-  the role and team at the time of answering, and the day (never the time) it was
-  given. Its id is random and the table is WITHOUT ROWID, keyed by that id, so neither
+  and the day (never the time) it was given. Its text, rating, role, team, customer
+  prediction and on-the-record flag are sealed, each on its own (AES-GCM with a key from
+  the secret, bound to the answer's round, question and pseudonym: `bot.store.seal`);
+  the service hands the key over (`use_seal_key`), which also seals, once, what an older
+  version left in plain text. Filters by team or role run after opening, in Python; a
+  store without the key refuses to write answers and to read sealed ones. Its id is
+  random and the table is WITHOUT ROWID, keyed by that id, so neither
   the id nor the row's place in the file tells in which order answers came.
 - Nothing that names a person is written in an answer's transaction: `deliveries`
   knows who was asked, never whether they answered (the service works that out with
@@ -292,22 +297,23 @@ class Store:
             column, value, row["round_id"], row["question_id"], row["pseudonym"]
         )
 
+    def _opened(self, row: Mapping[str, Any], columns: Sequence[str] = SEALED) -> dict[str, Any]:
+        """These columns of an answer row, opened if sealed."""
+        if self._sealer is None:
+            if any(isinstance(row.get(column), bytes) for column in columns):
+                raise StorageError(
+                    "The answers are sealed and this store has no key to open them: open it "
+                    "through the service (IntegrityCheck), with the secret the bot runs with."
+                )
+            return {column: row.get(column) for column in columns}
+        return self._sealer.open_row(row, columns)
+
     def _value(self, column: str, row: Mapping[str, Any]) -> Any:
         """One column of an answer row, opened if sealed."""
-        value = row.get(column)
-        if not isinstance(value, bytes):
-            return value
-        if self._sealer is None:
-            raise StorageError(
-                "The answers are sealed and this store has no key to open them: open it "
-                "through the service (IntegrityCheck), with the secret the bot runs with."
-            )
-        return self._sealer.open(
-            column, value, row["round_id"], row["question_id"], row["pseudonym"]
-        )
+        return self._opened(row, (column,))[column]
 
     def _answer(self, row: dict) -> Answer:
-        return _answer({**row, **{column: self._value(column, row) for column in SEALED}})
+        return _answer({**row, **self._opened(row)})
 
     def _open_read_only(self) -> sqlite_utils.Database:
         """Open without writing: `mode=ro`, or `immutable=1` when the folder is read-only
