@@ -170,7 +170,7 @@ def trend_reply(service: IntegrityCheck, rest: str, *, usage: str) -> Reply:
     rows = [
         [
             str(p.round_number), p.opened_on, _score(p.executive), _score(p.frontline),
-            _score(p.gap) if p.gap is not None else "hidden (under the floor)",
+            f"{p.gap:+.1f}" if p.gap is not None else "hidden (under the floor)",
             "-" if p.gap is None else "text" if p.basis == "text" else "ratings",
         ]
         for p in points

@@ -28,6 +28,13 @@ from bot.core.scope import Scope
 from bot.core.service import IntegrityCheck  # noqa: E402
 
 ANCHOR = "give-away"
+#: Per side: the marker, its size, and where its value is written; customers are a hollow,
+#: larger marker so a side they agree with still shows through.
+MARKERS = {
+    "executive": ("o", 6, (7, 4)),
+    "frontline": ("o", 6, (7, -10)),
+    "customers": ("D", 10, (-8, -3)),
+}
 
 
 @dataclass(frozen=True)
@@ -41,9 +48,11 @@ class TrendPoint:
 
     @property
     def gap(self) -> float | None:
+        """Executives minus frontline as printed (one decimal each), so the three numbers a
+        reader sees add up, as in the summary: 4.2 and 1.6 show a gap of +2.6."""
         if self.executive is None or self.frontline is None:
             return None
-        return round(self.executive - self.frontline, 2)
+        return round(round(self.executive, 1) - round(self.frontline, 1), 1)
 
 
 @dataclass
@@ -142,10 +151,16 @@ def gap_chart(title: str, points: list[TrendPoint], floor: int) -> bytes:
         ys = [getattr(p, side) for p in points]
         shown = [(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
         if shown:
-            ax.plot(*zip(*shown, strict=True), marker="o", color=colour, label=label, linewidth=2)
-            for x, y in shown:
-                ax.annotate(f"{y:.1f}", (x, y), textcoords="offset points", xytext=(6, 4),
-                            fontsize=7, color=colour)  # fmt: skip
+            marker, size, offset = MARKERS[side]
+            ax.plot(
+                *zip(*shown, strict=True), marker=marker, markersize=size, color=colour,
+                markerfacecolor="none" if side == "customers" else colour,
+                markeredgewidth=2, label=label, linewidth=2,
+            )  # fmt: skip
+            align = "left" if offset[0] > 0 else "right"
+            for x, y in shown:  # each side labelled on its own side: equal values stay readable
+                ax.annotate(f"{y:.1f}", (x, y), textcoords="offset points", xytext=offset,
+                            fontsize=7, color=colour, ha=align)  # fmt: skip
     both = [(p.round_number, p.executive, p.frontline) for p in points if p.gap is not None]
     if both:
         x, e, f = zip(*both, strict=True)
