@@ -138,17 +138,11 @@ def closest_prediction(
 ) -> Literal["executive", "frontline", "neither"] | None:
     """Whose prediction of customers came closer to what they said on this question (at
     least `CLOSER_BY` closer), "neither", or None when it cannot be told."""
-    customers = side_mean(result.customers)
-    executive = side_mean(result.executive_prediction)
-    frontline = side_mean(result.frontline_prediction)
-    if customers is None or executive is None or frontline is None:
-        return None
-    to_exec, to_front = abs(executive - customers), abs(frontline - customers)
-    if to_front + CLOSER_BY <= to_exec:
-        return "frontline"
-    if to_exec + CLOSER_BY <= to_front:
-        return "executive"
-    return "neither"
+    return _closer(
+        side_mean(result.customers),
+        side_mean(result.executive_prediction),
+        side_mean(result.frontline_prediction),
+    )
 
 
 def _score_predictions(analysis: Analysis) -> None:
@@ -219,8 +213,17 @@ def closest_side(result: QuestionResult) -> Literal["executive", "frontline", "n
     """Whose view customers bear out on a question: the side at least `CLOSER_BY` closer
     to the customers' mean; "neither" when both are about as close; None when a side
     (or the customers) cannot be compared."""
-    customers = side_mean(result.customers)
-    executive, frontline = side_mean(result.executive), side_mean(result.frontline)
+    return _closer(
+        side_mean(result.customers), side_mean(result.executive), side_mean(result.frontline)
+    )
+
+
+def _closer(
+    customers: float | None, executive: float | None, frontline: float | None
+) -> Literal["executive", "frontline", "neither"] | None:
+    """Which of two figures is at least `CLOSER_BY` closer to the customers' one; "neither"
+    when both are about as close; None when one is missing. The one rule for predictions
+    and for the sides' own views."""
     if customers is None or executive is None or frontline is None:
         return None
     to_exec, to_front = abs(executive - customers), abs(frontline - customers)
