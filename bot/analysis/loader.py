@@ -24,6 +24,7 @@ import csv
 import hashlib
 import json
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +71,18 @@ def load_answers(path: str | Path) -> list[AnswerRecord]:
     return records
 
 
-def read_rows(path: Path, kind: str) -> list[tuple[int, dict[str, Any]]]:
+def read_rows(
+    path: Path, kind: str, *, jsonl_rows: RowReader | None = None
+) -> list[tuple[int, Any]]:
     """The rows of a CSV (`kind` "csv") or JSONL file as (line, lower-cased fields), for
     any file a user hands over: an unreadable path, a huge field, deep nesting or a
     5,000-digit number is an InputFileError naming the file (and the line), never a
-    traceback."""
+    traceback. `jsonl_rows` reads JSONL lines its own way (the customer import keeps a
+    bad line as its message instead of stopping at it)."""
+    jsonl = jsonl_rows or _jsonl_rows
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            return list(_csv_rows(handle, path) if kind == "csv" else _jsonl_rows(handle, path))
+            return list(_csv_rows(handle, path) if kind == "csv" else jsonl(handle, path))
     except UnicodeDecodeError:
         raise InputFileError(f"{path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
     except OSError as error:
@@ -111,6 +116,9 @@ def csv_problem(path: Path, line: int, error: csv.Error) -> InputFileError:
         why = f"is not valid CSV ({error})"
     return InputFileError(f"{path} line {line} {why}.")
 
+
+#: Reads the lines of an open file as (line number, row) pairs.
+RowReader = Callable[[Any, Path], Iterable[tuple[int, Any]]]
 
 #: What a JSONL line that `json.loads` cannot take apart gets told, by exception.
 JSON_TOO_DEEP = "nests lists or objects too deeply: each line is one flat JSON object"

@@ -24,7 +24,6 @@ address, customer id) is ignored and never stored, and a date is kept to the day
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -35,7 +34,7 @@ from typing import Any, Literal
 
 import yaml
 
-from bot.analysis.loader import JSON_TOO_DEEP, JSON_TOO_LONG, csv_problem, unreadable
+from bot.analysis.loader import JSON_TOO_DEEP, JSON_TOO_LONG, read_rows
 from bot.core.domain import Question
 from bot.core.errors import InputFileError
 
@@ -155,13 +154,7 @@ def read_customer_file(
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise InputFileError(f"{path} is not a file I can import: use a .csv or .jsonl file.")
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(_csv_rows(handle, path) if kind == "csv" else _jsonl_rows(handle, path))
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path} is not UTF-8 text. Save it as UTF-8 and try again.") from None
-    except OSError as error:  # missing, a folder, unreadable: one line, never a traceback
-        raise unreadable(path, error) from None
+    rows = read_rows(path, kind, jsonl_rows=_jsonl_rows)  # one reader for every file
     if not rows:
         raise InputFileError(f"{path} has no answers in it.")
     known = {q.id: q for q in questions}
@@ -180,24 +173,6 @@ def read_customer_file(
         except ValueError as error:
             report.errors.append(f"{path} line {line}: {error}")
     return report
-
-
-def _csv_rows(handle: Any, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    reader = csv.DictReader(handle)
-    start = 1  # where the record being read starts (a quoted field may span lines)
-    try:
-        reader.fieldnames  # noqa: B018 (reads the header, where a bad file may fail first)
-        while True:
-            start = reader.line_num + 1
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            if not any((v or "").strip() for v in row.values() if isinstance(v, str)):
-                continue
-            yield reader.line_num, {(k or "").strip().lower(): v for k, v in row.items()}
-    except csv.Error as error:
-        raise csv_problem(path, start, error) from None
 
 
 def _jsonl_rows(handle: Any, path: Path) -> Iterator[tuple[int, Any]]:
