@@ -90,24 +90,12 @@ class SlashCommand:
             dm = await asyncio.to_thread(messenger.dm_channel, person.user_id)
             first, more = kit.reply_parts(reply, MORE_IN_DM.format(dm=dm))
             if more and len(first) <= MAX_RESPONSES:
-                for blocks in first:
-                    await respond(
-                        blocks=blocks,
-                        text=kit.fallback_text(blocks),
-                        response_type="ephemeral" if reply.private else "in_channel",
-                        replace_original=False,
-                    )
+                await _respond_each(respond, first, private=reply.private)
                 await asyncio.to_thread(messenger.send_reply, dm, reply)
                 return
         messages = kit.reply_messages(reply)
         if respond is not None and not reply.files and len(messages) <= MAX_RESPONSES:
-            for blocks in messages:
-                await respond(
-                    blocks=blocks,
-                    text=kit.fallback_text(blocks),
-                    response_type="ephemeral" if reply.private else "in_channel",
-                    replace_original=False,
-                )
+            await _respond_each(respond, messages, private=reply.private)
             return
         dm = await asyncio.to_thread(messenger.dm_channel, person.user_id)
         await asyncio.to_thread(messenger.send_reply, dm, reply)
@@ -118,6 +106,17 @@ class SlashCommand:
                 response_type="ephemeral",
                 replace_original=False,
             )
+
+
+async def _respond_each(respond, messages: list[list[dict]], *, private: bool) -> None:
+    """Post each message through the command's `response_url`, in order."""
+    for blocks in messages:
+        await respond(
+            blocks=blocks,
+            text=kit.fallback_text(blocks),
+            response_type="ephemeral" if private else "in_channel",
+            replace_original=False,
+        )
 
 
 def register(app: AsyncApp, ctx: Listening) -> None:
