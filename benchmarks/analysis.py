@@ -1,11 +1,14 @@
-"""Offline engine benchmark: wall time and peak memory at 1,000, 10,000 and 100,000 answers.
+"""Offline engine benchmark: wall time and peak memory at 250 to 100,000 answers.
 
 Each size runs in a fresh child process, so its peak resident memory
-(`ru_maxrss`) is its own and includes numpy, scikit-learn and the WordLlama
-weights. Answers are synthetic but varied: sentences assembled from workplace
-templates, about a third of them text-only. When `benchmarks/llm_cost.py` offers
-`measure(n_answers)`, its LLM call and prompt-token figures for 10,000 answers
-are printed too. The last line is the summary the README and CI quote:
+(`ru_maxrss`) is its own and includes numpy, scikit-learn and the embedder's
+weights. Each size is read by the embedder the engine picks for it (the sentence
+encoder up to 1,000 distinct texts, word vectors above), named on its line; growth
+is compared between sizes read by the same one. Answers are synthetic but varied:
+sentences assembled from workplace templates, about a third of them text-only.
+When `benchmarks/llm_cost.py` offers `measure(n_answers)`, its LLM call and
+prompt-token figures for 10,000 answers are printed too. The last line is the
+summary the README and CI quote:
 
     answers=100000 seconds=… peak_mib=… llm_calls=… prompt_tokens_per_answer_token=…
 
@@ -134,7 +137,8 @@ def child(n: int) -> None:
     from bot.analysis.offline import analyse_offline
 
     answers = [AnswerRecord(**row) for row in synthetic_answers(n)]
-    default_embedder().embed(["warm up"])  # loading the weights is not per-answer work
+    embedder = default_embedder(len({a.text for a in answers}))  # as analyse_offline picks
+    embedder.embed(["warm up"])  # loading the weights is not per-answer work
     start = time.perf_counter()
     analysis = analyse_offline(answers, min_group=5)
     seconds = time.perf_counter() - start
@@ -147,6 +151,7 @@ def child(n: int) -> None:
                 "peak_mib": round(peak_kib / 1024, 1),
                 "themes": len(analysis.themes),
                 "contradictions": len(analysis.contradictions),
+                "embedder": embedder.name,
             }
         )
     )
@@ -167,7 +172,7 @@ def llm_figures(n: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[250, 1000, 10000, 100000])
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -186,10 +191,14 @@ def main() -> None:
         results.append(figures)
         print(
             f"{n:>7} answers: {figures['seconds']:6.2f} s, peak {figures['peak_mib']:7.1f} MiB, "
-            f"{figures['themes']} themes, {figures['contradictions']} contradictions",
+            f"{figures['themes']} themes, {figures['contradictions']} contradictions "
+            f"({figures['embedder']})",
             flush=True,
         )
-    for before, after in zip(results, results[1:], strict=False):
+    # Growth is compared between sizes read by the same embedder: a round of up to
+    # SENTENCE_MODEL_TEXTS distinct texts gets the slower sentence encoder.
+    pairs = zip(results, results[1:], strict=False)
+    for before, after in (pair for pair in pairs if pair[0]["embedder"] == pair[1]["embedder"]):
         ratio = after["seconds"] / max(before["seconds"], 1e-9)
         size = after["answers"] / before["answers"]
         print(f"growth {before['answers']}→{after['answers']} ({size:.0f}×): time ×{ratio:.1f}")

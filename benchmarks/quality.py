@@ -268,11 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     for score in scores:
         print(score.line())
     tuning = [s for s in scores if not s.held_out]
-    kept_out = [s for s in scores if s.held_out] or scores
-    if tuning and tuning != kept_out:
+    kept_out = [s for s in scores if s.held_out]
+    if tuning and kept_out:
         print(f"tuning ({', '.join(s.name for s in tuning)}): {totals(tuning).line()}")
-    print(f"held out ({', '.join(s.name for s in kept_out)}):")
-    print(totals(kept_out).line())
+    last = kept_out or tuning
+    print(f"{'held out' if kept_out else 'tuning'} ({', '.join(s.name for s in last)}):")
+    print(totals(last).line())
     return 0
 
 

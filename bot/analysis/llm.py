@@ -303,7 +303,7 @@ def analyse_with_llm(
 ) -> Analysis:
     """The round analysed by `llm`, grounded by `offline`; `offline` itself on failure."""
     settings = settings or LLMSettings.from_env()
-    run = _Run(offline, llm, settings, min_group, embedder or default_embedder(), progress)
+    run = _Run(offline, llm, settings, min_group, embedder, progress)
     try:
         return run.analyse(answers)
     except _Failed as failure:
@@ -715,8 +715,8 @@ class _Run:
     # -- members, titles and keywords --------------------------------------------------------
 
     def embed(self, sendable: list[AnswerRecord]) -> None:
-        embedder = self.embedder or default_embedder()
         texts = list(dict.fromkeys(a.text for a in sendable))
+        embedder = self.embedder or default_embedder(len(texts))
         rows = embedder.embed(texts)
         by_text = dict(zip(texts, rows, strict=True))
         self.vectors = {a.id: by_text[a.text] for a in sendable}

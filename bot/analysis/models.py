@@ -85,15 +85,16 @@ class QuestionResult(BaseModel):
     gap: float | None = None
     executive: SideFigures
     frontline: SideFigures
-    #: Significance of the difference. Ratings: Mann-Whitney U. Text: a permutation
-    #: test on what the sides say (embedding centroids) and how they stand.
+    #: Significance of the difference: Mann-Whitney U on the positions (ratings, or
+    #: for text the stances read from the words).
     p_value: float | None = None
     basis: Literal["ratings", "text", "none"] = "none"
     note: str = ""
     #: Cliff's delta, executive over frontline, -1..1: the same measure for ratings
     #: and text, so contradictions rank together.
     effect_size: float | None = None
-    #: Text: the permutation p-value of the meaning alone (embedding centroids).
+    #: Text: whether the sides talk about different things, a permutation p-value on
+    #: their embedding centroids (reported beside the verdict, not part of it).
     meaning_p_value: float | None = None
     verdict: Verdict = "not compared"
 

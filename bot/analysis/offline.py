@@ -13,10 +13,15 @@
    stand for a theme.
 3. **Per question, the two sides.** n, mean rating, spread (sample sd), n_rated, and
    the gap (executive − frontline). The basis is `ratings` when each side has at
-   least 3 ratings; otherwise `text`, where an unrated answer's stance is read from
-   its words: VADER's compound sentiment, blended (60/40) with how much closer the
-   answer's embedding is to the question's high-end label than to its low-end label,
-   mapped to 1-5 as 3 + 2 × stance. Significance is a two-sided Mann-Whitney U test.
+   least 3 ratings; otherwise `text`, where an unrated answer's position is read from
+   its words by the stance head (`bot.analysis.stance`: a trained reader over the
+   sentence embedding, its relation to the question's two labelled ends, and
+   sentiment), mapped to 1-5 as 3 + 2 × stance. Either way, significance is a
+   two-sided Mann-Whitney U test on the positions and the effect size is Cliff's
+   delta, so text and rated questions rank together. For text, a permutation test on
+   the sides' embedding centroids says, besides, whether they talk about different
+   things (`meaning_p_value`): reported, not required, since two sides can say
+   opposite things about the same subject.
 4. **Divergence rule (deliberately demanding).** A question `diverges` when both
    sides are above the floor with at least 3 scored answers each, |gap| ≥ 1.0 on the
    1-5 scale, p < 0.05, and the two side means fall on opposite sides of the scale's
@@ -64,6 +69,7 @@ from bot.analysis.models import (
     Theme,
 )
 from bot.analysis.quotes import MIN_QUOTE_WORDS, excerpt
+from bot.analysis.stance import head_for, scale_axis, sentiment
 from bot.core.anonymity import Floor
 
 ENGINE = "offline"
@@ -72,50 +78,26 @@ MAX_P = 0.05
 #: ...and at least a medium effect: Cliff's delta of this size (|delta| is 0.33 when
 #: two answers from opposite sides are ordered one way a third more often than the other).
 MIN_EFFECT = 0.33
-#: Shuffles in the text questions' permutation test, and the most answers it reads.
+#: Shuffles in the text questions' meaning test, and the most answers it reads.
 PERMUTATIONS = 999
 MEANING_SAMPLE = 2000
 #: Each side needs at least this many scored answers before it is compared at all.
 MIN_SCORED = 3
 MIDPOINT = 3.0
-#: Weight of VADER sentiment against scale-label similarity when inferring a stance.
+#: Weight of VADER sentiment against scale-label similarity when inferring a stance
+#: with an embedder that has no trained stance head (`bot.analysis.stance`).
 SENTIMENT_WEIGHT = 0.4
 #: The share of a question's common lean toward one label taken off each answer.
 LABEL_CENTRING = 0.5
 #: The share of a question's common lean toward one label taken off each answer.
 #: A similarity difference (high label − low label) this large counts as a full stance.
 LABEL_SIMILARITY_SPAN = 0.3
-#: Additions to VADER's lexicon (its scale: -4..4) for how people describe service.
-CUSTOMER_SERVICE_LEXICON = {
-    "slow": -1.5,
-    "slower": -1.5,
-    "late": -1.2,
-    "delays": -1.5,
-    "delayed": -1.3,
-    "wait": -0.8,
-    "waiting": -1.0,
-    "waits": -1.0,
-    "queue": -0.8,
-    "bounced": -1.5,
-    "overloaded": -1.5,
-    "stretched": -1.0,
-    "clunky": -1.5,
-    "dated": -1.0,
-    "behind": -0.8,
-    "afterthought": -1.5,
-    "churn": -1.5,
-    "leave": -0.8,
-    "leaving": -1.0,
-    "quick": 1.0,
-    "quickly": 1.0,
-    "quicker": 1.2,
-    "faster": 1.2,
-    "smoother": 1.2,
-}
 SEED = 20240601
 SAMPLE_FOR_K = 2000
 SILHOUETTE_SAMPLE = 1000
 MAX_THEMES_PER_QUESTION = 6
+#: A question is split into at most one theme per this many answers.
+ANSWERS_PER_THEME = 4
 #: A theme needs at least this many answers (the smallest group the floor ever allows).
 MIN_THEME_ANSWERS = 3
 #: Below this silhouette a split into themes is noise: the question has one theme.
@@ -158,7 +140,7 @@ def analyse_offline(
     flagged = {f.answer_id for f in flags}
     usable = [a for a in kept if a.text.strip() and a.id not in flagged]
 
-    embedder = embedder or default_embedder()
+    embedder = embedder or default_embedder(len({a.text for a in usable}))
     space = _TextSpace.build(usable, embedder)
     scorer = _StanceScorer(space, embedder, infos)
 
@@ -281,54 +263,67 @@ class _TextSpace:
 
 @dataclass
 class _StanceScorer:
-    """Reads a stance (-1..1) from an answer's words; caches per text."""
+    """Reads a stance (-1..1) from an answer's words; caches per text.
+
+    With an embedder that has a trained head (`bot.analysis.stance`), the head reads
+    it. Otherwise VADER's sentiment is blended with how much closer the answer sits to
+    the question's high-end label than to its low-end one."""
 
     space: _TextSpace
     embedder: Embedder
     infos: dict[str, QuestionInfo]
-    _sentiment: dict[str, float] = field(default_factory=dict)
     _labels: dict[str, np.ndarray | None] = field(default_factory=dict)
     _offsets: dict[str, float] = field(default_factory=dict)
-    _vader: object | None = None
+    _stances: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        name = getattr(self.embedder, "name", "")
+        self.heads = {labelled: head_for(name, labelled) for labelled in (True, False)}
 
     def sentiment(self, text: str) -> float:
         """VADER compound score of the text, -1..1."""
-        if text not in self._sentiment:
-            if self._vader is None:
-                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-                self._vader = SentimentIntensityAnalyzer()
-                # VADER is tuned on social media; workplace answers about customers say
-                # "slow", "on hold" or "bounced around" where tweets say "awful".
-                self._vader.lexicon.update(CUSTOMER_SERVICE_LEXICON)
-            self._sentiment[text] = float(self._vader.polarity_scores(text)["compound"])
-        return self._sentiment[text]
+        return sentiment(text)
 
     def direction(self, question_id: str) -> np.ndarray | None:
         """The high-label minus low-label embedding of a question, when both labels are known."""
         if question_id not in self._labels:
             info = self.infos.get(question_id)
             if info and info.low_label and info.high_label:
-                low, high = self.embedder.embed([info.low_label, info.high_label])
-                self._labels[question_id] = np.asarray(high - low, dtype=np.float32)
+                self._labels[question_id] = scale_axis(
+                    self.embedder, info.low_label, info.high_label
+                )
             else:
                 self._labels[question_id] = None
         return self._labels[question_id]
 
     def centre(self, question_id: str, answers: list[AnswerRecord]) -> None:
-        """Note where a question's answers sit, on average, between its two labels.
+        """Read the stance of a question's answers, in one pass.
 
-        Answers to a question share its words ("call", "first"), and so lean toward
-        whichever label shares them too, whatever they claim; part of that common
-        lean is taken off each answer's closeness to the labels."""
+        Without a head: answers to a question share its words ("call", "first"), and
+        so lean toward whichever label shares them too, whatever they claim; part of
+        that common lean is taken off each answer's closeness to the labels."""
+        texts = list(dict.fromkeys(a.text for a in answers if a.text in self.space.index))
         direction = self.direction(question_id)
-        rows = [self.space.index[a.text] for a in answers if a.text in self.space.index]
-        if direction is None or not rows:
+        if not texts:
             return
-        self._offsets[question_id] = float((self.space.vectors[rows] @ direction).mean())
+        rows = [self.space.index[t] for t in texts]
+        vectors = self.space.vectors[rows]
+        head = self.heads[direction is not None]
+        if head is not None:
+            axes = None if direction is None else np.broadcast_to(direction, vectors.shape)
+            tone = np.array([self.sentiment(t) for t in texts])
+            read = head.read(vectors, axes, tone)
+            self._stances.update(
+                {(question_id, t): float(v) for t, v in zip(texts, read, strict=True)}
+            )
+        elif direction is not None:
+            self._offsets[question_id] = float((vectors @ direction).mean())
 
     def stance(self, answer: AnswerRecord) -> float:
         """Inferred stance of a text answer, -1 (low end of the scale) to 1 (high end)."""
+        known = self._stances.get((answer.question_id, answer.text))
+        if known is not None:
+            return known
         sentiment = self.sentiment(answer.text)
         direction = self.direction(answer.question_id)
         row = self.space.index.get(answer.text)
@@ -420,7 +415,9 @@ def _question_result(
         if not all(len(values[role]) >= MIN_SCORED for role in ROLES):
             result.note = "too few scored answers on one side to compare"
             return result, scores
-        p_value, meaning_p = _meaning_test(worded, scores, scorer)
+        # The same test as for ratings, on the positions read from the words.
+        p_value = _rank_p_value(values["executive"], values["frontline"])
+        meaning_p = _meaning_test(worded, scores, scorer)
 
     executive = round(float(np.mean(values["executive"])), 2)
     frontline = round(float(np.mean(values["frontline"])), 2)
@@ -473,30 +470,18 @@ def _cliffs_delta(executive: list[float], frontline: list[float]) -> float:
     return 2.0 * u / (n_e * n_f) - 1.0
 
 
-def _upper_tail(values: np.ndarray) -> np.ndarray:
-    """For each value, the share of all values at least as large (its permutation p-value)."""
-    order = np.sort(values)
-    return (len(values) - np.searchsorted(order, values - 1e-12, side="left")) / len(values)
-
-
 def _meaning_test(
     worded: dict[Role, list[AnswerRecord]], scores: dict[str, float], scorer: _StanceScorer
-) -> tuple[float, float]:
-    """Do the sides say different things? One permutation test on two statistics.
-
-    Role labels are shuffled among the question's worded answers; each shuffle gives
-    the distance between the sides' embedding centroids (what they say, with the
-    question's common ground removed) and the difference of their mean positions on
-    the scale (how they stand). Each shuffle's two statistics become their own
-    permutation p-values, joined as -log p1 - log p2. Returns the p-value of that
-    joint statistic, and of the centroid distance alone.
-    """
+) -> float:
+    """Do the sides talk about different things? A permutation test on the distance
+    between the sides' embedding centroids, with the question's common ground removed:
+    role labels are shuffled among the question's worded answers."""
     answers = [a for role in ROLES for a in worded[role] if a.id in scores]
     is_executive = np.array([a.role == "executive" for a in answers])
     n_e = int(is_executive.sum())
     n_f = len(answers) - n_e
     if n_e < MIN_SCORED or n_f < MIN_SCORED:
-        return 1.0, 1.0
+        return 1.0
     rng = np.random.default_rng(SEED)
     if len(answers) > MEANING_SAMPLE:  # a fixed-seed sample keeps large rounds fast
         keep = np.sort(rng.choice(len(answers), MEANING_SAMPLE, replace=False))
@@ -505,24 +490,17 @@ def _meaning_test(
         n_e = int(is_executive.sum())
         n_f = len(answers) - n_e
         if n_e < MIN_SCORED or n_f < MIN_SCORED:
-            return 1.0, 1.0
+            return 1.0
     vectors = scorer.space.vectors[scorer.space.rows(answers)].astype(np.float64)
     vectors = vectors - vectors.mean(axis=0)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    positions = np.array([scores[a.id] for a in answers], dtype=np.float64)
     labels = np.vstack(
         [is_executive] + [rng.permutation(is_executive) for _ in range(PERMUTATIONS)]
     ).astype(np.float64)
-    total_v, total_p = vectors.sum(axis=0), positions.sum()
-    sum_v, sum_p = labels @ vectors, labels @ positions
-    distance = np.linalg.norm(sum_v / n_e - (total_v - sum_v) / n_f, axis=1)
-    stance = np.abs(sum_p / n_e - (total_p - sum_p) / n_f)
-
-    # Fisher's way of joining the two: strong evidence in one, or fair evidence in both.
-    combined = -np.log(_upper_tail(distance)) - np.log(_upper_tail(stance))
-    p_combined = float((combined >= combined[0] - 1e-12).sum()) / len(combined)
-    p_meaning = float((distance >= distance[0] - 1e-12).sum()) / len(distance)
-    return p_combined, p_meaning
+    total = vectors.sum(axis=0)
+    sums = labels @ vectors
+    distance = np.linalg.norm(sums / n_e - (total - sums) / n_f, axis=1)
+    return float((distance >= distance[0] - 1e-12).sum()) / len(distance)
 
 
 # --- contradictions --------------------------------------------------------------------
@@ -810,9 +788,8 @@ def _question_themes(
     # words) is taken off, so what is left is what tells one answer from another.
     vectors = space.vectors[unique].astype(np.float64)
     vectors = _unit(vectors - vectors.mean(axis=0))
-    # About a floor's worth of answers per theme at least: a person reading twenty
-    # answers sorts them into two or three piles, not six.
-    most = max(2, min(MAX_THEMES_PER_QUESTION, len(answers) // min_group))
+    # A person reading twelve answers sorts them into two or three piles, not six.
+    most = max(2, min(MAX_THEMES_PER_QUESTION, len(answers) // ANSWERS_PER_THEME))
     labels = group_by_meaning(vectors, most)
     label_of = dict(zip(unique.tolist(), labels.tolist(), strict=True))
     members: dict[int, list[AnswerRecord]] = defaultdict(list)
@@ -887,13 +864,18 @@ def group_by_meaning(
 
 
 def _merge_close(found: list[_FoundTheme], space: _TextSpace) -> list[_FoundTheme]:
-    """Merge themes of different questions whose answers mean nearly the same."""
+    """Merge themes of different questions whose answers mean nearly the same.
+
+    Closeness is measured with the round's common ground taken off (every answer is
+    about customers and work), so that a sentence encoder, for which any two answers
+    look alike, and word vectors use the same threshold."""
     if len(found) < 2:
         return found
+    common = space.vectors.mean(axis=0)
     centroids = _unit(
         np.stack(
             [
-                space.vectors[[space.index[a.text] for a in theme.members]].mean(axis=0)
+                space.vectors[[space.index[a.text] for a in theme.members]].mean(axis=0) - common
                 for theme in found
             ]
         )

@@ -1,6 +1,7 @@
-"""Fixtures for the analysis tests: the labelled fixture, its labels, one WordLlama embedder
-for the whole session (loading it is the slow part), and one llama.cpp server for the whole
-session for the LLM contract test (starting it, and its first calls, are slower still)."""
+"""Fixtures for the analysis tests: the labelled fixture, its labels, one embedder for the
+whole session (the sentence encoder, as a round of this size gets; loading it is the slow
+part), and one llama.cpp server for the whole session for the LLM contract test (starting
+it, and its first calls, are slower still)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.analysis.embeddings import WordLlamaEmbedder, default_embedder
+from bot.analysis.embeddings import Embedder, default_embedder
 from bot.analysis.llm import CALL_THREAD_NAME
 from bot.analysis.loader import load_answers
 from bot.analysis.models import AnswerRecord, QuestionInfo
@@ -25,8 +26,9 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def embedder() -> WordLlamaEmbedder:
-    return default_embedder()
+def embedder() -> Embedder:
+    """The embedder the product picks for a round of a few hundred answers."""
+    return default_embedder(texts=300)
 
 
 @pytest.fixture(scope="session")

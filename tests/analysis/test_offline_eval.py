@@ -183,13 +183,13 @@ def test_themes_count_both_sides_and_cite_real_answers(analysis, labelled_answer
 
 def test_the_same_input_gives_the_same_analysis(analysis, labelled_answers, question_infos):
     # A fresh embedder too: nothing may depend on what an earlier run cached.
-    from bot.analysis.embeddings import WordLlamaEmbedder
+    from bot.analysis.embeddings import E5Embedder
 
     again = analyse_offline(
         [a.model_copy() for a in labelled_answers],
         min_group=5,
         questions=question_infos,
-        embedder=WordLlamaEmbedder(),
+        embedder=E5Embedder(),
     )
     assert again.model_dump() == analysis.model_dump()
 

@@ -165,7 +165,8 @@ def test_the_report_leads_with_a_headline_and_ranks_contradictions(fixture_analy
     questions = {q.question_id: q for q in fixture_analysis.questions}
     shown = [c for c in fixture_analysis.contradictions]
     order = [text.index(f"“{questions[c.question_id].question[:40]}") for c in shown]
-    effects = [abs(questions[c.question_id].effect_size) for c in shown]
+    # (to one decimal: near-ties are ranked by the gap a reader sees)
+    effects = [round(abs(questions[c.question_id].effect_size), 1) for c in shown]
     ranked = [e for _, e in sorted(zip(order, effects, strict=True))]
     assert ranked == sorted(ranked, reverse=True)
     assert text.count("Executives believe “") == 3
@@ -201,14 +202,9 @@ def test_a_themes_example_quote_is_the_answer_its_title_comes_from(fixture_analy
     assert len(titled) == len(fixture_analysis.themes)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="6 answers a side, written after tuning: the sides' stances straddle the midpoint "
-    "(effect 0.56) but the joint permutation test is not significant (meaning p 0.067); "
-    "WordLlama's averaged word vectors and VADER are too weak for so few answers",
-)
 def test_text_only_question_with_scales_is_read_from_meaning(embedder):
-    """The issue's example: the same sentiment, opposite claims."""
+    """The issue's example, 6 answers a side written after tuning: the same sentiment,
+    opposite claims."""
     question = "Do we treat new prospects better than the customers we already have?"
     executive = [
         "Renewal pricing rewards our long-standing clients, that was the point of the review.",

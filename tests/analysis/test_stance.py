@@ -1,0 +1,166 @@
+"""The stance head: shipped weights, what it reads, and that it can be trained again.
+
+The head (`bot/analysis/stance.py`) reads where a text answer stands on its question's
+scale. These tests hold it to what it exists for: friendly words that stand at the low
+end, and negative words that stand at the high end.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.analysis.embeddings import sentence_embedder, word_embedder
+from bot.analysis.stance import (
+    EXAMPLES,
+    features,
+    head_for,
+    head_path,
+    load_examples,
+    scale_axis,
+    sentiment,
+)
+from bot.core.questions import load_bank
+
+ROOT = Path(__file__).resolve().parents[2]
+BANK = {q.id: q for q in load_bank(ROOT / "prompts" / "questions.yaml")}
+
+
+def read(embedder, question_id: str, texts: list[str]) -> np.ndarray:
+    question = BANK[question_id]
+    head = head_for(embedder.name)
+    assert head is not None, f"no head shipped for {embedder.name}"
+    vectors = embedder.embed(texts)
+    axis = scale_axis(embedder, question.low_label, question.high_label)
+    tone = np.array([sentiment(t) for t in texts])
+    return head.read(vectors, np.broadcast_to(axis, vectors.shape), tone)
+
+
+def test_every_shipped_embedder_has_a_head_of_the_right_size():
+    for embedder in (sentence_embedder(), word_embedder()):
+        head = head_for(embedder.name)
+        assert head is not None and head_path(embedder.name).exists()
+        dim = embedder.embed(["probe"]).shape[1]
+        assert head.weights.shape == (2 * dim + 2,)
+
+
+def test_the_examples_cover_every_question_of_the_bank_at_every_rating():
+    examples = load_examples(EXAMPLES)
+    assert len(examples) >= 1500
+    for question_id in BANK:
+        ratings = {r for q, _, r in examples if q == question_id}
+        assert ratings == {1, 2, 3, 4, 5}, question_id
+    texts = [t for _, t, _ in examples]
+    assert len(set(texts)) == len(texts)
+
+
+#: Written for this test after the head was trained, none in its examples: each one's
+#: tone pulls the other way from where it stands (-1: the low end, +1: the high end).
+TONE_AGAINST_STANCE = [
+    (
+        "prospects-vs-customers",
+        -1,
+        "The welcome bundle is brilliant, shame it only goes to people who just joined.",
+    ),
+    (
+        "prospects-vs-customers",
+        -1,
+        "Newcomers get three months free; our regulars get a letter about the new price.",
+    ),
+    (
+        "serve-or-process",
+        1,
+        "No one here is ever rushed off the phone, we stay until the problem is fixed.",
+    ),
+    (
+        "serve-or-process",
+        -1,
+        "We're brilliant at closing tickets fast, whether or not the problem went away.",
+    ),
+    (
+        "know-what-they-think",
+        -1,
+        "We love our survey, the response rate is great, nobody has read the comments.",
+    ),
+    (
+        "know-what-they-think",
+        1,
+        "Every complaint, however awful, gets a call back from a manager within a day.",
+    ),
+    (
+        "after-they-pay",
+        -1,
+        "Onboarding is a lovely experience, then it's a newsletter for the rest of the year.",
+    ),
+    (
+        "after-they-pay",
+        1,
+        "Nobody is left alone after the sale: we call new clients at one, three and six months.",
+    ),
+    (
+        "safe-to-tell",
+        1,
+        "Nobody gets in trouble for bad news here, even the awful stuff gets a thank you.",
+    ),
+    (
+        "safe-to-tell",
+        -1,
+        "Everyone smiles in the meeting, then whoever raised the problem is moved off the account.",
+    ),
+    (
+        "nothing-in-return",
+        -1,
+        "We did a great giveaway last month, for customers who signed a two-year contract.",
+    ),
+    (
+        "call-us-first",
+        -1,
+        "Customers are really good at finding us, on the review sites after they've left.",
+    ),
+]
+
+
+def test_it_reads_where_answers_stand_when_their_tone_pulls_the_other_way():
+    """The head's reason to exist: at least three in four on the right side of the
+    middle (its leave-one-company-out figure on the corpus is about four in five)."""
+    embedder = sentence_embedder()
+    right = 0
+    for question_id, side, text in TONE_AGAINST_STANCE:
+        assert np.sign(sentiment(text)) != side or abs(sentiment(text)) < 0.3, text
+        right += int(np.sign(read(embedder, question_id, [text])[0]) == side)
+    assert right >= 9, f"{right} of {len(TONE_AGAINST_STANCE)}"
+
+
+def test_a_question_without_labelled_ends_is_read_by_its_own_head():
+    embedder = sentence_embedder()
+    head = head_for(embedder.name, labelled=False)
+    assert head is not None and head.weights.shape == (embedder.dim + 1,)
+    rows = features(np.ones((2, embedder.dim)), None, np.zeros(2))
+    assert rows.shape == (2, embedder.dim + 1)
+    texts = ["We never call anyone back.", "Every caller gets a named person who fixes it."]
+    vectors = embedder.embed(texts)
+    low, high = head.read(vectors, None, np.array([sentiment(t) for t in texts]))
+    assert low < 0 < high
+
+
+@pytest.mark.slow
+def test_training_again_reproduces_the_shipped_heads(tmp_path, monkeypatch, capsys):
+    """The shipped JSON is what the code and the examples give, and the report's
+    leave-one-company-out figures hold."""
+    from bot.analysis import stance
+
+    embedders = (sentence_embedder(), word_embedder())
+    shipped = {(e.name, lab): head_for(e.name, lab) for e in embedders for lab in (True, False)}
+    monkeypatch.setattr(stance, "DATA", tmp_path)
+    monkeypatch.setattr(stance, "EXAMPLES", EXAMPLES)
+    assert stance.main([]) == 0
+    report = capsys.readouterr().out
+    for (name, labelled), head in shipped.items():
+        again = stance.StanceHead.load(stance.head_path(name, labelled))
+        assert np.allclose(again.weights, head.weights, atol=1e-3), name
+        assert abs(again.bias - head.bias) < 1e-3
+    line = next(x for x in report.splitlines() if x.startswith(f"{sentence_embedder().name}:"))
+    figures = dict(part.split("=") for part in line.split() if "=" in part)
+    assert float(figures["rho"]) >= 0.5 and float(figures["right_side"]) >= 0.75, line
