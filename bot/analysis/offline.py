@@ -639,8 +639,7 @@ def _side_quotes(
     pool = worded or pool
     pool = list({candidates[i].text: i for i in reversed(pool)}.values())  # one per text
     if len(pool) > QUOTE_CANDIDATES:
-        # Reading the sentiment of every answer of a large side is slow; the strongest
-        # quotes are among those furthest along the side's direction anyway.
+        # The strongest quotes are among those furthest along the side's direction.
         def rough(i: int) -> tuple[float, str]:
             a = candidates[i]
             return (-(sign * scores.get(a.id, MIDPOINT) + 0.5 * float(typicality[i])), a.id)
@@ -648,8 +647,11 @@ def _side_quotes(
         pool = sorted(pool, key=rough)[:QUOTE_CANDIDATES]
 
     def strength(i: int) -> tuple[float, float, str]:
+        # Its position, then where its words stand (which tells apart two answers
+        # rated alike), then how typical of its side it is. Never its tone alone: a
+        # low stance is often said in friendly words.
         a = candidates[i]
-        score = sign * scores.get(a.id, MIDPOINT) + 0.5 * sign * scorer.sentiment(a.text)
+        score = sign * scores.get(a.id, MIDPOINT) + 0.5 * sign * scorer.stance(a)
         return (-(score + 0.5 * float(typicality[i])), float(-typicality[i]), a.id)
 
     quotes: list[Quote] = []
@@ -792,15 +794,23 @@ def _question_themes(
     most = max(2, min(MAX_THEMES_PER_QUESTION, len(answers) // ANSWERS_PER_THEME))
     labels = group_by_meaning(vectors, most)
     label_of = dict(zip(unique.tolist(), labels.tolist(), strict=True))
-    members: dict[int, list[AnswerRecord]] = defaultdict(list)
-    for a in answers:
-        members[label_of[space.index[a.text]]].append(a)
+    sizes = Counter(label_of[space.index[a.text]] for a in answers)
     kept = sorted(
-        (c for c in members if len(members[c]) >= MIN_THEME_ANSWERS),
-        key=lambda c: (-len(members[c]), c),
+        (c for c in sizes if sizes[c] >= MIN_THEME_ANSWERS), key=lambda c: (-sizes[c], c)
     )[:MAX_THEMES_PER_QUESTION]
     if not kept:
         return []
+    # A person puts every answer on some pile: one from a group too small to be a theme
+    # joins the nearest theme that is kept.
+    stray = ~np.isin(labels, kept)
+    if stray.any():
+        centroids = _unit(np.stack([vectors[labels == c].mean(axis=0) for c in kept]))
+        nearest = np.argmax(vectors[stray] @ centroids.T.astype(np.float64), axis=1)
+        labels[stray] = np.asarray(kept)[nearest]
+    label_of = dict(zip(unique.tolist(), labels.tolist(), strict=True))
+    members: dict[int, list[AnswerRecord]] = defaultdict(list)
+    for a in answers:
+        members[label_of[space.index[a.text]]].append(a)
     representative: dict[int, list[int]] = {}
     for c in kept:
         mask = labels == c
