@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.analysis.embeddings import Embedder, default_embedder
+from bot.analysis.embeddings import Embedder, default_embedder, sentence_embedder
 from bot.analysis.injection import find_injection
 from bot.analysis.junk import find_junk
 from bot.analysis.models import (
@@ -81,6 +81,9 @@ MIN_EFFECT = 0.33
 #: Shuffles in the text questions' meaning test, and the most answers it reads.
 PERMUTATIONS = 999
 MEANING_SAMPLE = 2000
+#: In a round read by word vectors, the sentence encoder reads this many answers a side
+#: (at most) of a question judged on its words.
+STANCE_SAMPLE = 150
 #: Each side needs at least this many scored answers before it is compared at all.
 MIN_SCORED = 3
 MIDPOINT = 3.0
@@ -140,9 +143,12 @@ def analyse_offline(
     flagged = {f.answer_id for f in flags}
     usable = [a for a in kept if a.text.strip() and a.id not in flagged]
 
-    embedder = embedder or default_embedder(len({a.text for a in usable}))
-    space = _TextSpace.build(usable, embedder)
-    scorer = _StanceScorer(space, embedder, infos)
+    chosen = embedder or default_embedder(len({a.text for a in usable}))
+    space = _TextSpace.build(usable, chosen)
+    # A round too large for the sentence encoder still has it read a sample of the
+    # answers that are judged on their words alone.
+    reader = sentence_embedder() if embedder is None and chosen is not sentence_embedder() else None
+    scorer = _StanceScorer(space, chosen, infos, reader=reader)
 
     hidden_sides = {(h.question_id, h.role): h.reason for h in hidden}
     by_question: dict[str, list[AnswerRecord]] = defaultdict(list)
@@ -156,7 +162,11 @@ def analyse_offline(
     for a in kept:
         by_question[a.question_id].append(a)
     for qid, group in by_question.items():
-        scorer.centre(qid, [a for a in group if a.id not in flagged and a.text.strip()])
+        worded = [a for a in group if a.id not in flagged and a.text.strip()]
+        scorer.centre(qid, worded)
+        rated = Counter(a.role for a in group if a.rating is not None)
+        if any(rated[role] < MIN_SCORED for role in ROLES):  # judged on its words
+            scorer.read_sample(qid, [a for a in worded if a.rating is None])
 
     results: list[QuestionResult] = []
     scores: dict[str, dict[str, float]] = {}
@@ -272,9 +282,12 @@ class _StanceScorer:
     space: _TextSpace
     embedder: Embedder
     infos: dict[str, QuestionInfo]
+    #: A finer embedder that reads a sample of a question's answers (`read_sample`).
+    reader: Embedder | None = None
     _labels: dict[str, np.ndarray | None] = field(default_factory=dict)
     _offsets: dict[str, float] = field(default_factory=dict)
     _stances: dict[tuple[str, str], float] = field(default_factory=dict)
+    _sampled: dict[str, set[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         name = getattr(self.embedder, "name", "")
@@ -311,13 +324,48 @@ class _StanceScorer:
         head = self.heads[direction is not None]
         if head is not None:
             axes = None if direction is None else np.broadcast_to(direction, vectors.shape)
-            tone = np.array([self.sentiment(t) for t in texts])
-            read = head.read(vectors, axes, tone)
+            read = head.read(texts, vectors, axes)
             self._stances.update(
                 {(question_id, t): float(v) for t, v in zip(texts, read, strict=True)}
             )
         elif direction is not None:
             self._offsets[question_id] = float((vectors @ direction).mean())
+
+    def read_sample(self, question_id: str, answers: list[AnswerRecord]) -> None:
+        """With a finer `reader`, read at most `STANCE_SAMPLE` texts a side of these
+        answers with it (a fixed-seed sample): their stances replace the coarse ones,
+        and only they place the sides (`counts`)."""
+        if self.reader is None:
+            return
+        info = self.infos.get(question_id)
+        labelled = bool(info and info.low_label and info.high_label)
+        head = head_for(getattr(self.reader, "name", ""), labelled)
+        if head is None:
+            return
+        rng = np.random.default_rng(SEED)
+        texts: list[str] = []
+        for role in ROLES:
+            own = sorted({a.text for a in answers if a.role == role})
+            if len(own) > STANCE_SAMPLE:
+                own = [own[i] for i in np.sort(rng.choice(len(own), STANCE_SAMPLE, False))]
+            texts += own
+        texts = list(dict.fromkeys(texts))
+        if not texts:
+            return
+        vectors = self.reader.embed(texts)
+        axes = None
+        if labelled:
+            axis = scale_axis(self.reader, info.low_label, info.high_label)  # type: ignore[union-attr]
+            axes = np.broadcast_to(axis, vectors.shape)
+        read = head.read(texts, vectors, axes)
+        self._stances.update({(question_id, t): float(v) for t, v in zip(texts, read, strict=True)})
+        self._sampled[question_id] = set(texts)
+
+    def counts(self, answer: AnswerRecord) -> bool:
+        """Whether an unrated answer's stance places its side: every answer, unless a
+        finer reader read a sample of its question, and then the sample only."""
+        sample = self._sampled.get(answer.question_id)
+        return sample is None or answer.text in sample
 
     def stance(self, answer: AnswerRecord) -> float:
         """Inferred stance of a text answer, -1 (low end of the scale) to 1 (high end)."""
@@ -407,9 +455,16 @@ def _question_result(
         p_value = _rank_p_value(values["executive"], values["frontline"])
     else:
         basis = "text"
-        values = {role: [scores[a.id] for a in sides[role] if a.id in scores] for role in ROLES}
+        values = {
+            role: [
+                scores[a.id]
+                for a in sides[role]
+                if a.id in scores and (a.rating is not None or scorer.counts(a))
+            ]
+            for role in ROLES
+        }
         for role in ROLES:
-            stances = [scores[a.id] for a in worded[role] if a.rating is None]
+            stances = [scores[a.id] for a in worded[role] if a.rating is None and scorer.counts(a)]
             if stances:
                 figures[role].stance = round((float(np.mean(stances)) - MIDPOINT) / 2.0, 2)
         if not all(len(values[role]) >= MIN_SCORED for role in ROLES):

@@ -11,34 +11,48 @@ customers?".
 A `StanceHead` is a ridge regression over:
 
 - the answer's sentence embedding (what it says);
-- its element-wise product with the question's scale axis, the embedding of the
-  high-end label minus that of the low-end label (what it says *about this scale*),
-  and the sum of that product (its plain closeness to one end over the other);
-- VADER's compound sentiment (how it says it).
+- with labelled scale ends, the embedding's element-wise product with the question's
+  scale axis (the high-end label's embedding minus the low-end one's) and the sum of
+  that product (what it says *about this scale*);
+- VADER's compound sentiment (how it says it);
+- its words and two-word phrases, TF-IDF weighted ("only if", "in practice",
+  "nobody", "if they ask": the turns that carry a stance against the tone).
 
-It is trained on `data/stance-examples.yaml`: answers written for the bank's
-questions, each with the rating a careful reader gives it, many of them the hard
-cases (a low stance in friendly words, a high one in negative words). There is one
-head per embedder, stored as plain JSON beside the examples and loaded without
-pickle. `python -m bot.analysis.stance` trains the heads again and prints how well
-each one reads the ratings of the development corpus's rated answers, which were
-written separately and never trained on (the companies held out of tuning are left
-out of the report too).
+It is trained on `data/stance-examples.yaml`, answers written for the bank's
+questions, each with the rating a careful reader gives it, many of them hard cases
+(a low stance in friendly words, a high one in negative words), and on the rated
+answers of the development corpus's tuning companies. Each embedder has two heads,
+for questions with labelled ends and without, stored as plain JSON beside the
+examples (weights, phrase vocabulary and IDF; no pickle). `python -m
+bot.analysis.stance` trains them again and prints how well each reads the ratings of
+a corpus company it was not trained on.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections import Counter
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 
 DATA = Path(__file__).resolve().parent / "data"
 EXAMPLES = DATA / "stance-examples.yaml"
-#: Ridge penalties tried when training; the one with the best cross-validated fit is kept.
-ALPHAS = (0.3, 1.0, 3.0, 10.0)
+#: The ridge penalty, chosen by leaving one corpus company out at a time.
+ALPHA = 1.0
+#: The weight of the phrase features beside the embedding.
+PHRASE_WEIGHT = 0.5
+#: A phrase is in the vocabulary when this many training answers use it.
+PHRASE_MIN_ANSWERS = 3
+#: A corpus answer counts this many times an example: it is what a real round sounds like.
+CORPUS_WEIGHT = 2.0
+#: sklearn's default token: two or more word characters.
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
 def head_path(embedder_name: str, labelled: bool = True) -> Path:
@@ -47,15 +61,61 @@ def head_path(embedder_name: str, labelled: bool = True) -> Path:
     return DATA / f"stance-head-{embedder_name}{'' if labelled else '-unlabelled'}.json"
 
 
-def features(vectors: np.ndarray, axes: np.ndarray | None, sentiment: np.ndarray) -> np.ndarray:
-    """The head's inputs, one row per answer: embedding, embedding × scale axis, the
-    sum of that product, and sentiment. With no axes (questions without labelled
-    ends), only the embedding and sentiment: what an answer says and how."""
-    parts = [vectors]
+def phrases(text: str) -> list[str]:
+    """An answer's words and two-word phrases, lower case (as sklearn's TF-IDF reads them)."""
+    words = _TOKEN.findall(text.lower())
+    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """A phrase vocabulary with its IDF: sublinear TF-IDF rows, L2-normalised."""
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+
+    def rows(self, texts: list[str]) -> sparse.csr_matrix:
+        """One sparse row per text: a row holds only the phrases that text uses."""
+        data: list[float] = []
+        columns: list[int] = []
+        starts = [0]
+        for text in texts:
+            found = [
+                (self.vocabulary[p], (1.0 + math.log(n)) * self.idf[self.vocabulary[p]])
+                for p, n in Counter(phrases(text)).items()
+                if p in self.vocabulary
+            ]
+            norm = math.sqrt(sum(v * v for _, v in found)) or 1.0
+            columns += [j for j, _ in found]
+            data += [v / norm for _, v in found]
+            starts.append(len(data))
+        return sparse.csr_matrix(
+            (np.array(data), np.array(columns, dtype=np.int64), np.array(starts)),
+            shape=(len(texts), len(self.vocabulary)),
+        )
+
+    @classmethod
+    def learn(cls, texts: list[str]) -> Phrases:
+        """Vocabulary and smooth IDF of the phrases at least `PHRASE_MIN_ANSWERS` texts use."""
+        used = Counter(p for text in texts for p in set(phrases(text)))
+        kept = sorted(p for p, n in used.items() if n >= PHRASE_MIN_ANSWERS)
+        idf = np.array([math.log((1 + len(texts)) / (1 + used[p])) + 1.0 for p in kept])
+        return cls({p: i for i, p in enumerate(kept)}, idf)
+
+
+def features(vectors: np.ndarray, axes: np.ndarray | None, tone: np.ndarray) -> np.ndarray:
+    """The head's dense inputs, one row per answer: embedding, [embedding × scale axis
+    and its sum, with labelled ends], and sentiment. The phrase rows follow them."""
+    parts = [np.asarray(vectors, dtype=np.float64)]
     if axes is not None:
-        product = vectors * axes
+        product = parts[0] * axes
         parts += [product, product.sum(axis=1, keepdims=True)]
-    return np.hstack(parts + [sentiment.reshape(-1, 1)]).astype(np.float64)
+    return np.hstack(parts + [np.asarray(tone, dtype=np.float64).reshape(-1, 1)])
+
+
+def with_phrases(dense: np.ndarray, phrase_rows: sparse.csr_matrix) -> sparse.csr_matrix:
+    """All of a head's inputs: the dense features, then the weighted phrase rows."""
+    return sparse.hstack([sparse.csr_matrix(dense), PHRASE_WEIGHT * phrase_rows]).tocsr()
 
 
 @dataclass(frozen=True)
@@ -65,28 +125,33 @@ class StanceHead:
     embedder: str
     weights: np.ndarray
     bias: float
+    phrases: Phrases
 
-    def read(
-        self, vectors: np.ndarray, axes: np.ndarray | None, sentiment: np.ndarray
-    ) -> np.ndarray:
-        """Stances, -1..1, of answers with these embeddings, scale axes (None for a
-        question without labelled ends, read by the unlabelled head) and sentiment."""
-        if len(vectors) == 0:
+    def read(self, texts: list[str], vectors: np.ndarray, axes: np.ndarray | None) -> np.ndarray:
+        """Stances, -1..1, of these answers, given their embeddings and scale axes (None
+        for a question without labelled ends, read by the unlabelled head)."""
+        if not texts:
             return np.zeros(0, dtype=np.float64)
-        return self.read_features(features(vectors, axes, sentiment))
+        tone = np.array([sentiment(t) for t in texts])
+        dense = features(vectors, axes, tone)
+        return self.read_features(with_phrases(dense, self.phrases.rows(texts)))
 
-    def read_features(self, x: np.ndarray) -> np.ndarray:
-        """Stances of rows already turned into `features`."""
-        return np.clip(x @ self.weights + self.bias, -1.0, 1.0)
+    def read_features(self, x: np.ndarray | sparse.csr_matrix) -> np.ndarray:
+        """Stances of rows already turned into features (`with_phrases`)."""
+        return np.clip(np.asarray(x @ self.weights).ravel() + self.bias, -1.0, 1.0)
 
     def save(self, path: Path) -> None:
+        vocabulary = sorted(self.phrases.vocabulary, key=self.phrases.vocabulary.__getitem__)
         path.write_text(
             json.dumps(
                 {
                     "embedder": self.embedder,
                     "bias": round(float(self.bias), 6),
                     "weights": [round(float(w), 6) for w in self.weights],
-                }
+                    "phrases": vocabulary,
+                    "idf": [round(float(v), 6) for v in self.phrases.idf],
+                },
+                ensure_ascii=False,
             )
             + "\n",
             encoding="utf-8",
@@ -95,10 +160,12 @@ class StanceHead:
     @classmethod
     def load(cls, path: Path) -> StanceHead:
         data = json.loads(path.read_text(encoding="utf-8"))
+        vocabulary = {p: i for i, p in enumerate(data["phrases"])}
         return cls(
             embedder=str(data["embedder"]),
             weights=np.asarray(data["weights"], dtype=np.float64),
             bias=float(data["bias"]),
+            phrases=Phrases(vocabulary, np.asarray(data["idf"], dtype=np.float64)),
         )
 
 
@@ -134,7 +201,7 @@ CUSTOMER_SERVICE_LEXICON = {
 _vader: object | None = None
 
 
-@cache
+@lru_cache(maxsize=100_000)
 def sentiment(text: str) -> float:
     """VADER's compound sentiment of a text, -1..1."""
     global _vader
@@ -157,6 +224,12 @@ def head_for(embedder_name: str, labelled: bool = True) -> StanceHead | None:
     return StanceHead.load(path) if path.exists() else None
 
 
+def scale_axis(embedder: object, low: str, high: str) -> np.ndarray:
+    """The high-end label's embedding minus the low-end one's."""
+    low_vector, high_vector = embedder.embed([low, high])  # type: ignore[attr-defined]
+    return np.asarray(high_vector - low_vector, dtype=np.float32)
+
+
 # --- training ------------------------------------------------------------------------------
 
 
@@ -173,32 +246,46 @@ def load_examples(path: Path = EXAMPLES) -> list[tuple[str, str, int]]:
     return examples
 
 
-def _inputs(
-    examples: list[tuple[str, str, int]],
-    embedder: object,
-    labels: dict[str, tuple[str, str]],
-) -> dict[bool, np.ndarray]:
-    """Feature rows of the examples, for the labelled head and the unlabelled one."""
-    vectors = embedder.embed([text for _, text, _ in examples])  # type: ignore[attr-defined]
-    axis = {q: scale_axis(embedder, *labels[q]) for q in {q for q, _, _ in examples}}
-    axes = np.stack([axis[q] for q, _, _ in examples])
-    tone = np.array([sentiment(text) for _, text, _ in examples])
-    return {True: features(vectors, axes, tone), False: features(vectors, None, tone)}
+@dataclass
+class _Training:
+    """Everything a head is fitted on, embedded once for every fold."""
+
+    rows: list[tuple[str, str, int]]
+    company: np.ndarray  # "" for an example, else the corpus company the answer is from
+    weights: np.ndarray
+    stances: np.ndarray
+    dense: dict[bool, np.ndarray]  # labelled -> embedding (and axis) features and tone
+
+    def fit(self, embedder_name: str, labelled: bool, keep: np.ndarray) -> StanceHead:
+        """A head on the rows in `keep`: ridge regression of (rating − 3) / 2."""
+        from sklearn.linear_model import Ridge
+
+        texts = [self.rows[i][1] for i in np.flatnonzero(keep)]
+        vocabulary = Phrases.learn(texts)
+        x = with_phrases(self.dense[labelled][keep], vocabulary.rows(texts))
+        model = Ridge(alpha=ALPHA).fit(x, self.stances[keep], sample_weight=self.weights[keep])
+        return StanceHead(
+            embedder_name, model.coef_.astype(np.float64), float(model.intercept_), vocabulary
+        )
 
 
-def scale_axis(embedder: object, low: str, high: str) -> np.ndarray:
-    """The high-end label's embedding minus the low-end one's."""
-    low_vector, high_vector = embedder.embed([low, high])  # type: ignore[attr-defined]
-    return np.asarray(high_vector - low_vector, dtype=np.float32)
-
-
-def fit(embedder_name: str, x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> StanceHead:
-    """Fit a head on feature rows `x` and stances `y` ((rating − 3) / 2): ridge
-    regression, its penalty chosen by leave-one-out cross-validation."""
-    from sklearn.linear_model import RidgeCV
-
-    model = RidgeCV(alphas=ALPHAS).fit(x, y, sample_weight=weights)
-    return StanceHead(embedder_name, model.coef_.astype(np.float64), float(model.intercept_))
+def _training(embedder: object, rows: list, company: list[str], labels: dict) -> _Training:
+    texts = [text for _, text, _ in rows]
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float64)  # type: ignore[attr-defined]
+    axis = {q: scale_axis(embedder, *labels[q]) for q in {q for q, _, _ in rows}}
+    axes = np.stack([axis[q] for q, _, _ in rows])
+    tone = np.array([sentiment(t) for t in texts]).reshape(-1, 1)
+    product = vectors * axes
+    return _Training(
+        rows=rows,
+        company=np.array(company),
+        weights=np.array([1.0 if c == "" else CORPUS_WEIGHT for c in company]),
+        stances=np.array([(rating - 3) / 2 for _, _, rating in rows], dtype=np.float64),
+        dense={
+            True: np.hstack([vectors, product, product.sum(axis=1, keepdims=True), tone]),
+            False: np.hstack([vectors, tone]),
+        },
+    )
 
 
 def agreement(predicted: np.ndarray, ratings: np.ndarray) -> tuple[float, float, float]:
@@ -215,9 +302,9 @@ def agreement(predicted: np.ndarray, ratings: np.ndarray) -> tuple[float, float,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Train a head per shipped embedder, on the examples and on the rated answers of
-    the development corpus's tuning companies, and report how well each reads the
-    ratings of a company it was not trained on (leave one company out)."""
+    """Train both heads of each shipped embedder, on the examples and on the rated
+    answers of the development corpus's tuning companies, and report how well each
+    reads the ratings of a company it was not trained on (leave one company out)."""
     import argparse
 
     from bot.analysis.embeddings import sentence_embedder, word_embedder
@@ -233,33 +320,31 @@ def main(argv: list[str] | None = None) -> int:
     examples = load_examples()
     rated = corpus_ratings(args.corpus, labels)
     rows = examples + [row for _, row in rated]
-    weights = np.array([1.0] * len(examples) + [CORPUS_WEIGHT] * len(rated))
-    company = np.array([""] * len(examples) + [c for c, _ in rated])
-    y = np.array([(rating - 3) / 2 for _, _, rating in rows])
-    corpus = company != ""
+    company = [""] * len(examples) + [c for c, _ in rated]
+    ratings = np.array([row[2] for _, row in rated], dtype=np.float64)
     for embedder in (sentence_embedder(), word_embedder()):
-        inputs = _inputs(rows, embedder, labels)  # embedded once, sliced per fold
-        for labelled, x in inputs.items():
+        training = _training(embedder, rows, company, labels)
+        in_corpus = training.company != ""
+        for labelled in (True, False):
             predicted = np.zeros(len(rows))
             for left_out in sorted(set(company) - {""}):
-                fold = company == left_out
-                head = fit(embedder.name, x[~fold], y[~fold], weights[~fold])
-                predicted[fold] = head.read_features(x[fold])
-            rho, side, error = agreement(
-                predicted[corpus], np.array([row[2] for _, row in rated], dtype=np.float64)
-            )
+                fold = training.company == left_out
+                head = training.fit(embedder.name, labelled, ~fold)
+                texts = [rows[i][1] for i in np.flatnonzero(fold)]
+                x = with_phrases(training.dense[labelled][fold], head.phrases.rows(texts))
+                predicted[fold] = head.read_features(x)
+            rho, side, error = agreement(predicted[in_corpus], ratings)
             print(
                 f"{embedder.name}{'' if labelled else ' (no scale labels)'}: "
                 f"{len(examples)} examples + {len(rated)} rated corpus answers; on a company "
                 f"left out: rho={rho:.2f} right_side={side:.2f} mean_error={error:.2f}"
             )
             if not args.check:
-                fit(embedder.name, x, y, weights).save(head_path(embedder.name, labelled))
+                everything = np.ones(len(rows), dtype=bool)
+                training.fit(embedder.name, labelled, everything).save(
+                    head_path(embedder.name, labelled)
+                )
     return 0
-
-
-#: A corpus answer counts this many times an example: it is what a real round sounds like.
-CORPUS_WEIGHT = 2.0
 
 
 def corpus_ratings(corpus: Path, labels: dict) -> list[tuple[str, tuple[str, str, int]]]:

@@ -65,7 +65,7 @@ def test_first_run_to_summary_trend_and_export(tmp_path):
     # The summary of the closed round: the contradiction, with verbatim quotes from both sides.
     summary = out.split("Jordan Lee>")[0]
     assert "Integrity check: round 1" in summary
-    assert "Half my calls are people angry about waiting 40 minutes on hold." in summary
+    assert "customers tell me they feel like a ticket number." in summary
     assert "Our renewal rate is above 90%." in summary
     # ... beside what the demo's customers said, the reality gap and who knows them best.
     assert "Executives, frontline and customers" in summary and "Reality gap" in summary

@@ -34,8 +34,7 @@ def read(embedder, question_id: str, texts: list[str]) -> np.ndarray:
     assert head is not None, f"no head shipped for {embedder.name}"
     vectors = embedder.embed(texts)
     axis = scale_axis(embedder, question.low_label, question.high_label)
-    tone = np.array([sentiment(t) for t in texts])
-    return head.read(vectors, np.broadcast_to(axis, vectors.shape), tone)
+    return head.read(texts, vectors, np.broadcast_to(axis, vectors.shape))
 
 
 def test_every_shipped_embedder_has_a_head_of_the_right_size():
@@ -43,7 +42,9 @@ def test_every_shipped_embedder_has_a_head_of_the_right_size():
         head = head_for(embedder.name)
         assert head is not None and head_path(embedder.name).exists()
         dim = embedder.embed(["probe"]).shape[1]
-        assert head.weights.shape == (2 * dim + 2,)
+        # embedding, its product with the scale axis and that product's sum, tone, phrases
+        assert head.weights.shape == (2 * dim + 2 + len(head.phrases.vocabulary),)
+        assert {"only if", "in practice", "nobody"} <= set(head.phrases.vocabulary)
 
 
 def test_the_examples_cover_every_question_of_the_bank_at_every_rating():
@@ -136,13 +137,27 @@ def test_it_reads_where_answers_stand_when_their_tone_pulls_the_other_way():
 def test_a_question_without_labelled_ends_is_read_by_its_own_head():
     embedder = sentence_embedder()
     head = head_for(embedder.name, labelled=False)
-    assert head is not None and head.weights.shape == (embedder.dim + 1,)
-    rows = features(np.ones((2, embedder.dim)), None, np.zeros(2))
-    assert rows.shape == (2, embedder.dim + 1)
+    assert head is not None
+    assert head.weights.shape == (embedder.dim + 1 + len(head.phrases.vocabulary),)
+    assert features(np.ones((2, embedder.dim)), None, np.zeros(2)).shape == (2, embedder.dim + 1)
     texts = ["We never call anyone back.", "Every caller gets a named person who fixes it."]
-    vectors = embedder.embed(texts)
-    low, high = head.read(vectors, None, np.array([sentiment(t) for t in texts]))
+    low, high = head.read(texts, embedder.embed(texts), None)
     assert low < 0 < high
+
+
+def test_phrase_rows_are_sklearns_tf_idf():
+    """The phrase features are computed without sklearn at run time; they must be
+    exactly what sklearn's TfidfVectorizer gives with the same vocabulary and IDF."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from bot.analysis.stance import Phrases
+
+    texts = [t for _, t, _ in load_examples(EXAMPLES)][:400]
+    ours = Phrases.learn(texts)
+    theirs = TfidfVectorizer(ngram_range=(1, 2), min_df=3, sublinear_tf=True).fit(texts)
+    assert ours.vocabulary == {str(k): int(v) for k, v in theirs.vocabulary_.items()}
+    assert np.allclose(ours.idf, theirs.idf_)
+    assert np.allclose(ours.rows(texts).toarray(), theirs.transform(texts).toarray())
 
 
 @pytest.mark.slow
@@ -164,3 +179,52 @@ def test_training_again_reproduces_the_shipped_heads(tmp_path, monkeypatch, caps
     line = next(x for x in report.splitlines() if x.startswith(f"{sentence_embedder().name}:"))
     figures = dict(part.split("=") for part in line.split() if "=" in part)
     assert float(figures["rho"]) >= 0.5 and float(figures["right_side"]) >= 0.75, line
+
+
+def test_a_round_too_large_for_the_sentence_encoder_still_has_it_read_a_sample(monkeypatch):
+    """Above `SENTENCE_MODEL_TEXTS` the round is read by word vectors, but a question
+    judged on its words is placed by the sentence encoder's reading of a sample: here
+    the sample is every answer, so the sides stand exactly where a small round puts them."""
+    from bot.analysis import embeddings
+    from bot.analysis.models import AnswerRecord, QuestionInfo
+    from bot.analysis.offline import analyse_offline
+
+    question = BANK["prospects-vs-customers"]
+    executive = [
+        "Renewal pricing rewards our long-standing clients, that was the point of the review.",
+        "Customers who stay with us get the loyalty tier and the best service team.",
+        "Our existing customers come first, the retention team looks after them.",
+        "We reward the people who have been with us longest, with better terms.",
+        "Loyal customers get priority and the multi-year discount.",
+    ]
+    frontline = [
+        "New sign-ups get the launch discount, and loyal customers get the price rise.",
+        "Every renewal is a price hike, while the advert offers newcomers twenty percent off.",
+        "The welcome offers all go to people switching to us, nothing for staying.",
+        "Long-standing customers pay more for the same cover than someone new.",
+        "If you want a good price here you have to be a new customer.",
+    ]
+    answers = [
+        AnswerRecord(id=f"{role[0]}{i}", question_id=question.id, question=question.text,
+                     role=role, text=text)
+        for role, texts in (("executive", executive), ("frontline", frontline))
+        for i, text in enumerate(texts)
+    ]  # fmt: skip
+    info = QuestionInfo(
+        id=question.id,
+        text=question.text,
+        low_label=question.low_label,
+        high_label=question.high_label,
+    )
+    small = analyse_offline(answers, min_group=5, questions=[info])
+    monkeypatch.setattr(embeddings, "SENTENCE_MODEL_TEXTS", 4)
+    large = analyse_offline(answers, min_group=5, questions=[info])
+    coarse = analyse_offline(answers, min_group=5, questions=[info], embedder=word_embedder())
+    ours, theirs = small.questions[0], large.questions[0]
+    assert (ours.executive.position, ours.frontline.position) == (
+        theirs.executive.position,
+        theirs.frontline.position,
+    )
+    assert theirs.verdict == ours.verdict == "contradict"
+    # ...and the word vectors alone would have placed them otherwise.
+    assert coarse.questions[0].executive.position != theirs.executive.position
