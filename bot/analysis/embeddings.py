@@ -91,13 +91,18 @@ class E5Embedder:
         each other, rather than searching documents), L2-normalised."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return normalise(self.model.query(list(texts)))
+        model = self.model
+        # One model in C, with its own scratch buffers: two analyses at once (two
+        # executives asking in Slack) take turns rather than share them.
+        with _e5_calls:
+            return normalise(model.query(list(texts)))
 
 
 #: Up to this many distinct texts an analysis reads them with the sentence encoder.
 SENTENCE_MODEL_TEXTS = 1000
 
 _lock = threading.Lock()
+_e5_calls = threading.Lock()
 _wordllama: Any | None = None
 _e5: Any | None = None
 _default: WordLlamaEmbedder | None = None

@@ -64,7 +64,7 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
 @pytest.mark.xfail(
     strict=True,
     reason="held out: 4 of 17 contradictions are missed (divergence F1 0.87, no false one); "
-    "the stance head reads the right side of the middle for about 4 answers in 5",
+    "the stance head reads the right side of the middle for about 5 answers in 6",
 )
 def test_held_out_contradictions_are_all_found(scores):
     figures = totals([s for s in scores.values() if s.held_out])
@@ -72,7 +72,7 @@ def test_held_out_contradictions_are_all_found(scores):
 
 
 @pytest.mark.xfail(
-    strict=True, reason="held out: theme ARI 0.55 against the aim of 0.7 (tuning: 0.65)"
+    strict=True, reason="held out: theme ARI 0.55 against the aim of 0.7 (tuning: 0.66)"
 )
 def test_held_out_themes_match_a_persons_grouping(scores):
     figures = totals([s for s in scores.values() if s.held_out])
