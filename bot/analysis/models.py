@@ -85,8 +85,8 @@ class QuestionResult(BaseModel):
     gap: float | None = None
     executive: SideFigures
     frontline: SideFigures
-    #: Significance of the difference: Mann-Whitney U on the positions (ratings, or
-    #: for text the stances read from the words).
+    #: Significance of the difference: Mann-Whitney U on ratings; for text, a
+    #: permutation test on the difference of the mean positions read from the words.
     p_value: float | None = None
     basis: Literal["ratings", "text", "none"] = "none"
     note: str = ""

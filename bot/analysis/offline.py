@@ -16,22 +16,25 @@
    least 3 ratings; otherwise `text`, where an unrated answer's position is read from
    its words by the stance head (`bot.analysis.stance`: a trained reader over the
    sentence embedding, its relation to the question's two labelled ends, and
-   sentiment), mapped to 1-5 as 3 + 2 × stance. Either way, significance is a
-   two-sided Mann-Whitney U test on the positions and the effect size is Cliff's
-   delta, so text and rated questions rank together. For text, a permutation test on
-   the sides' embedding centroids says, besides, whether they talk about different
-   things (`meaning_p_value`): reported, not required, since two sides can say
-   opposite things about the same subject.
+   sentiment and phrases), mapped to 1-5 as 3 + 2 × stance. Significance: for
+   ratings a two-sided Mann-Whitney U test; for positions read from words, which are
+   measurements rather than ordinal ratings, a permutation test on the difference of
+   the sides' means. Either way the effect size is Cliff's delta, so text and rated
+   questions rank together. For text, a permutation test on the sides' embedding
+   centroids says, besides, whether they talk about different things
+   (`meaning_p_value`): reported, not required, since two sides can say opposite
+   things about the same subject.
 4. **Divergence rule (deliberately demanding).** A question `diverges` when both
-   sides are above the floor with at least 3 scored answers each, |gap| ≥ 1.0 on the
-   1-5 scale, p < 0.05, and the two side means fall on opposite sides of the scale's
-   midpoint 3 (one may sit exactly on it). Two sides that are both negative (or both
-   positive) never diverge, however far apart: that is agreement, not a
-   contradiction.
-5. **Themes.** Answer texts are embedded once (unique texts only), clustered per
-   question and across the round with k-means (k chosen by cosine silhouette on a
-   fixed-seed sample of at most 2,000 texts, then every text assigned to its nearest
-   centroid: linear in the number of answers), labelled with c-TF-IDF keywords, and
+   sides are above the floor with at least 3 scored answers each, p < 0.05, the
+   effect is at least medium (|Cliff's delta| ≥ 0.33), and the two side means fall on
+   opposite sides of the scale's midpoint 3 (one may sit exactly on it). Two sides
+   that are both negative (or both positive) never diverge, however far apart: that
+   is a difference of degree, not a contradiction.
+5. **Themes.** Answer texts are embedded once (unique texts only), grouped within
+   each question by average-linkage clustering (the number of themes by silhouette,
+   at most one per four answers, on a fixed-seed sample of at most 1,000 texts, then
+   every text joins its nearest theme: linear in the number of answers), merged
+   across questions only when nearly the same, labelled with c-TF-IDF keywords, and
    quoted by the answers nearest the centroid. A theme raised by one side only,
    when the other side did answer those questions, is a blind spot (`raised_by`).
 6. **Contradictions.** For each diverging question, a plain one-line summary and
@@ -78,7 +81,7 @@ MAX_P = 0.05
 #: ...and at least a medium effect: Cliff's delta of this size (|delta| is 0.33 when
 #: two answers from opposite sides are ordered one way a third more often than the other).
 MIN_EFFECT = 0.33
-#: Shuffles in the text questions' meaning test, and the most answers it reads.
+#: Shuffles in the text questions' permutation tests, and the most answers they read.
 PERMUTATIONS = 999
 MEANING_SAMPLE = 2000
 #: In a round read by word vectors, the sentence encoder reads this many answers a side
@@ -470,8 +473,9 @@ def _question_result(
         if not all(len(values[role]) >= MIN_SCORED for role in ROLES):
             result.note = "too few scored answers on one side to compare"
             return result, scores
-        # The same test as for ratings, on the positions read from the words.
-        p_value = _rank_p_value(values["executive"], values["frontline"])
+        # Positions read from words are measurements, not ordinal ratings with ties:
+        # a permutation test on the difference of the sides' mean positions.
+        p_value = _mean_p_value(values["executive"], values["frontline"])
         meaning_p = _meaning_test(worded, scores, scorer)
 
     executive = round(float(np.mean(values["executive"])), 2)
@@ -513,6 +517,27 @@ def _rank_p_value(executive: list[float], frontline: list[float]) -> float:
     if np.ptp(executive + frontline) == 0:
         return 1.0
     return float(mannwhitneyu(executive, frontline, alternative="two-sided").pvalue)
+
+
+def _mean_p_value(executive: list[float], frontline: list[float]) -> float:
+    """Two-sided permutation p-value of the difference of the sides' means: role labels
+    shuffled `PERMUTATIONS` times (fixed seed) among at most `MEANING_SAMPLE` values."""
+    values = np.asarray(executive + frontline, dtype=np.float64)
+    is_executive = np.arange(len(values)) < len(executive)
+    rng = np.random.default_rng(SEED)
+    if len(values) > MEANING_SAMPLE:  # a fixed-seed sample keeps large rounds fast
+        keep = np.sort(rng.choice(len(values), MEANING_SAMPLE, replace=False))
+        values, is_executive = values[keep], is_executive[keep]
+    n_e = int(is_executive.sum())
+    n_f = len(values) - n_e
+    if n_e == 0 or n_f == 0 or np.ptp(values) == 0:
+        return 1.0
+    labels = np.vstack(
+        [is_executive] + [rng.permutation(is_executive) for _ in range(PERMUTATIONS)]
+    ).astype(np.float64)
+    sums = labels @ values
+    gaps = np.abs(sums / n_e - (values.sum() - sums) / n_f)
+    return float((gaps >= gaps[0] - 1e-12).sum()) / len(gaps)
 
 
 def _cliffs_delta(executive: list[float], frontline: list[float]) -> float:
