@@ -1009,7 +1009,9 @@ def _merge_close(found: list[_FoundTheme], space: _TextSpace) -> list[_FoundThem
     return sorted(merged, key=lambda t: -len(t.members))
 
 
-_CLAUSE = re.compile(r"[^.!?;:—–()\n]+")
+#: A clause: up to a stop, a question or exclamation mark, a semicolon, colon, dash or
+#: bracket. A full stop inside a token ("4.7 stars", "£3.50") does not end one.
+_CLAUSE = re.compile(r"(?:[^.!?;:—–()\n]|\.(?=[^\s.]))+")
 #: Openings that carry no meaning of their own ("Honestly, ...", "I think ...").
 _FILLER = re.compile(
     r"^(?:honestly|frankly|to be (?:honest|frank)|if i'?m honest|i think|i'?d say|"

@@ -143,6 +143,14 @@ def test_a_title_skips_fillers_and_dependent_clauses():
     assert title == "Nobody answers the phone before the queue times out"
 
 
+def test_a_title_keeps_a_number_whole():
+    title = theme_title(
+        ["The local helpline has a great reputation and a 4.6 Trustpilot score. Ask anyone."],
+        ["helpline", "trustpilot"],
+    )
+    assert title == "The local helpline has a great reputation and a 4.6 Trustpilot score"
+
+
 @pytest.fixture(scope="module")
 def fixture_analysis(labelled_answers, labels, question_infos, embedder) -> Analysis:
     infos = [info.model_copy(update={"why": f"Why, on {info.id}?"}) for info in question_infos]
