@@ -3,7 +3,7 @@
 Each size runs in a fresh child process, so its peak resident memory
 (`ru_maxrss`) is its own and includes numpy, scikit-learn and the embedder's
 weights. Each size is read by the embedder the engine picks for it (the sentence
-encoder up to 1,000 distinct texts, word vectors above), named on its line; growth
+encoder up to 600 distinct texts, word vectors above), named on its line; growth
 is compared between sizes read by the same one. Answers are synthetic but varied:
 sentences assembled from workplace templates, about a third of them text-only.
 When `benchmarks/llm_cost.py` offers `measure(n_answers)`, its LLM call and

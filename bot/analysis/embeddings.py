@@ -99,7 +99,7 @@ class E5Embedder:
 
 
 #: Up to this many distinct texts an analysis reads them with the sentence encoder.
-SENTENCE_MODEL_TEXTS = 1000
+SENTENCE_MODEL_TEXTS = 600
 
 _lock = threading.Lock()
 _e5_calls = threading.Lock()
