@@ -54,8 +54,9 @@ def test_every_quote_is_verbatim_and_nothing_leaks(scores):
 def test_the_tuning_companies_keep_what_they_reached(scores):
     tuning = [s for s in scores.values() if not s.held_out]
     figures = totals(tuning)
-    # 18 of 19 contradictions found, none invented (a frontline read at 3.0 for ironic
-    # praise of the sympathy cards, at Tidewater, sits on the middle, not below it).
+    # All 19 contradictions found, none invented. (A borderline one, ironic praise of
+    # the sympathy cards at Tidewater, has come and gone as the stance head was trained
+    # on more examples; the floor is set just below it.)
     assert figures.divergence_f1 >= 0.95, [s.line() for s in tuning]
     assert all(s.false_positives == 0 for s in tuning), [s.line() for s in tuning]
     assert figures.theme_ari >= 0.64, [s.line() for s in tuning]
@@ -63,7 +64,7 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 4 of 17 contradictions are missed (divergence F1 0.87, no false one); "
+    reason="held out: 3 of 17 contradictions are missed (divergence F1 0.90, no false one); "
     "the stance head reads the right side of the middle for about 5 answers in 6",
 )
 def test_held_out_contradictions_are_all_found(scores):
