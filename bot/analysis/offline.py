@@ -294,30 +294,44 @@ class _StanceScorer:
     infos: dict[str, QuestionInfo]
     #: A finer embedder that reads a sample of a question's answers (`read_sample`).
     reader: Embedder | None = None
-    _labels: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _axes: dict[tuple[str, str], np.ndarray | None] = field(default_factory=dict)
     _offsets: dict[str, float] = field(default_factory=dict)
     _stances: dict[tuple[str, str], float] = field(default_factory=dict)
     _sampled: dict[str, set[str]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        name = getattr(self.embedder, "name", "")
-        self.heads = {labelled: head_for(name, labelled) for labelled in (True, False)}
-
-    def sentiment(self, text: str) -> float:
-        """VADER compound score of the text, -1..1."""
-        return sentiment(text)
-
     def direction(self, question_id: str) -> np.ndarray | None:
         """The high-label minus low-label embedding of a question, when both labels are known."""
-        if question_id not in self._labels:
+        return self._axis(self.embedder, question_id)
+
+    def _axis(self, embedder: Embedder, question_id: str) -> np.ndarray | None:
+        key = (getattr(embedder, "name", ""), question_id)
+        if key not in self._axes:
             info = self.infos.get(question_id)
             if info and info.low_label and info.high_label:
-                self._labels[question_id] = scale_axis(
-                    self.embedder, info.low_label, info.high_label
-                )
+                self._axes[key] = scale_axis(embedder, info.low_label, info.high_label)
             else:
-                self._labels[question_id] = None
-        return self._labels[question_id]
+                self._axes[key] = None
+        return self._axes[key]
+
+    def _read(
+        self,
+        embedder: Embedder,
+        question_id: str,
+        texts: list[str],
+        vectors: np.ndarray | None = None,
+    ) -> bool:
+        """Read the stances of a question's texts with the embedder's trained head (the
+        one for labelled ends when the question has them), embedding the texts when no
+        vectors are given. False, reading nothing, when the embedder has no head."""
+        axis = self._axis(embedder, question_id)
+        head = head_for(getattr(embedder, "name", ""), axis is not None)
+        if head is None:
+            return False
+        vectors = embedder.embed(texts) if vectors is None else vectors
+        axes = None if axis is None else np.broadcast_to(axis, vectors.shape)
+        read = head.read(texts, vectors, axes)
+        self._stances.update({(question_id, t): float(v) for t, v in zip(texts, read, strict=True)})
+        return True
 
     def centre(self, question_id: str, answers: list[AnswerRecord]) -> None:
         """Read the stance of a question's answers, in one pass.
@@ -326,19 +340,11 @@ class _StanceScorer:
         so lean toward whichever label shares them too, whatever they claim; part of
         that common lean is taken off each answer's closeness to the labels."""
         texts = list(dict.fromkeys(a.text for a in answers if a.text in self.space.index))
-        direction = self.direction(question_id)
         if not texts:
             return
-        rows = [self.space.index[t] for t in texts]
-        vectors = self.space.vectors[rows]
-        head = self.heads[direction is not None]
-        if head is not None:
-            axes = None if direction is None else np.broadcast_to(direction, vectors.shape)
-            read = head.read(texts, vectors, axes)
-            self._stances.update(
-                {(question_id, t): float(v) for t, v in zip(texts, read, strict=True)}
-            )
-        elif direction is not None:
+        vectors = self.space.vectors[[self.space.index[t] for t in texts]]
+        direction = self.direction(question_id)
+        if not self._read(self.embedder, question_id, texts, vectors) and direction is not None:
             self._offsets[question_id] = float((vectors @ direction).mean())
 
     def read_sample(self, question_id: str, answers: list[AnswerRecord]) -> None:
@@ -346,11 +352,6 @@ class _StanceScorer:
         answers with it (a fixed-seed sample): their stances replace the coarse ones,
         and only they place the sides (`counts`)."""
         if self.reader is None:
-            return
-        info = self.infos.get(question_id)
-        labelled = bool(info and info.low_label and info.high_label)
-        head = head_for(getattr(self.reader, "name", ""), labelled)
-        if head is None:
             return
         rng = np.random.default_rng(SEED)
         texts: list[str] = []
@@ -360,16 +361,8 @@ class _StanceScorer:
                 own = [own[i] for i in np.sort(rng.choice(len(own), STANCE_SAMPLE, False))]
             texts += own
         texts = list(dict.fromkeys(texts))
-        if not texts:
-            return
-        vectors = self.reader.embed(texts)
-        axes = None
-        if labelled:
-            axis = scale_axis(self.reader, info.low_label, info.high_label)  # type: ignore[union-attr]
-            axes = np.broadcast_to(axis, vectors.shape)
-        read = head.read(texts, vectors, axes)
-        self._stances.update({(question_id, t): float(v) for t, v in zip(texts, read, strict=True)})
-        self._sampled[question_id] = set(texts)
+        if texts and self._read(self.reader, question_id, texts):
+            self._sampled[question_id] = set(texts)
 
     def counts(self, answer: AnswerRecord) -> bool:
         """Whether an unrated answer's stance places its side: every answer, unless a
@@ -382,14 +375,14 @@ class _StanceScorer:
         known = self._stances.get((answer.question_id, answer.text))
         if known is not None:
             return known
-        sentiment = self.sentiment(answer.text)
+        tone = sentiment(answer.text)
         direction = self.direction(answer.question_id)
         row = self.space.index.get(answer.text)
         if direction is None or row is None:
-            return sentiment
+            return tone
         offset = LABEL_CENTRING * self._offsets.get(answer.question_id, 0.0)
         similarity = (float(self.space.vectors[row] @ direction) - offset) / LABEL_SIMILARITY_SPAN
-        blended = SENTIMENT_WEIGHT * sentiment + (1 - SENTIMENT_WEIGHT) * _clip(similarity)
+        blended = SENTIMENT_WEIGHT * tone + (1 - SENTIMENT_WEIGHT) * _clip(similarity)
         return _clip(blended)
 
 
@@ -527,23 +520,39 @@ def _rank_p_value(executive: list[float], frontline: list[float]) -> float:
 
 
 def _mean_p_value(executive: list[float], frontline: list[float]) -> float:
-    """Two-sided permutation p-value of the difference of the sides' means: role labels
-    shuffled `PERMUTATIONS` times (fixed seed) among at most `MEANING_SAMPLE` values."""
-    values = np.asarray(executive + frontline, dtype=np.float64)
+    """Two-sided permutation p-value of the difference of the sides' means, among at
+    most `MEANING_SAMPLE` values."""
+    values = np.asarray(executive + frontline, dtype=np.float64).reshape(-1, 1)
     is_executive = np.arange(len(values)) < len(executive)
     rng = np.random.default_rng(SEED)
-    if len(values) > MEANING_SAMPLE:  # a fixed-seed sample keeps large rounds fast
-        keep = np.sort(rng.choice(len(values), MEANING_SAMPLE, replace=False))
+    keep = _fixed_sample(len(values), rng)
+    if keep is not None:
         values, is_executive = values[keep], is_executive[keep]
-    n_e = int(is_executive.sum())
-    n_f = len(values) - n_e
-    if n_e == 0 or n_f == 0 or np.ptp(values) == 0:
+    if is_executive.all() or not is_executive.any():
         return 1.0
+    return _shuffled_p_value(values, is_executive, rng)
+
+
+def _fixed_sample(count: int, rng: np.random.Generator) -> np.ndarray | None:
+    """Sorted indices of a fixed-seed sample of `MEANING_SAMPLE` rows, when there are
+    more rows than that (it keeps large rounds fast); None when all are read."""
+    if count <= MEANING_SAMPLE:
+        return None
+    return np.sort(rng.choice(count, MEANING_SAMPLE, replace=False))
+
+
+def _shuffled_p_value(
+    rows: np.ndarray, is_executive: np.ndarray, rng: np.random.Generator
+) -> float:
+    """Permutation p-value of the distance between the two sides' mean rows: the role
+    labels as they are, then shuffled `PERMUTATIONS` times. (All rows alike: 1.0.)"""
+    n_e = int(is_executive.sum())
+    n_f = len(rows) - n_e
     labels = np.vstack(
         [is_executive] + [rng.permutation(is_executive) for _ in range(PERMUTATIONS)]
     ).astype(np.float64)
-    sums = labels @ values
-    gaps = np.abs(sums / n_e - (values.sum() - sums) / n_f)
+    sums = labels @ rows
+    gaps = np.linalg.norm(sums / n_e - (rows.sum(axis=0) - sums) / n_f, axis=1)
     return float((gaps >= gaps[0] - 1e-12).sum()) / len(gaps)
 
 
@@ -570,24 +579,17 @@ def _meaning_test(
     if n_e < MIN_SCORED or n_f < MIN_SCORED:
         return 1.0
     rng = np.random.default_rng(SEED)
-    if len(answers) > MEANING_SAMPLE:  # a fixed-seed sample keeps large rounds fast
-        keep = np.sort(rng.choice(len(answers), MEANING_SAMPLE, replace=False))
+    keep = _fixed_sample(len(answers), rng)
+    if keep is not None:
         answers = [answers[i] for i in keep]
         is_executive = is_executive[keep]
         n_e = int(is_executive.sum())
-        n_f = len(answers) - n_e
-        if n_e < MIN_SCORED or n_f < MIN_SCORED:
+        if n_e < MIN_SCORED or len(answers) - n_e < MIN_SCORED:
             return 1.0
     vectors = scorer.space.vectors[scorer.space.rows(answers)].astype(np.float64)
     vectors = vectors - vectors.mean(axis=0)
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    labels = np.vstack(
-        [is_executive] + [rng.permutation(is_executive) for _ in range(PERMUTATIONS)]
-    ).astype(np.float64)
-    total = vectors.sum(axis=0)
-    sums = labels @ vectors
-    distance = np.linalg.norm(sums / n_e - (total - sums) / n_f, axis=1)
-    return float((distance >= distance[0] - 1e-12).sum()) / len(distance)
+    return _shuffled_p_value(vectors, is_executive, rng)
 
 
 # --- contradictions --------------------------------------------------------------------

@@ -274,17 +274,13 @@ def _training(embedder: object, rows: list, company: list[str], labels: dict) ->
     vectors = np.asarray(embedder.embed(texts), dtype=np.float64)  # type: ignore[attr-defined]
     axis = {q: scale_axis(embedder, *labels[q]) for q in {q for q, _, _ in rows}}
     axes = np.stack([axis[q] for q, _, _ in rows])
-    tone = np.array([sentiment(t) for t in texts]).reshape(-1, 1)
-    product = vectors * axes
+    tone = np.array([sentiment(t) for t in texts])
     return _Training(
         rows=rows,
         company=np.array(company),
         weights=np.array([1.0 if c == "" else CORPUS_WEIGHT for c in company]),
         stances=np.array([(rating - 3) / 2 for _, _, rating in rows], dtype=np.float64),
-        dense={
-            True: np.hstack([vectors, product, product.sum(axis=1, keepdims=True), tone]),
-            False: np.hstack([vectors, tone]),
-        },
+        dense={True: features(vectors, axes, tone), False: features(vectors, None, tone)},
     )
 
 
