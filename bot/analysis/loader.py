@@ -249,12 +249,5 @@ def bank_question_infos(answers: list[AnswerRecord], bank: Path) -> list[Questio
             continue
         question = by_id.get(a.question_id) or by_text.get(" ".join(a.question.split()))
         if question is not None:
-            infos[a.question_id] = QuestionInfo(
-                id=a.question_id,
-                text=a.question,
-                low_label=question.low_label,
-                high_label=question.high_label,
-                theme=question.theme,
-                why=question.why_prompt,
-            )
+            infos[a.question_id] = QuestionInfo.of(question, id=a.question_id, text=a.question)
     return list(infos.values())

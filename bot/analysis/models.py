@@ -13,9 +13,12 @@ third role (`customer`), under the same floor.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from bot.core.domain import Question
 
 Role = Literal["executive", "frontline"]
 ROLES: tuple[Role, Role] = ("executive", "frontline")
@@ -50,6 +53,19 @@ class QuestionInfo(BaseModel):
     high_label: str | None = None
     theme: str | None = None
     why: str | None = None
+
+    @classmethod
+    def of(cls, question: Question, *, id: str | None = None, text: str | None = None) -> Self:
+        """What the engine may know of a bank or round question, under the id and text
+        its answers carry (the question's own unless given)."""
+        return cls(
+            id=question.id if id is None else id,
+            text=question.text if text is None else text,
+            low_label=question.low_label,
+            high_label=question.high_label,
+            theme=question.theme,
+            why=question.why_prompt,
+        )
 
 
 class SideFigures(BaseModel):

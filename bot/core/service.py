@@ -603,17 +603,7 @@ class IntegrityCheck:
             )
             for a in customers
         ]
-        infos = [
-            QuestionInfo(
-                id=q.id,
-                text=q.text,
-                low_label=q.low_label,
-                high_label=q.high_label,
-                theme=q.theme,
-                why=q.why_prompt,
-            )
-            for q in questions.values()
-        ]
+        infos = [QuestionInfo.of(q) for q in questions.values()]
         hidden = [
             HiddenGroup(question_id=qid, role=role, reason=view.reason)
             for qid, role in view.hidden_sides()
