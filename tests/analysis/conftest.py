@@ -52,6 +52,40 @@ def question_infos(
     ]
 
 
+@pytest.fixture(scope="session")
+def renewal_round() -> tuple[list[AnswerRecord], list[QuestionInfo]]:
+    """The issue's example, 6 answers a side written after tuning, on the bank's "do we
+    treat new prospects better...?": the same friendly words, opposite claims."""
+    from bot.core.questions import load_bank
+
+    bank = load_bank(Path(__file__).resolve().parents[2] / "prompts" / "questions.yaml")
+    question = next(q for q in bank if q.id == "prospects-vs-customers")
+    executive = [
+        "Renewal pricing rewards our long-standing clients, that was the point of the review.",
+        "Customers who stay with us get the loyalty tier and the best service team.",
+        "Our existing customers come first, the retention team looks after them.",
+        "We reward the people who have been with us longest, with better terms.",
+        "Loyal customers get priority and the multi-year discount.",
+        "Existing clients are clearly our priority over new prospects.",
+    ]
+    frontline = [
+        "New sign-ups get the launch discount, and loyal customers get the price rise.",
+        "Every renewal is a price hike, while the advert offers newcomers twenty percent off.",
+        "The welcome offers all go to people switching to us, nothing for staying.",
+        "Long-standing customers pay more for the same cover than someone new.",
+        "If you want a good price here you have to be a new customer.",
+        "Marketing spends it all on winning new people, loyal ones get the increase.",
+    ]
+    answers = [
+        AnswerRecord(
+            id=f"{role[0]}{i}", question_id=question.id, question=question.text, role=role, text=t
+        )
+        for role, texts in (("executive", executive), ("frontline", frontline))
+        for i, t in enumerate(texts)
+    ]
+    return answers, [QuestionInfo.of(question)]
+
+
 # --- a real OpenAI-compatible server, for the LLM contract test ------------------------------
 
 #: The name the server answers to, and the context it is started with: the smallest the engine

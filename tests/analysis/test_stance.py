@@ -181,45 +181,20 @@ def test_training_again_reproduces_the_shipped_heads(tmp_path, monkeypatch, caps
     assert float(figures["rho"]) >= 0.5 and float(figures["right_side"]) >= 0.75, line
 
 
-def test_a_round_too_large_for_the_sentence_encoder_still_has_it_read_a_sample(monkeypatch):
+def test_a_round_too_large_for_the_sentence_encoder_still_has_it_read_a_sample(
+    monkeypatch, renewal_round
+):
     """Above `SENTENCE_MODEL_TEXTS` the round is read by word vectors, but a question
     judged on its words is placed by the sentence encoder's reading of a sample: here
     the sample is every answer, so the sides stand exactly where a small round puts them."""
     from bot.analysis import embeddings
-    from bot.analysis.models import AnswerRecord, QuestionInfo
     from bot.analysis.offline import analyse_offline
 
-    question = BANK["prospects-vs-customers"]
-    executive = [
-        "Renewal pricing rewards our long-standing clients, that was the point of the review.",
-        "Customers who stay with us get the loyalty tier and the best service team.",
-        "Our existing customers come first, the retention team looks after them.",
-        "We reward the people who have been with us longest, with better terms.",
-        "Loyal customers get priority and the multi-year discount.",
-    ]
-    frontline = [
-        "New sign-ups get the launch discount, and loyal customers get the price rise.",
-        "Every renewal is a price hike, while the advert offers newcomers twenty percent off.",
-        "The welcome offers all go to people switching to us, nothing for staying.",
-        "Long-standing customers pay more for the same cover than someone new.",
-        "If you want a good price here you have to be a new customer.",
-    ]
-    answers = [
-        AnswerRecord(id=f"{role[0]}{i}", question_id=question.id, question=question.text,
-                     role=role, text=text)
-        for role, texts in (("executive", executive), ("frontline", frontline))
-        for i, text in enumerate(texts)
-    ]  # fmt: skip
-    info = QuestionInfo(
-        id=question.id,
-        text=question.text,
-        low_label=question.low_label,
-        high_label=question.high_label,
-    )
-    small = analyse_offline(answers, min_group=5, questions=[info])
+    answers, infos = renewal_round
+    small = analyse_offline(answers, min_group=5, questions=infos)
     monkeypatch.setattr(embeddings, "SENTENCE_MODEL_TEXTS", 4)
-    large = analyse_offline(answers, min_group=5, questions=[info])
-    coarse = analyse_offline(answers, min_group=5, questions=[info], embedder=word_embedder())
+    large = analyse_offline(answers, min_group=5, questions=infos)
+    coarse = analyse_offline(answers, min_group=5, questions=infos, embedder=word_embedder())
     ours, theirs = small.questions[0], large.questions[0]
     assert (ours.executive.position, ours.frontline.position) == (
         theirs.executive.position,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
+from bot.analysis.models import Analysis, AnswerRecord
 from bot.analysis.offline import analyse_offline, theme_title
 from bot.analysis.render import headline, to_reply
 from bot.core.replies import Heading
@@ -210,38 +210,11 @@ def test_a_themes_example_quote_is_the_answer_its_title_comes_from(fixture_analy
     assert len(titled) == len(fixture_analysis.themes)
 
 
-def test_text_only_question_with_scales_is_read_from_meaning(embedder):
+def test_text_only_question_with_scales_is_read_from_meaning(embedder, renewal_round):
     """The issue's example, 6 answers a side written after tuning: the same sentiment,
     opposite claims."""
-    question = "Do we treat new prospects better than the customers we already have?"
-    executive = [
-        "Renewal pricing rewards our long-standing clients, that was the point of the review.",
-        "Customers who stay with us get the loyalty tier and the best service team.",
-        "Our existing customers come first, the retention team looks after them.",
-        "We reward the people who have been with us longest, with better terms.",
-        "Loyal customers get priority and the multi-year discount.",
-        "Existing clients are clearly our priority over new prospects.",
-    ]
-    frontline = [
-        "New sign-ups get the launch discount, and loyal customers get the price rise.",
-        "Every renewal is a price hike, while the advert offers newcomers twenty percent off.",
-        "The welcome offers all go to people switching to us, nothing for staying.",
-        "Long-standing customers pay more for the same cover than someone new.",
-        "If you want a good price here you have to be a new customer.",
-        "Marketing spends it all on winning new people, loyal ones get the increase.",
-    ]
-    answers = [
-        AnswerRecord(id=f"{role[0]}{i}", question_id="q", question=question, role=role, text=t)
-        for role, texts in (("executive", executive), ("frontline", frontline))
-        for i, t in enumerate(texts)
-    ]
-    info = QuestionInfo(
-        id="q",
-        text=question,
-        low_label="Newcomers get the best deals",
-        high_label="Loyal customers are treated best",
-    )
-    result = analyse_offline(answers, min_group=5, questions=[info], embedder=embedder)
+    answers, infos = renewal_round
+    result = analyse_offline(answers, min_group=5, questions=infos, embedder=embedder)
     q = result.questions[0]
     assert q.basis == "text" and q.meaning_p_value is not None
     assert q.verdict == "contradict", q
