@@ -262,3 +262,48 @@ def _score(guesses: dict[str, set[str]], truth: dict[str, str]) -> float:
         for pseudonym, people in guesses.items()
         if pseudonym in truth and people
     )
+
+
+#: A reader who learns nothing pairs about one person right (1/n for each of n); the
+#: tests allow a few, far below the everyone a leak gives.
+CHANCE_MARGIN = 3
+#: The answer columns sealed at rest: no plain value of them may be in any row.
+SEALED_COLUMNS = ("text", "rating", "role", "team", "customer_prediction", "on_record")
+
+
+def replayed(copy: FileCopy) -> list[Commit]:
+    """`replay`, or nothing for a copy taken while a checkpoint moved pages (unreadable,
+    as for any reader)."""
+    try:
+        return replay(copy)
+    except TornCopy:
+        return []
+
+
+def assert_a_reader_without_the_key_pairs_no_one(
+    copies: list[FileCopy],
+    at_fullest: list[FileCopy],
+    answers: list[dict],
+    order: list[str],
+    truth: dict[str, str],
+    answer_text: str,
+) -> int:
+    """Every attack on copies taken while the bot ran, held to chance; no commit that
+    wrote answers also names a person; no copy holds `answer_text` (a phrase every
+    answer used), and every answer's sealed columns are sealed. Returns how many
+    commits were replayed, for the caller to check the -wal was really read."""
+    by_commits, commits = pair_by_commits(copies, truth)
+    assert by_commits <= CHANCE_MARGIN, by_commits
+    assert pair_by_id_order(answers, order, truth) <= 2 * CHANCE_MARGIN
+    for copy in (at_fullest[len(at_fullest) // 2], copies[-1]):  # whole copies
+        assert pair_by_time(copy, truth) <= CHANCE_MARGIN
+    # No copy ever held an answer's commit beside a commit that names a person.
+    assert not any(
+        commit.pseudonyms and commit.people for copy in copies for commit in replayed(copy)
+    )
+    for copy in copies:
+        assert answer_text.encode() not in copy.all_bytes()
+    for answer in answers:
+        for column in SEALED_COLUMNS:
+            assert isinstance(answer[column], bytes), (column, answer[column])
+    return commits
