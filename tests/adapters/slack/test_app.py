@@ -243,7 +243,8 @@ def test_commands_in_the_dm_with_the_bot(rig: Rig):
     assert "forget-me" in json.dumps(rig.fake.messages[f"D{FRONTLINE[1]}"])
 
 
-def test_the_trend_chart_is_uploaded_as_a_png(rig: Rig):
+def _closed_round_with_a_gap(rig: Rig) -> None:
+    """A round every executive rated 5 and six frontline staff rated 2, then closed."""
     rig.start_round()
     for user in EXECUTIVES:
         rig.rate(user, 1, 5)
@@ -251,6 +252,10 @@ def test_the_trend_chart_is_uploaded_as_a_png(rig: Rig):
         rig.rate(user, 1, 2)
     rig.fake.wait_for(lambda: len(answers_of(rig)) == 12)
     rig.service.close_round()
+
+
+def test_the_trend_chart_is_uploaded_as_a_png(rig: Rig):
+    _closed_round_with_a_gap(rig)
     assert rig.send.command(EXECUTIVES[0], "trend").status_code == 200
     rig.fake.wait_for(lambda: len(rig.fake.uploads) >= 2, timeout=30)
     charts = [u for u in rig.fake.uploads if u["filename"].endswith(".png")]
@@ -479,13 +484,7 @@ def test_a_summary_is_acked_at_once_with_how_many_answers_it_analyses(rig: Rig, 
 
 
 def test_a_summary_shows_one_screen_and_keeps_the_rest_in_a_dm_thread(rig: Rig):
-    rig.start_round()
-    for user in EXECUTIVES:
-        rig.rate(user, 1, 5)
-    for user in FRONTLINE[:6]:
-        rig.rate(user, 1, 2)
-    rig.fake.wait_for(lambda: len(answers_of(rig)) == 12)
-    rig.service.close_round()  # an open round shows its response rate only
+    _closed_round_with_a_gap(rig)  # an open round shows its response rate only
     assert rig.send.command(EXECUTIVES[0], "summary").status_code == 200
     dm = f"D{EXECUTIVES[0]}"
     rig.fake.wait_for(lambda: any(m["thread_ts"] for m in rig.fake.messages.get(dm, [])), 60)

@@ -236,6 +236,17 @@ class Teams:
         response = await self.post(self.activity(text=text, **kwargs))
         return response.status
 
+    def install_in_team(self, team: str) -> dict:
+        """The activity Teams sends when someone adds the bot to a team's channel."""
+        return self.activity(
+            "conversationUpdate",
+            user="installer",
+            conversation=team,
+            conversation_type="channel",
+            membersAdded=[{"id": BOT_ID}],
+            channelData={"team": {"id": team}, "tenant": {"id": TENANT}},
+        )
+
     def card_action(self, verb: str, data: dict, **kwargs) -> dict:
         body = self.activity(
             "invoke",

@@ -356,15 +356,7 @@ async def test_installing_in_a_team_opens_a_private_chat_with_every_member(teams
         {"id": "29:m1", "name": "Gus", "aadObjectId": "aad-m1"},
         {"id": "29:m2", "name": "Hal", "aadObjectId": "aad-m2"},
     ]
-    install = teams.activity(
-        "conversationUpdate",
-        user="installer",
-        conversation=team,
-        conversation_type="channel",
-        membersAdded=[{"id": BOT_ID}],
-        channelData={"team": {"id": team}, "tenant": {"id": TENANT}},
-    )
-    assert (await teams.post(install)).status == 202
+    assert (await teams.post(teams.install_in_team(team))).status == 202
     created = [c.body for c in teams.connector.calls if c.path == "/v3/conversations"]
     assert [b["members"][0]["id"] for b in created] == ["29:m1", "29:m2"]
     assert all(b["isGroup"] is False and b["tenantId"] == TENANT for b in created)

@@ -12,22 +12,11 @@ import time
 import pytest
 
 from bot.adapters.teams import bot as teams_bot
-from tests.adapters.teams.conftest import BOT_ID, TENANT
+from tests.adapters.teams.conftest import TENANT
 
 pytestmark = pytest.mark.anyio
 
 TEAM = "19:big-team-general@thread.tacv2"
-
-
-def _install_in(teams, team: str) -> dict:
-    return teams.activity(
-        "conversationUpdate",
-        user="installer",
-        conversation=team,
-        conversation_type="channel",
-        membersAdded=[{"id": BOT_ID}],
-        channelData={"team": {"id": team}, "tenant": {"id": TENANT}},
-    )
 
 
 def _members(count: int) -> list[dict]:
@@ -56,7 +45,7 @@ async def test_a_team_is_read_page_by_page_waiting_out_a_throttle(teams, service
     teams.connector.members[TEAM] = _members(120)
     teams.connector.throttle(0, 7, after=1)  # the second page is refused twice
     waits = _recorded_waits(teams)
-    assert (await teams.post(_install_in(teams, TEAM))).status == 202
+    assert (await teams.post(teams.install_in_team(TEAM))).status == 202
 
     reads = teams.connector.roster_reads()
     assert all(r.path == f"/v3/conversations/{TEAM}/pagedmembers" for r in reads)
@@ -85,7 +74,7 @@ async def test_a_team_is_read_page_by_page_waiting_out_a_throttle(teams, service
 async def test_a_team_past_a_thousand_is_read_in_pages_of_500(teams, service):
     teams.connector.members[TEAM] = _members(1_050)
     started = time.perf_counter()
-    assert (await teams.post(_install_in(teams, TEAM))).status == 202
+    assert (await teams.post(teams.install_in_team(TEAM))).status == 202
     print(f"\n1,050 members reached in {time.perf_counter() - started:.1f} s")
     reads = teams.connector.roster_reads()
     assert [r.query["pageSize"] for r in reads] == ["500"] * 3
@@ -101,7 +90,7 @@ async def test_a_roster_teams_keeps_refusing_is_reported_with_what_was_reached(
     teams.connector.members[TEAM] = _members(60)
     teams.connector.throttle(*[1] * 6, after=1)  # the first page, then only 429s
     waits = _recorded_waits(teams)
-    assert (await teams.post(_install_in(teams, TEAM))).status == 202
+    assert (await teams.post(teams.install_in_team(TEAM))).status == 202
 
     reads = teams.connector.roster_reads()
     assert [r.status for r in reads] == [200] + [429] * 6  # the second page, 1 + 5 tries
