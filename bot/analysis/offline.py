@@ -105,8 +105,6 @@ LABEL_CENTRING = 0.5
 #: A similarity difference (high label − low label) this large counts as a full stance.
 LABEL_SIMILARITY_SPAN = 0.3
 SEED = 20240601
-SAMPLE_FOR_K = 2000
-SILHOUETTE_SAMPLE = 1000
 MAX_THEMES_PER_QUESTION = 6
 #: A question is split into at most one theme per this many answers.
 ANSWERS_PER_THEME = 4
@@ -1065,52 +1063,6 @@ def theme_title(texts: list[str], keywords: list[str]) -> str:
         return first[:1].upper() + first[1:]
     title = max(candidates, key=lambda c: c[:2])[2]
     return title[:1].upper() + title[1:]
-
-
-def cluster(vectors: np.ndarray, max_k: int = 8, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster unit vectors: labels and unit centroids. k by cosine silhouette on a sample."""
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-
-    n = len(vectors)
-    single = (np.zeros(n, dtype=np.int64), _unit(vectors.mean(axis=0, keepdims=True)))
-    if n < 6:
-        return single
-    rng = np.random.default_rng(seed)
-    sample = (
-        vectors
-        if n <= SAMPLE_FOR_K
-        else vectors[np.sort(rng.choice(n, SAMPLE_FOR_K, replace=False))]
-    )
-    best: tuple[float, np.ndarray] | None = None
-    for k in range(2, min(max_k, len(sample) // 3) + 1):
-        model = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(sample)
-        if len(set(model.labels_.tolist())) < 2:
-            continue
-        score = silhouette_score(
-            sample,
-            model.labels_,
-            metric="cosine",
-            sample_size=min(SILHOUETTE_SAMPLE, len(sample)),
-            random_state=seed,
-        )
-        if best is None or score > best[0] + 1e-9:
-            best = (float(score), model.cluster_centers_)
-    # Below this silhouette the "clusters" are noise: call it one theme.
-    if best is None or best[0] < 0.02:
-        return single
-    centroids = _unit(best[1])
-    labels = _nearest(vectors, centroids)
-    # One Lloyd step on all vectors so centroids reflect every answer, not the sample.
-    centroids = _unit(
-        np.stack(
-            [
-                vectors[labels == c].mean(axis=0) if (labels == c).any() else centroids[c]
-                for c in range(len(centroids))
-            ]
-        )
-    )
-    return _nearest(vectors, centroids), centroids
 
 
 def _nearest(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 20000) -> np.ndarray:
