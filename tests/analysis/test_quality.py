@@ -54,18 +54,18 @@ def test_every_quote_is_verbatim_and_nothing_leaks(scores):
 def test_the_tuning_companies_keep_what_they_reached(scores):
     tuning = [s for s in scores.values() if not s.held_out]
     figures = totals(tuning)
-    # All 19 contradictions found, none invented. (A borderline one, ironic praise of
-    # the sympathy cards at Tidewater, has come and gone as the stance head was trained
-    # on more examples; the floor is set just below it.)
+    # 32 of 35 contradictions found, none invented. The three missed are ironic or
+    # deadpan frontline answers at the four companies added last, which the stance head
+    # had never seen when they were written; the floors are what the ten reach.
     assert figures.divergence_f1 >= 0.95, [s.line() for s in tuning]
     assert all(s.false_positives == 0 for s in tuning), [s.line() for s in tuning]
-    assert figures.theme_ari >= 0.64, [s.line() for s in tuning]
+    assert figures.theme_ari >= 0.59, [s.line() for s in tuning]
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 3 of 17 contradictions are missed (divergence F1 0.90, no false one); "
-    "the stance head reads the right side of the middle for about 5 answers in 6",
+    reason="held out: 1 of 17 contradictions is missed (divergence F1 0.97, no false one); "
+    "the stance head reads the right side of the middle for about 6 answers in 7",
 )
 def test_held_out_contradictions_are_all_found(scores):
     figures = totals([s for s in scores.values() if s.held_out])
@@ -73,7 +73,7 @@ def test_held_out_contradictions_are_all_found(scores):
 
 
 @pytest.mark.xfail(
-    strict=True, reason="held out: theme ARI 0.55 against the aim of 0.7 (tuning: 0.66)"
+    strict=True, reason="held out: theme ARI 0.55 against the aim of 0.7 (tuning: 0.60)"
 )
 def test_held_out_themes_match_a_persons_grouping(scores):
     figures = totals([s for s in scores.values() if s.held_out])
