@@ -86,3 +86,49 @@ def test_only_admins_add_follow_ups(commands, service, closed_round):
     worker = make_people(service, "frontline", 1, team="Support", prefix="w")[0]
     assert "Only admins can" in commands.handle(worker, "/integrity follow-up 1").as_text()
     assert service.store.questions(source="follow-up") == []
+
+
+class RewordingEngine:
+    """The offline engine, reworded on every run the way a model may be: it stands in for
+    an LLM, whose second run over the same answers need not say the same."""
+
+    def __init__(self) -> None:
+        from bot.analysis.engine import analyse
+
+        self.analyse = analyse
+        self.runs = 0
+
+    def __call__(self, records, **kwargs):
+        self.runs += 1
+        analysis = self.analyse(records, **kwargs)
+        for follow_up in analysis.follow_ups:
+            follow_up.text = f"(run {self.runs}) {follow_up.text}"
+            follow_up.ask = f"(run {self.runs}) {follow_up.ask}"
+        return analysis
+
+
+def test_follow_up_n_is_the_one_the_summary_showed(commands, service, admin, closed_round):
+    engine = service._analyser = RewordingEngine()
+    summary = summary_reply(service, service.scope(admin, "last")).as_text()
+    assert "(run 1)" in summary
+
+    commands.handle(admin, "/integrity follow-up 1")
+    (question,) = service.store.questions(source="follow-up")
+    assert question.text.startswith("(run 1) ")
+    assert engine.runs == 1  # the same answers: the summary already read, not a second run
+
+
+def test_a_summary_is_read_again_when_its_answers_change(commands, service, admin, closed_round):
+    engine = service._analyser = RewordingEngine()
+    first, _ = service.analysis(service.scope(admin, "last"))
+    first.follow_ups.clear()  # what a caller does to its copy never reaches the next one
+    assert service.analysis(service.scope(admin, "last"))[0].follow_ups
+    assert engine.runs == 1
+
+    worker = service.store.people("test", "W")[-1]
+    commands.handle(worker, "/integrity forget-me confirm")
+    after, _ = service.analysis(service.scope(admin, "last"))
+    assert engine.runs == 2 and after.answers_analysed == first.answers_analysed - 1
+    assert not service._analyses or all(
+        SEE[-1] not in a.model_dump_json() for a in service._analyses.values()
+    )

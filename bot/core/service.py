@@ -12,11 +12,14 @@ and approve proposed questions; everyone answers, proposes and can be forgotten.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
 import random
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -89,6 +92,30 @@ class DeliveryReport:
     failed: list[str] = field(default_factory=list)
 
 
+#: The analyses of the last few distinct sets of answers are kept in memory. The same
+#: answers then give the same summary: `follow-up N` numbers the list the admin read (a
+#: model may word it differently on a second run), and a second look runs nothing.
+ANALYSES_KEPT = 8
+
+
+def _fingerprint(
+    records: list[AnswerRecord],
+    infos: list[QuestionInfo],
+    hidden: list[HiddenGroup],
+    min_group: int,
+) -> str:
+    """What an analysis is of, as one digest: two equal digests, one summary."""
+    digest = hashlib.sha256()
+    for part in (
+        [r.model_dump() for r in records],
+        sorted((i.model_dump() for i in infos), key=lambda i: i["id"]),
+        [h.model_dump() for h in hidden],
+        min_group,
+    ):
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
 class IntegrityCheck:
     """The platform-neutral core."""
 
@@ -105,6 +132,8 @@ class IntegrityCheck:
         # sealing gets its plain answers sealed here, once.
         self.store.use_seal_key(anonymity.seal_key(settings.secret))
         self._analyser = analyser
+        self._analyses: OrderedDict[str, Analysis] = OrderedDict()
+        self._analyses_lock = threading.Lock()
         self.now = clock or (lambda: datetime.now(UTC))
         if not store.read_only:  # an export reads the questions the bot last wrote
             self.store.sync_questions(load_bank(settings.questions_file))
@@ -608,14 +637,27 @@ class IntegrityCheck:
             HiddenGroup(question_id=qid, role=role, reason=view.reason)
             for qid, role in view.hidden_sides()
         ]
-        analysis = self.analyser(
-            records, min_group=self.settings.min_group, questions=infos, withheld=hidden
-        )
-        analysis.hidden += [  # the engine never saw them: the core says it held them back
+        held_back = [  # the engine never sees them: the core says it held them back
             HiddenGroup(question_id=qid, role="customer", reason=self.settings.floor.sentence)
             for qid in hidden_customers
         ]
-        return analysis, view
+        analyser = self.analyser
+        digest = _fingerprint(records, infos, hidden + held_back, self.settings.min_group)
+        key = f"{id(analyser)}:{digest}"
+        with self._analyses_lock:
+            kept = self._analyses.get(key)
+            if kept is not None:
+                self._analyses.move_to_end(key)
+        if kept is None:
+            kept = analyser(
+                records, min_group=self.settings.min_group, questions=infos, withheld=hidden
+            )
+            kept.hidden += held_back
+            with self._analyses_lock:
+                self._analyses[key] = kept
+                while len(self._analyses) > ANALYSES_KEPT:
+                    self._analyses.popitem(last=False)
+        return kept.model_copy(deep=True), view
 
     @property
     def analyser(self) -> Analyser:
@@ -1114,7 +1156,10 @@ class IntegrityCheck:
         secret = self.settings.secret
         pseudonyms = [anonymity.pseudonym(secret, person, r.id) for r in self.store.rounds()]
         pseudonyms.append(anonymity.proposal_pseudonym(secret, person))
-        return self.store.forget(person.id, pseudonyms)
+        removed = self.store.forget(person.id, pseudonyms)
+        with self._analyses_lock:  # their words leave the summaries kept in memory too
+            self._analyses.clear()
+        return removed
 
 
 def _grant_raises(person: Person, grant: Grant | None) -> bool:
