@@ -132,6 +132,19 @@ def test_forget_me_removes_the_check_in_record_too(service):
     assert service.store.db.table("deliveries").count == 0
 
 
+def test_forget_me_takes_them_off_the_summary_posts_still_owed(service, admin):
+    executive, other = make_people(service, "executive", 2)
+    service.start_round()
+    round_ = service.close_round(summaries=[("test", "W", "executives")])
+    (post,) = service.store.owed_summary_posts(["test"])
+    for person in (executive, other):  # reached by a try; the post is still owed to a third
+        service.store.record_summary_recipient(post["id"], f"@{person.user_id}")
+
+    assert service.forget_me(executive)["summary_recipients"] == 1
+    (post,) = service.store.summary_posts(round_.id)
+    assert post["posted_to"] == [f"@{other.user_id}"]
+
+
 def test_after_forget_me_the_same_person_starts_afresh(service):
     """Issue 15: a Person object held from before forget-me must not break the next answer."""
     (worker,) = make_people(service, "frontline", 1)

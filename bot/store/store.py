@@ -1388,7 +1388,15 @@ class Store:
 
         def run() -> dict[str, int]:
             marks = ",".join("?" for _ in pseudonyms) or "''"
+            who = self._rows(
+                "select platform, workspace, user_id from people where id = ?", [person_id]
+            )
             removed = {
+                # A summary post still owed (or given up) lists who got it: not them any more.
+                "summary_recipients": sum(
+                    self._drop_recipient(row["platform"], row["workspace"], f"@{row['user_id']}")
+                    for row in who
+                ),
                 "answers": self.db.execute(
                     f"delete from answers where pseudonym in ({marks})", list(pseudonyms)
                 ).rowcount,
@@ -1416,6 +1424,26 @@ class Store:
         removed = self.write(run)
         self.truncate_wal()  # nothing of them stays in the -wal either
         return removed
+
+    def _drop_recipient(self, platform: str, workspace: str, recipient: str) -> int:
+        """Take one recipient out of the summary posts of a workspace that list it (inside
+        a write); how many posts listed it."""
+        dropped = 0
+        rows = self._rows(
+            "select id, posted_to from summary_posts where platform = ? and workspace = ? "
+            "and posted_to like ?",
+            [platform, workspace, f"%{json.dumps(recipient)}%"],
+        )
+        for row in rows:
+            posted = json.loads(row["posted_to"] or "[]")
+            if recipient in posted:
+                posted.remove(recipient)
+                self.db.execute(
+                    "update summary_posts set posted_to = ? where id = ?",
+                    [json.dumps(posted), row["id"]],
+                )
+                dropped += 1
+        return dropped
 
 
 def _summary_post(row: dict) -> dict:
