@@ -8,9 +8,10 @@
    Its question is `suppressed`, with no figures for that side and no contradiction.
    The floor is `bot.core.anonymity.Floor`, the core's one rule: a floor under 3
    is refused (`ValueError`), the product never allows one.
-2. **Flags.** Answers that look like prompt injection (`bot.analysis.injection`) or
-   junk (`bot.analysis.junk`) still count toward n, but are never quoted and never
-   stand for a theme.
+2. **Flags.** Answers that look like prompt injection (`bot.analysis.injection`), junk
+   (`bot.analysis.junk`) or off the subject (`bot.analysis.offtopic`: the staff car
+   park, once the answer's words are embedded) still count toward n, but are never
+   read for stance, quoted, or made to stand for a theme.
 3. **Per question, the two sides.** n, mean rating, spread (sample sd), n_rated, and
    the gap (executive − frontline). The basis is `ratings` when each side has at
    least 3 ratings; otherwise `text`, where an unrated answer's position is read from
@@ -77,6 +78,8 @@ from bot.analysis.models import (
     SideFigures,
     Theme,
 )
+from bot.analysis.offtopic import REASON as OFF_SUBJECT
+from bot.analysis.offtopic import off_subject
 from bot.analysis.quotes import MIN_QUOTE_WORDS, excerpt
 from bot.analysis.stance import head_for, scale_axis, sentiment
 from bot.core.anonymity import Floor
@@ -152,6 +155,21 @@ def analyse_offline(
 
     chosen = embedder or default_embedder(len({a.text for a in usable}))
     space = _TextSpace.build(usable, chosen)
+    # An answer off the subject (the staff car park) is flagged like junk, now that its
+    # words are read: it counts toward its side but never stands for it.
+    per_question: dict[str, list[str]] = defaultdict(list)
+    for a in usable:
+        if a.text not in per_question[a.question_id]:
+            per_question[a.question_id].append(a.text)
+    off = off_subject(per_question, space.rows_of, getattr(chosen, "name", ""))
+    if off:
+        flags += [
+            Flag(answer_id=a.id, reason=OFF_SUBJECT)
+            for a in usable
+            if (a.question_id, a.text) in off
+        ]
+        flagged = {f.answer_id for f in flags}
+        usable = [a for a in usable if a.id not in flagged]
     # A round too large for the sentence encoder still has it read a sample of the
     # answers that are judged on their words alone.
     finer = embedder is None and chosen is word_embedder() and has_sentence_encoder()
@@ -277,6 +295,10 @@ class _TextSpace:
 
     def rows(self, answers: Iterable[AnswerRecord]) -> np.ndarray:
         return np.fromiter((self.index[a.text] for a in answers), dtype=np.int64)
+
+    def rows_of(self, texts: list[str]) -> np.ndarray:
+        """The vectors of texts already in the space."""
+        return self.vectors[[self.index[t] for t in texts]]
 
 
 @dataclass

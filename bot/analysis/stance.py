@@ -138,7 +138,11 @@ class StanceHead:
 
     def read_features(self, x: np.ndarray | sparse.csr_matrix) -> np.ndarray:
         """Stances of rows already turned into features (`with_phrases`)."""
-        return np.clip(np.asarray(x @ self.weights).ravel() + self.bias, -1.0, 1.0)
+        return np.clip(self.linear(x), -1.0, 1.0)
+
+    def linear(self, x: np.ndarray | sparse.csr_matrix) -> np.ndarray:
+        """The linear part alone, unclipped (a classifier's log-odds: `offtopic`)."""
+        return np.asarray(x @ self.weights).ravel() + self.bias
 
     def save(self, path: Path) -> None:
         vocabulary = sorted(self.phrases.vocabulary, key=self.phrases.vocabulary.__getitem__)

@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from benchmarks.quality import CORPUS, companies, evaluate, held_out, totals
+from benchmarks.quality import CORPUS, companies, evaluate, held_out, question_infos, totals
 
 pytestmark = pytest.mark.slow  # the whole corpus through the engine: about ten seconds
 
@@ -54,13 +54,13 @@ def test_every_quote_is_verbatim_and_nothing_leaks(scores):
 def test_the_tuning_companies_keep_what_they_reached(scores):
     tuning = [s for s in scores.values() if not s.held_out]
     figures = totals(tuning)
-    # 48 of 51 contradictions found and one invented, at 14 companies. The misses are
-    # ironic or deadpan frontline answers; the invented one is executives' calm
-    # self-criticism (Marlow: "Not enough, frankly. We spent the year firefighting
-    # recruitment"), read near the middle of the scale. The floors are what they reach.
+    # 48 of 51 contradictions found and none invented, at 14 companies. The misses are
+    # ironic or deadpan frontline answers. (Marlow's executives criticising themselves
+    # calmly are read near the middle: a contradiction was invented there until the
+    # frontline's parking-permit aside stopped counting as its voice.)
     lines = [s.line() for s in tuning]
     assert figures.divergence_f1 >= 0.95, lines
-    assert sum(s.false_positives for s in tuning) <= 1, lines
+    assert all(s.false_positives == 0 for s in tuning), lines
     assert figures.theme_ari >= 0.55, lines
 
 
@@ -75,7 +75,7 @@ def test_held_out_contradictions_are_all_found(scores):
 
 
 @pytest.mark.xfail(
-    strict=True, reason="held out: theme ARI 0.55 against the aim of 0.7 (tuning: 0.56)"
+    strict=True, reason="held out: theme ARI 0.56 against the aim of 0.7 (tuning: 0.57)"
 )
 def test_held_out_themes_match_a_persons_grouping(scores):
     figures = totals([s for s in scores.values() if s.held_out])
@@ -87,3 +87,19 @@ def test_held_out_contradictions_found_are_real(scores):
     for score in scores.values():
         if score.held_out:
             assert score.false_positives == 0, score.line()
+
+
+def test_no_contradiction_quotes_an_answer_off_the_subject():
+    """An aside about the staff car park never speaks for a side, at any company."""
+    from bot.analysis.engine import analyse
+    from bot.analysis.loader import load_answers
+
+    for name in companies():
+        labels = json.loads((CORPUS / f"{name}.labels.json").read_text(encoding="utf-8"))
+        answers = load_answers(CORPUS / f"{name}.jsonl")
+        asides = {a.text for a in answers if labels["themes"].get(a.id) == "off-topic"}
+        infos = question_infos(labels, answers)
+        analysis = analyse(answers, min_group=labels["min_group"], questions=infos)
+        for contradiction in analysis.contradictions:
+            for quote in contradiction.executive_quotes + contradiction.frontline_quotes:
+                assert not any(quote.text in aside for aside in asides), (name, quote.text)
