@@ -27,14 +27,20 @@ answers it would flag.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from bot.analysis.stance import DATA, Phrases, StanceHead, load_examples, with_phrases
+from bot.analysis.stance import (
+    DATA,
+    Phrases,
+    StanceHead,
+    load_examples,
+    tuning_answers,
+    with_phrases,
+)
 
 EXAMPLES = DATA / "offtopic-examples.yaml"
 #: A real answer flagged loses its voice, so both tests are strict: the classifier's
@@ -123,25 +129,14 @@ def fit(texts: list[str], vectors: np.ndarray, off: np.ndarray, name: str) -> St
 def corpus_questions(corpus: Path) -> tuple[dict[str, list[str]], set[tuple[str, str]]]:
     """The tuning companies' distinct usable answer texts per question (keyed
     "company/question"), and which (key, text) are off-topic in the gold labels."""
-    questions: dict[str, list[str]] = {}
+    questions: dict[str, dict[str, None]] = {}  # distinct texts, in order
     gold: set[tuple[str, str]] = set()
-    for path in sorted(corpus.glob("*.labels.json")):
-        labels = json.loads(path.read_text(encoding="utf-8"))
-        if labels.get("held_out"):
-            continue
-        company = path.name.removesuffix(".labels.json")
-        flagged = {i for ids in labels["flagged"].values() for i in ids}
-        for line in (corpus / f"{company}.jsonl").read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            if not row["text"].strip() or row["id"] in flagged:
-                continue
-            key = f"{company}/{row['question_id']}"
-            texts = questions.setdefault(key, [])
-            if row["text"] not in texts:
-                texts.append(row["text"])
-            if labels["themes"].get(row["id"]) == "off-topic":
-                gold.add((key, row["text"]))
-    return questions, gold
+    for company, labels, row in tuning_answers(corpus):
+        key = f"{company}/{row['question_id']}"
+        questions.setdefault(key, {})[row["text"]] = None
+        if labels["themes"].get(row["id"]) == "off-topic":
+            gold.add((key, row["text"]))
+    return {key: list(texts) for key, texts in questions.items()}, gold
 
 
 def main(argv: list[str] | None = None) -> int:

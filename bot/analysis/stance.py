@@ -34,6 +34,7 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -347,10 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def corpus_ratings(corpus: Path, labels: dict) -> list[tuple[str, tuple[str, str, int]]]:
-    """(company, (question id, text, rating)) for the rated answers of the corpus's
-    tuning companies: never a company held out, never a flagged answer."""
-    rows: list[tuple[str, tuple[str, str, int]]] = []
+def tuning_answers(corpus: Path) -> Iterator[tuple[str, dict, dict]]:
+    """(company, its gold labels, answer row) for every usable answer of the corpus's
+    tuning companies: never a company held out, never a flagged or empty answer."""
     for path in sorted(corpus.glob("*.labels.json")):
         gold = json.loads(path.read_text(encoding="utf-8"))
         if gold.get("held_out"):
@@ -359,10 +359,18 @@ def corpus_ratings(corpus: Path, labels: dict) -> list[tuple[str, tuple[str, str
         flagged = {i for ids in gold["flagged"].values() for i in ids}
         for line in (corpus / f"{company}.jsonl").read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            usable = row["text"].strip() and row["id"] not in flagged
-            if usable and row["rating"] is not None and row["question_id"] in labels:
-                rows.append((company, (row["question_id"], row["text"], int(row["rating"]))))
-    return rows
+            if row["text"].strip() and row["id"] not in flagged:
+                yield company, gold, row
+
+
+def corpus_ratings(corpus: Path, labels: dict) -> list[tuple[str, tuple[str, str, int]]]:
+    """(company, (question id, text, rating)) for the rated answers of the corpus's
+    tuning companies (`tuning_answers`) to the bank's questions."""
+    return [
+        (company, (row["question_id"], row["text"], int(row["rating"])))
+        for company, _, row in tuning_answers(corpus)
+        if row["rating"] is not None and row["question_id"] in labels
+    ]
 
 
 if __name__ == "__main__":
