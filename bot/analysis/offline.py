@@ -157,13 +157,8 @@ def analyse_offline(
     space = _TextSpace.build(usable, chosen)
     # An answer off the subject (the staff car park) is flagged like junk, now that its
     # words are read: it counts toward its side but never stands for it.
-    per_question: dict[str, dict[str, None]] = defaultdict(dict)  # distinct, in order
-    for a in usable:
-        per_question[a.question_id][a.text] = None
     off = off_subject(
-        {qid: list(texts) for qid, texts in per_question.items()},
-        space.rows_of,
-        getattr(chosen, "name", ""),
+        ((a.question_id, a.text) for a in usable), space.rows_of, getattr(chosen, "name", "")
     )
     if off:
         flags += [

@@ -27,7 +27,7 @@ answers it would flag.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -68,14 +68,19 @@ def head_for(embedder_name: str) -> StanceHead | None:
 
 
 def off_subject(
-    questions: Mapping[str, list[str]],
+    answers: Iterable[tuple[str, str]],
     embed: Callable[[list[str]], np.ndarray],
     embedder_name: str,
 ) -> set[tuple[str, str]]:
-    """(question id, text) of the answers off the subject, given each question's distinct
-    answer texts and how the embedder named reads them (unit vectors)."""
+    """Of these (question id, text) answers, the ones off the subject, given how the
+    embedder named reads texts (unit vectors). Nothing is read without its classifier."""
     head = head_for(embedder_name)
-    return set() if head is None else _flag(head, questions, embed)
+    if head is None:
+        return set()
+    questions: dict[str, dict[str, None]] = {}  # each question's distinct texts, in order
+    for question_id, text in answers:
+        questions.setdefault(question_id, {})[text] = None
+    return _flag(head, {q: list(texts) for q, texts in questions.items()}, embed)
 
 
 def _flag(
