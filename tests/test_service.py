@@ -166,14 +166,11 @@ def test_record_answers_saves_a_form_whole_in_one_transaction_or_not_at_all(serv
     (worker,) = make_people(service, "frontline", 1)
     round_ = service.start_round()
     first, second = round_.question_ids[:2]
-    commits = []
-    service.store.db.conn.set_trace_callback(
-        lambda sql: commits.append(sql) if sql.strip().upper().startswith("COMMIT") else None
-    )
-    saved = service.record_answers(
-        worker, round_, {first: (4, "  Fine.  "), second: (2, "Slow refunds.")}
-    )
-    service.store.db.conn.set_trace_callback(None)
+    with service.store.traced() as statements:
+        saved = service.record_answers(
+            worker, round_, {first: (4, "  Fine.  "), second: (2, "Slow refunds.")}
+        )
+    commits = [sql for sql in statements if sql.strip().upper().startswith("COMMIT")]
     assert [(a.question_id, a.rating, a.text) for a in saved] == [
         (first, 4, "Fine."),
         (second, 2, "Slow refunds."),

@@ -417,3 +417,47 @@ def test_m009_keeps_only_a_hash_of_an_answered_survey_link(store):
     assert store.customer_note() == ("We heard you.", date(2026, 11, 2))
     store.set_customer_note("", date(2026, 11, 3))
     assert store.customer_note() is None
+
+
+TRACE_WHILE_READING = """
+import sys, threading, time
+from bot.store import Store
+
+sys.setswitchinterval(1e-6)  # hand the GIL over as often as possible
+store = Store(sys.argv[1])
+
+def read():
+    while True:
+        store.person("slack", "T1", "U1")
+
+for _ in range(3):
+    threading.Thread(target=read, daemon=True).start()
+started = time.monotonic()
+while time.monotonic() - started < 3:  # unlocked, this deadlocked within the first second
+    with store.traced():
+        pass
+with store.traced() as statements:
+    store.person("slack", "T1", "U2")
+assert any("U2" in s for s in statements), statements
+print("done")
+"""
+
+
+def test_tracing_statements_while_other_threads_read_never_deadlocks(tmp_path):
+    # Setting sqlite3's trace callback while another thread is inside a statement on the
+    # same connection deadlocks (each thread waits for what the other holds), so
+    # `Store.traced` does it under the store's lock. A subprocess, so a deadlock is a
+    # failure after a minute rather than a run that never ends.
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run(
+        [sys.executable, "-c", TRACE_WHILE_READING, str(tmp_path / "traced.db")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "done", done.stderr

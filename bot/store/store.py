@@ -48,7 +48,8 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -480,6 +481,25 @@ class Store:
             if storage is None:
                 raise
             raise storage from error
+
+    @contextmanager
+    def traced(self) -> Iterator[list[str]]:
+        """The SQL statements run on the shared connection while inside, in order, from
+        every thread (how tests count the reads and writes behind an answer).
+
+        The trace callback is set and removed under the store's lock. `sqlite3` changes it
+        holding the GIL and waits there for the connection's SQLite mutex, while a statement
+        running in another thread holds that mutex and waits for the GIL to call the
+        callback: unlocked, the two threads would wait for each other for ever.
+        """
+        statements: list[str] = []
+        with self._lock:
+            self.db.conn.set_trace_callback(statements.append)
+        try:
+            yield statements
+        finally:
+            with self._lock:
+                self.db.conn.set_trace_callback(None)
 
     def schema_version(self) -> list[str]:
         """Names of the applied migrations, oldest first."""

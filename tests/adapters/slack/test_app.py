@@ -422,13 +422,8 @@ def test_an_answer_click_reads_once_and_writes_once_before_its_ack(rig: Rig, mon
     # response arrives is one the ack waited for.
     held: list = []
     monkeypatch.setattr(AfterAck, "__call__", lambda self, work, body: held.append(work))
-    statements: list[str] = []
-    connection = rig.service.store.db.conn
-    connection.set_trace_callback(statements.append)
-    try:
+    with rig.service.store.traced() as statements:
         assert rig.rate(FRONTLINE[1], 1, 3).status_code == 200
-    finally:
-        connection.set_trace_callback(None)
     for work in held:
         work.close()
     # sqlite-utils wraps each query in a savepoint of its own: bookkeeping, not a read.
@@ -519,19 +514,14 @@ def test_a_form_is_saved_whole_in_one_transaction_or_not_at_all(rig: Rig):
     assert "3,001 characters" in json.dumps(response.json()["errors"])
     assert answers_of(rig) == []
 
-    statements: list[str] = []
-    connection = rig.service.store.db.conn
-    connection.set_trace_callback(statements.append)
-    try:
-        form = {
-            f"rating:{first}": rating("4"),
-            f"why:{second}": why("we copy last year"),
-            f"rating:{third}": rating("2"),
-            f"why:{third}": why("nobody asks them"),
-        }
+    form = {
+        f"rating:{first}": rating("4"),
+        f"why:{second}": why("we copy last year"),
+        f"rating:{third}": rating("2"),
+        f"why:{third}": why("nobody asks them"),
+    }
+    with rig.service.store.traced() as statements:
         assert rig.send.submit(user, view, form).status_code == 200
-    finally:
-        connection.set_trace_callback(None)
     stored = {a.question_id: a for a in answers_of(rig)}
     assert (stored[first].rating, stored[second].text, stored[third].rating) == (
         4, "we copy last year", 2
