@@ -35,6 +35,22 @@ class Person:
     def is_executive(self) -> bool:
         return self.role == "executive"
 
+    @property
+    def recipient(self) -> str:
+        """This person's direct messages as a summary post's recipient."""
+        return direct_recipient(self.user_id)
+
+
+def direct_recipient(user_id: str) -> str:
+    """A summary post's recipient that is one person's direct messages, "@<user id>", as
+    `summary_posts.posted_to` records it (a channel is its own id or "#name")."""
+    return f"@{user_id}"
+
+
+def direct_user(recipient: str) -> str | None:
+    """The user id of a recipient that is someone's direct messages; None for a channel."""
+    return recipient[1:] if recipient.startswith("@") else None
+
 
 @dataclass(frozen=True)
 class CustomerVersion:

@@ -225,7 +225,7 @@ class Scheduler:
         try:
             if destination == SHARE_WITH_ASKED:  # `/integrity share`: everyone who was asked
                 asked = self.service.asked_in(round_, claimed["platform"], workspace)
-                recipients = [f"@{person.user_id}" for person in asked]
+                recipients = [person.recipient for person in asked]
             else:
                 recipients = list(messenger.summary_recipients(workspace, destination))
         except Exception as error:

@@ -73,6 +73,7 @@ from bot.core.domain import (
     Question,
     Role,
     Round,
+    direct_recipient,
 )
 from bot.core.errors import InvalidAnswer, NotFound, StorageError, TransientError
 from bot.store.migrations import migrations
@@ -1414,7 +1415,9 @@ class Store:
             removed = {
                 # A summary post still owed (or given up) lists who got it: not them any more.
                 "summary_recipients": sum(
-                    self._drop_recipient(row["platform"], row["workspace"], f"@{row['user_id']}")
+                    self._drop_recipient(
+                        row["platform"], row["workspace"], direct_recipient(row["user_id"])
+                    )
                     for row in who
                 ),
                 "answers": self.db.execute(

@@ -34,7 +34,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.adapters.slack import blocks as kit
 from bot.adapters.slack.config import SlackSettings
-from bot.core.domain import Person, Question, Round
+from bot.core.domain import Person, Question, Round, direct_user
 from bot.core.replies import Reply
 from bot.core.service import Grant, IntegrityCheck
 
@@ -465,7 +465,7 @@ class SlackMessenger:
         executive's DM, or the channel."""
         if to and to != "executives":
             return [to.lstrip("#")]
-        return [f"@{p.user_id}" for p in self.service.people(PLATFORM, workspace) if p.is_executive]
+        return [p.recipient for p in self.service.people(PLATFORM, workspace) if p.is_executive]
 
     def post_summary(self, workspace: str, recipient: str, reply: Reply) -> None:
         """A closed round's summary to one recipient from `summary_recipients`: a person's
@@ -478,8 +478,8 @@ class SlackMessenger:
             raise ValueError(
                 f"Not one recipient: {recipient!r}; post to each of summary_recipients()."
             )
-        if recipient.startswith("@"):
-            self.send_reply(self.dm_channel(recipient[1:]), reply)
+        if user_id := direct_user(recipient):
+            self.send_reply(self.dm_channel(user_id), reply)
         else:
             self.send_reply(recipient.lstrip("#"), reply)
 

@@ -27,7 +27,7 @@ from microsoft_agents.hosting.core import ClaimsIdentity, Connections, TurnConte
 
 from bot.adapters.teams import cards, files
 from bot.adapters.teams.config import TeamsSettings
-from bot.core.domain import Person, Question, Round
+from bot.core.domain import Person, Question, Round, direct_user
 from bot.core.replies import Reply
 from bot.core.service import DeliveryReport, IntegrityCheck
 
@@ -237,19 +237,20 @@ class TeamsMessenger:
             logger.warning(
                 "Teams posts summaries to executives only, not to %r: posting to them", to
             )
-        return [f"@{p.user_id}" for p in self.reachable_people(workspace) if p.is_executive]
+        return [p.recipient for p in self.reachable_people(workspace) if p.is_executive]
 
     def post_summary(self, workspace: str, recipient: str, reply: Reply) -> None:
         """A closed round's summary to one executive (`@<user id>` from
         `summary_recipients`) in their 1:1 chat; raises if it was not sent (unknown
         person, no chat, the connector refused), and the scheduler retries that one."""
-        if not recipient.startswith("@"):
+        user_id = direct_user(recipient)
+        if not user_id:
             raise ValueError(
                 f"Not one recipient: {recipient!r}; post to each of summary_recipients()."
             )
-        person = self.service.person(PLATFORM, workspace, recipient[1:])
+        person = self.service.person(PLATFORM, workspace, user_id)
         if person is None:
-            raise LookupError(f"No Teams person {recipient[1:]!r} in tenant {workspace!r}.")
+            raise LookupError(f"No Teams person {user_id!r} in tenant {workspace!r}.")
         self._on_loop(self.send_proactive(person, self.reply_activities(reply, person)))
 
     def _round_started(self, round_: Round) -> str:
