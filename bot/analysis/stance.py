@@ -20,8 +20,10 @@ A `StanceHead` is a ridge regression over:
 
 It is trained on `data/stance-examples.yaml`, answers written for the bank's
 questions, each with the rating a careful reader gives it, many of them hard cases
-(a low stance in friendly words, a high one in negative words), and on the rated
-answers of the development corpus's tuning companies. Each embedder has two heads,
+(a low stance in friendly words, a high one in negative words), and on the answers of
+the development corpus's tuning companies: the ratings people gave, and for answers in
+words, the rating a reader gave each one without seeing who wrote it or the company's
+gold labels (`corpus/readings.yaml`). Each embedder has two heads,
 for questions with labelled ends and without, stored as plain JSON beside the
 examples (weights, phrase vocabulary and IDF; no pickle). `python -m
 bot.analysis.stance` trains them again and prints how well each reads the ratings of
@@ -52,6 +54,8 @@ PHRASE_WEIGHT = 0.5
 PHRASE_MIN_ANSWERS = 3
 #: A corpus answer counts this many times an example: it is what a real round sounds like.
 CORPUS_WEIGHT = 2.0
+#: Beside the corpus's exports: a reader's rating for each tuning company's text answers.
+READINGS = "readings.yaml"
 #: sklearn's default token: two or more word characters.
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
@@ -305,7 +309,8 @@ def agreement(predicted: np.ndarray, ratings: np.ndarray) -> tuple[float, float,
 def main(argv: list[str] | None = None) -> int:
     """Train both heads of each shipped embedder, on the examples and on the rated
     answers of the development corpus's tuning companies, and report how well each
-    reads the ratings of a company it was not trained on (leave one company out)."""
+    reads the ratings of a company it was not trained on (leave one company out): the
+    ratings people gave, and the ratings a reader gave their answers in words."""
     import argparse
 
     from bot.analysis.embeddings import sentence_embedder, word_embedder
@@ -323,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = examples + [row for _, row in rated]
     company = [""] * len(examples) + [c for c, _ in rated]
     ratings = np.array([row[2] for _, row in rated], dtype=np.float64)
+    readings = corpus_readings(args.corpus)
+    read = np.array([(c, q, text.strip()) in readings for c, (q, text, _) in rated])
     for embedder in (sentence_embedder(), word_embedder()):
         training = _training(embedder, rows, company, labels)
         in_corpus = training.company != ""
@@ -334,11 +341,19 @@ def main(argv: list[str] | None = None) -> int:
                 texts = [rows[i][1] for i in np.flatnonzero(fold)]
                 x = with_phrases(training.dense[labelled][fold], head.phrases.rows(texts))
                 predicted[fold] = head.read_features(x)
-            rho, side, error = agreement(predicted[in_corpus], ratings)
+            left_out_reads = predicted[in_corpus]
+            figures = []
+            for whose, part in (("their own ratings", ~read), ("read in words", read)):
+                if part.any():
+                    rho, side, error = agreement(left_out_reads[part], ratings[part])
+                    figures.append(
+                        f"{whose} ({int(part.sum())}): rho={rho:.2f} right_side={side:.2f} "
+                        f"mean_error={error:.2f}"
+                    )
             print(
                 f"{embedder.name}{'' if labelled else ' (no scale labels)'}: "
-                f"{len(examples)} examples + {len(rated)} rated corpus answers; on a company "
-                f"left out: rho={rho:.2f} right_side={side:.2f} mean_error={error:.2f}"
+                f"{len(examples)} examples + {len(rated)} corpus answers; on a company left "
+                f"out, {'; '.join(figures)}"
             )
             if not args.check:
                 everything = np.ones(len(rows), dtype=bool)
@@ -363,14 +378,37 @@ def tuning_answers(corpus: Path) -> Iterator[tuple[str, dict, dict]]:
                 yield company, gold, row
 
 
+def corpus_readings(corpus: Path) -> dict[tuple[str, str, str], int]:
+    """The rating a careful reader gave each text answer of the corpus's tuning companies,
+    keyed (company, question id, text), from `readings.yaml` beside the exports."""
+    import yaml
+
+    path = corpus / READINGS
+    if not path.exists():
+        return {}
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {
+        (company, question_id, text.strip()): int(rating.strip())
+        for company, questions in data.items()
+        for question_id, lines in questions.items()
+        for rating, _, text in (str(line).partition("|") for line in lines)
+    }
+
+
 def corpus_ratings(corpus: Path, labels: dict) -> list[tuple[str, tuple[str, str, int]]]:
-    """(company, (question id, text, rating)) for the rated answers of the corpus's
-    tuning companies (`tuning_answers`) to the bank's questions."""
-    return [
-        (company, (row["question_id"], row["text"], int(row["rating"])))
-        for company, _, row in tuning_answers(corpus)
-        if row["rating"] is not None and row["question_id"] in labels
-    ]
+    """(company, (question id, text, rating)) for the answers of the corpus's tuning
+    companies (`tuning_answers`) to the bank's questions: the rating the person gave, or
+    for an answer in words, the one a reader gave it (`corpus_readings`)."""
+    readings = corpus_readings(corpus)
+    rated: list[tuple[str, tuple[str, str, int]]] = []
+    for company, _, row in tuning_answers(corpus):
+        question_id, text = row["question_id"], row["text"]
+        rating = row["rating"]
+        if rating is None:
+            rating = readings.get((company, question_id, text.strip()))
+        if rating is not None and question_id in labels:
+            rated.append((company, (question_id, text, int(rating))))
+    return rated
 
 
 if __name__ == "__main__":

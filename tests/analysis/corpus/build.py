@@ -14,6 +14,11 @@ It writes, next to this file, `<company>.jsonl` (the export shape `run_bot.py an
 reads) and `<company>.labels.json` (scales, gold divergence, gold theme per answer,
 hidden groups, flagged answers, and whether the company is held out of tuning).
 Run `python tests/analysis/corpus/build.py` after editing a source.
+
+Beside the exports, `readings.yaml` holds the rating a reader gave each themed answer in
+words of the tuning companies (the stance head's training, `bot.analysis.stance`). A new
+tuning company is read before it trains anything; `tests/analysis/test_stance.py` names
+any answer without a reading.
 """
 
 from __future__ import annotations
