@@ -15,9 +15,11 @@ engine through `bot.analysis.engine.analyse()`, as the product does, and measure
   id, a text), and any theme count shown for a side below the floor.
 
 It prints a line per company (naming the questions with a wrong verdict for tuning
-companies only), then a line over the tuning companies, and last the line over the
-companies held out of tuning (the aims: F1 1.0, ARI ≥ 0.7, every quote verbatim,
-0 leaks):
+companies only), then a line over the tuning companies; where a person also sorted a
+company's answers into themes without seeing the gold labels (`reader-themes.json`), a
+line comparing the engine's ARI with that person's, as the ceiling a reader reaches;
+and last the line over the companies held out of tuning (the aims: F1 1.0, ARI ≥ 0.7,
+every quote verbatim, 0 leaks):
 
     divergence_f1=… theme_ari=… quotes_verbatim=… floor_leaks=… seconds=…
 
@@ -43,6 +45,11 @@ from bot.analysis.loader import load_answers  # noqa: E402
 from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo  # noqa: E402
 
 CORPUS = ROOT / "tests" / "analysis" / "corpus"
+#: A person's sorting of some tuning companies' answers into themes, made from the
+#: answers alone (shuffled, with each one's side), never from the gold labels.
+READER = "reader-themes.json"
+#: What a sorting leaves out of the comparison: not a theme of the question.
+NOT_A_THEME = {"junk", "off-topic", "injection", "-"}
 
 
 @dataclass
@@ -173,6 +180,34 @@ def theme_ari(analysis: Analysis, gold_themes: dict[str, str]) -> float:
     )
 
 
+def reader_ari(name: str, corpus: Path = CORPUS) -> float | None:
+    """The adjusted Rand index of a person's blind sorting of a company's answers against
+    the gold themes, over the answers both call part of a theme; None when nobody sorted
+    this company."""
+    from sklearn.metrics import adjusted_rand_score
+
+    path = corpus / READER
+    sorted_by_reader = (
+        json.loads(path.read_text(encoding="utf-8")).get(name) if path.exists() else None
+    )
+    if not sorted_by_reader:
+        return None
+    labels = json.loads((corpus / f"{name}.labels.json").read_text(encoding="utf-8"))
+    question_of = {a.id: a.question_id for a in load_answers(corpus / f"{name}.jsonl")}
+    ids = [
+        i
+        for i, theme in labels["themes"].items()
+        if theme not in NOT_A_THEME and sorted_by_reader.get(i, "-") not in NOT_A_THEME
+    ]
+    # Both sortings are within questions: a theme is named per question.
+    return float(
+        adjusted_rand_score(
+            [f"{question_of[i]}/{labels['themes'][i]}" for i in ids],
+            [f"{question_of[i]}/{sorted_by_reader[i]}" for i in ids],
+        )
+    )
+
+
 def _quotes(analysis: Analysis, answers: list[AnswerRecord]) -> tuple[int, int]:
     by_id = {a.id: a for a in answers}
     checked = good = 0
@@ -274,6 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     kept_out = [s for s in scores if s.held_out]
     if tuning and kept_out:
         print(f"tuning ({', '.join(s.name for s in tuning)}): {totals(tuning).line()}")
+    read = {s.name: (s.theme_ari, reader_ari(s.name, args.corpus)) for s in tuning}
+    read = {name: pair for name, pair in read.items() if pair[1] is not None}
+    if read:
+        engine, person = (sum(pair[i] for pair in read.values()) / len(read) for i in (0, 1))
+        print(
+            f"themes against a person sorting blind ({', '.join(read)}): "
+            f"engine theme_ari={engine:.2f}, person theme_ari={person:.2f}"
+        )
     last = kept_out or tuning
     print(f"{'held out' if kept_out else 'tuning'} ({', '.join(s.name for s in last)}):")
     print(totals(last).line())
