@@ -4,6 +4,8 @@ The core never formats for Slack, Teams or a terminal. It returns a `Reply` made
 a few block kinds (heading, text, table, quote, note, file); each adapter turns
 those into its own UI (Rich in the terminal, Block Kit in Slack, Adaptive Cards in
 Teams). `Reply.as_text()` is the plain fallback every adapter can use.
+
+`counted(n, noun)` words a count the way a person would: "1 answer", "19 answers".
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ class File:
 
 
 Block = Heading | Text | Note | Quote | Table | File
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """`n` and the noun in the number it takes: "1 answer", "0 answers", "3 answers".
+
+    The plural is the noun with an "s" unless given ("reply" -> "replies")."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
 @dataclass
