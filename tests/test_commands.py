@@ -114,7 +114,10 @@ def test_forget_me_asks_for_confirmation_first(commands, service, worker):
     assert "forget-me confirm" in commands.handle(worker, "/integrity forget-me").as_text()
     assert service.store.db.table("answers").count == 1
     done = commands.handle(worker, "/integrity forget-me confirm").as_text()
-    assert "Removed 1 answer(s)" in done and service.store.db.table("answers").count == 0
+    assert (
+        "Removed 1 answer, 0 pending proposals, 0 check-in records and" in done
+        and service.store.db.table("answers").count == 0
+    )
 
 
 def test_progress_counts_what_a_summary_or_trend_will_analyse_without_analysing(

@@ -65,7 +65,7 @@ def test_the_summary_shows_customers_beside_both_sides_and_the_reality_gap(
     scope = service.scope(None, "last")
     text = summary_reply(service, scope).as_text()
     # The four under the floor are not counted.
-    said = "Customers: 6 answer(s); of 1 question(s) compared, they side with the frontline on 1."
+    said = "Customers: 6 answers; of 1 question compared, they side with the frontline on 1."
     assert said in text
     assert "== Executives, frontline and customers ==" in text
     assert "== Reality gap ==" in text

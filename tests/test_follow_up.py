@@ -72,7 +72,7 @@ def test_an_admin_adds_a_listed_follow_up_to_the_next_round(commands, service, a
         ("follow-up", "Usage: `/integrity follow-up N`"),
         ("follow-up two", "Usage: `/integrity follow-up N`"),
         ("follow-up 0", "choose 1 to 1"),
-        ("follow-up 2", "lists 1 follow-up(s)"),
+        ("follow-up 2", "lists 1 follow-up under"),
     ],
 )
 def test_a_follow_up_number_is_bounded_by_the_list(

@@ -56,6 +56,13 @@ def test_an_unknown_team_names_the_closest_and_the_teams():
     assert schedule.team == "Support"
 
 
+def test_a_schedule_says_its_days_and_reminders_in_their_number():
+    one = parse_schedule("t", "W", ["monday", "09:00", "days", "1", "reminders", "1"], None)
+    assert "open 1 day, 1 reminder," in one.describe()
+    more = parse_schedule("t", "W", ["monday", "09:00", "days", "5", "reminders", "0"], None)
+    assert "open 5 days, 0 reminders," in more.describe()
+
+
 def test_the_schedule_command_answers_mistakes_and_logs_no_warning(
     commands, service, admin, caplog
 ):

@@ -18,7 +18,7 @@ from datetime import datetime
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, NotFound, UsageError, typed
 from bot.core.privacy import privacy_reply
-from bot.core.replies import File, Heading, Note, Reply, Table, Text
+from bot.core.replies import File, Heading, Note, Reply, Table, Text, counted
 from bot.core.scales import PRESETS, parse_scale, suggest_scale
 from bot.core.schedule import parse_schedule
 from bot.core.scope import Scope
@@ -242,8 +242,12 @@ class Commands:
         if person.is_admin:
             pending = service.pending_proposals()
             if pending:
+                waits = "waits" if len(pending) == 1 else "wait"
                 reply.add(
-                    Note(f"{len(pending)} proposed question(s) wait: `/integrity propose list`.")
+                    Note(
+                        f"{counted(len(pending), 'proposed question')} {waits}: "
+                        "`/integrity propose list`."
+                    )
                 )
         return reply
 
@@ -316,7 +320,10 @@ class Commands:
         if not answer.text:
             reply.add(Note(f"{question.why_prompt} Add it: `/integrity answer {ref} - <why>`"))
         elif left:
-            reply.add(Note(f"{len(left)} question(s) left: `/integrity answer` shows them."))
+            them = "it" if len(left) == 1 else "them"
+            reply.add(
+                Note(f"{counted(len(left), 'question')} left: `/integrity answer` shows {them}.")
+            )
         else:
             reply.add(Note("That was your last question this round. Thank you!"))
         return reply
@@ -466,9 +473,10 @@ class Commands:
             )
         removed = self.service.forget_me(person)
         return Reply.text(
-            f"Done. Removed {removed['answers']} answer(s), "
-            f"{removed['proposals']} pending proposal(s), {removed['deliveries']} check-in "
-            f"record(s) and your profile. If you talk to the bot again you start afresh."
+            f"Done. Removed {counted(removed['answers'], 'answer')}, "
+            f"{counted(removed['proposals'], 'pending proposal')}, "
+            f"{counted(removed['deliveries'], 'check-in record')} and your profile. "
+            "If you talk to the bot again you start afresh."
         )
 
     # -- executives -------------------------------------------------------------
@@ -499,7 +507,9 @@ class Commands:
         name = "integrity-" + "-".join(re.findall(r"[a-z0-9]+", scope.label.lower()))[:80] + ".csv"
         reply = Reply(
             [
-                Text(f"{len(rows)} answer(s) from {scope.label}, anonymity floor applied."),
+                Text(
+                    f"{counted(len(rows), 'answer')} from {scope.label}, anonymity floor applied."
+                ),
                 File(name, content, "text/csv", title=f"Integrity check answers, {scope.label}"),
             ]
         )
@@ -703,12 +713,14 @@ def export_hidden_note(service: IntegrityCheck, scope: Scope, exported: int) -> 
         return None
     floor = service.settings.min_group
     if not exported:
+        each = "its question group" if hidden == 1 else f"each of its {hidden} question groups"
         return (
-            f"Everything in {scope.label} was hidden: each of its {hidden} question group(s) "
+            f"Everything in {scope.label} was hidden: {each} "
             f"had {view.reason}, and nothing is shown for fewer than {floor} so no one can be "
             "recognised. Try a wider scope, e.g. `all`, or wait for more answers."
         )
-    return f"{hidden} question group(s) had {view.reason}, and are left out."
+    are = "is" if hidden == 1 else "are"
+    return f"{counted(hidden, 'question group')} had {view.reason}, and {are} left out."
 
 
 def _scope_usage(command: str) -> str:

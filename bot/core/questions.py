@@ -19,6 +19,7 @@ import yaml
 
 from bot.core.domain import ROLES, CustomerVersion, Question
 from bot.core.errors import ConfigError
+from bot.core.replies import counted
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -41,7 +42,10 @@ def load_bank(path: Path) -> list[Question]:
     ids = [q.id for q in questions]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
-        raise ConfigError(f"The question file {path} repeats the id(s) {', '.join(duplicates)}.")
+        raise ConfigError(
+            f"The question file {path} repeats {counted(len(duplicates), 'id')}: "
+            f"{', '.join(duplicates)}."
+        )
     if sum(q.anchor for q in questions) > 1:
         raise ConfigError(f"The question file {path} marks more than one question `anchor: true`.")
     return questions

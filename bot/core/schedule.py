@@ -18,6 +18,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.core.errors import UsageError, typed
+from bot.core.replies import counted
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ class WeeklySchedule:
         who = f"team {self.team}" if self.team else "everyone"
         return (
             f"{who}: {WEEKDAYS[self.weekday].title()}s at {self.local_time:%H:%M} local time "
-            f"(fallback {self.tz}), open {self.round_days} days, {self.reminders} reminder(s), "
+            f"(fallback {self.tz}), open {counted(self.round_days, 'day')}, "
+            f"{counted(self.reminders, 'reminder')}, "
             f"catch-up {self.catch_up_hours} h, summary to {self.summary_to}"
         )
 

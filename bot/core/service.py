@@ -41,6 +41,7 @@ from bot.core.domain import (
 )
 from bot.core.errors import InvalidAnswer, NotAllowed, NotFound, UsageError, typed
 from bot.core.questions import choose_round_questions, load_bank
+from bot.core.replies import counted
 from bot.core.scales import PRESETS, Scale, suggest_scale
 from bot.core.schedule import WeeklySchedule
 from bot.core.scope import Scope, parse_scope
@@ -1031,7 +1032,7 @@ class IntegrityCheck:
             )
         if not 1 <= number <= len(listed):
             raise UsageError(
-                f"The summary of {scope.label} lists {len(listed)} follow-up(s) under "
+                f"The summary of {scope.label} lists {counted(len(listed), 'follow-up')} under "
                 f"“What to ask next”: choose 1 to {len(listed)}, e.g. `/integrity follow-up 1`."
             )
         follow_up = listed[number - 1]

@@ -12,7 +12,7 @@ import difflib
 from bot.core.domain import Question, Round
 from bot.core.errors import NotFound, UsageError, typed
 from bot.core.people import fold
-from bot.core.replies import File, Heading, Note, Reply, Table, Text
+from bot.core.replies import File, Heading, Note, Reply, Table, Text, counted
 from bot.core.scope import Scope
 from bot.core.service import IntegrityCheck
 
@@ -43,7 +43,9 @@ def summary_reply(service: IntegrityCheck, scope: Scope) -> Reply:
     analysis, view = service.analysis(scope)
     heard = sum(q.customers.n for q in analysis.questions if q.customers)
     if heard:
-        context = f"{context} Customers: {heard} answer(s){_sides_taken(analysis)}.".strip()
+        context = (
+            f"{context} Customers: {counted(heard, 'answer')}{_sides_taken(analysis)}.".strip()
+        )
     reply.extend(to_reply(analysis, context=context))
     partly = view.partly_hidden()
     if partly:
@@ -87,7 +89,7 @@ def _sides_taken(analysis) -> str:
     if not counts:
         return ""
     compared = sum(1 for side in sides if side is not None)
-    return f"; of {compared} question(s) compared, they side " + " and ".join(counts)
+    return f"; of {counted(compared, 'question')} compared, they side " + " and ".join(counts)
 
 
 def closed_round_summary(service: IntegrityCheck, round_: Round) -> Reply:
