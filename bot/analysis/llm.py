@@ -98,6 +98,7 @@ from bot.analysis.verify import (
 )
 from bot.core.anonymity import Floor
 from bot.core.errors import ConfigError
+from bot.core.replies import counted
 
 logger = logging.getLogger(__name__)
 
@@ -394,30 +395,37 @@ class _Run:
         result.contradictions = contradictions
         result.follow_ups = self.follow_ups(checks, contradictions)
         result.notes.append(
-            f"Written by {self.label} from {len(read_ids)} answer(s) in {self.calls} call(s); "
-            "answers of groups under the floor, flagged answers and names were never sent."
+            f"Written by {self.label} from {counted(len(read_ids), 'answer')} in "
+            f"{counted(self.calls, 'call')}; answers of groups under the floor, flagged "
+            "answers and names were never sent."
         )
         if reading.unread:
             result.notes.append(self.partial_note(reading, len(read_ids), len(sendable)))
         if dropped:
+            were = "was" if dropped == 1 else "were"
             result.notes.append(
-                f"{dropped} claim(s) from the model were not grounded in the answers and were "
-                "left out."
+                f"{counted(dropped, 'claim')} from the model {were} not grounded in the answers "
+                f"and {were} left out."
             )
         if reworded:
+            were = "was" if reworded == 1 else "were"
+            titles = counted(reworded, "theme title or gist", "theme titles or gists")
             result.notes.append(
-                f"{reworded} theme title(s) or gist(s) were not borne out by the theme's answers; "
-                "titles were taken from the answers instead."
+                f"{titles} {were} not borne out by the theme's answers; titles were taken from "
+                "the answers instead."
             )
         if beyond_figures:
+            were, them = ("was", "it by its") if beyond_figures == 1 else ("were", "them by their")
             result.notes.append(
-                f"{beyond_figures} contradiction(s) were read by the model in what the answers "
-                "say, where the figures show none: judge them by their quotes."
+                f"{counted(beyond_figures, 'contradiction')} {were} read by the model in what "
+                f"the answers say, where the figures show none: judge {them} quotes."
             )
         if described_offline:
+            were, them = ("was", "it") if described_offline == 1 else ("were", "them")
             result.notes.append(
-                f"{described_offline} contradiction(s) the figures show were not described by the "
-                "model; the offline engine's description and quotes are shown for them."
+                f"{counted(described_offline, 'contradiction')} the figures show {were} not "
+                "described by the model; the offline engine's description and quotes are shown "
+                f"for {them}."
             )
         if merge_note:
             result.notes.append(merge_note)
@@ -437,9 +445,9 @@ class _Run:
         else:
             why = reading.failures[0]
         return (
-            f"Partial result: the model read {read} of {total} answers ({why}). Themes of "
-            "questions it did not read are the offline engine's, and contradictions there come "
-            "from the figures."
+            f"Partial result: the model read {read} of {counted(total, 'answer')} ({why}). "
+            "Themes of questions it did not read are the offline engine's, and contradictions "
+            "there come from the figures."
         )
 
     # -- what is sent -----------------------------------------------------------------------

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import BaseModel, Field
 
+from bot.core.replies import counted
+
 if TYPE_CHECKING:
     from bot.core.domain import Question
 
@@ -246,5 +248,5 @@ class Progress(BaseModel):
 
     def __str__(self) -> str:
         if self.step == "reading":
-            return f"The model has read {self.done} of {self.total} answers"
-        return f"Merging the themes: {self.done} of {self.total} call(s) done"
+            return f"The model has read {self.done} of {counted(self.total, 'answer')}"
+        return f"Merging the themes: {self.done} of {counted(self.total, 'call')} done"

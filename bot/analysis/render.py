@@ -20,7 +20,7 @@ from bot.analysis.models import Analysis, Contradiction, QuestionResult, SideFig
 from bot.analysis.models import Quote as QuoteModel
 from bot.analysis.offline import effect_order
 from bot.core.anonymity import Floor
-from bot.core.replies import Heading, Note, Quote, Reply, Table, Text
+from bot.core.replies import Heading, Note, Quote, Reply, Table, Text, counted
 
 #: Contradictions and themes drawn on the first screen; the rest go behind "more".
 CONTRADICTIONS_FIRST = 3
@@ -425,4 +425,5 @@ def _add_predictions(reply: Reply, analysis: Analysis) -> None:
         "neither": "neither side knows the customer clearly better.",
         None: "the other side gave too few predictions to compare.",
     }[scores.closest]
-    reply.add(Text(f"Over {scores.questions} question(s), on average {off} out of 5: {verdict}"))
+    over = counted(scores.questions, "question")
+    reply.add(Text(f"Over {over}, on average {off} out of 5: {verdict}"))

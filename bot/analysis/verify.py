@@ -42,6 +42,7 @@ from bot.analysis.findings import (
 )
 from bot.analysis.models import AnswerRecord, Contradiction, QuestionResult, Quote, Role
 from bot.analysis.quotes import excerpt, find_verbatim, normalise
+from bot.core.replies import counted
 
 logger = logging.getLogger(__name__)
 
@@ -271,8 +272,8 @@ def _contradiction(
         needed = min(MIN_QUOTES_PER_SIDE, in_batch) or 1
         if len(sides[role]) < needed:
             verified.drop(
-                f"a contradiction on {question_id!r} quotes {len(sides[role])} {role} "
-                f"answer(s); it needs {needed}"
+                f"a contradiction on {question_id!r} quotes "
+                f"{counted(len(sides[role]), f'{role} answer')}; it needs {needed}"
             )
             return None
     summary = normalise(claim.summary)

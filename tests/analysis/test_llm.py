@@ -89,7 +89,7 @@ def test_a_grounded_reply_becomes_the_result(labelled_answers, offline, labels):
     # The figures, flags and hidden groups stay the offline engine's.
     assert result.questions == offline.questions
     assert result.flagged == offline.flagged and result.hidden == offline.hidden
-    assert any("in 3 call(s)" in note for note in result.notes)
+    assert any("in 3 calls" in note for note in result.notes)
 
 
 def test_each_batch_is_sent_only_its_own_questions_facts(labelled_answers, offline):
@@ -184,7 +184,7 @@ def test_ungrounded_claims_are_dropped_and_the_rest_kept(labelled_answers, offli
     result, _ = run(labelled_answers, offline, mostly_good)
     assert result.engine == "llm:scripted"
     dropped = next(n for n in result.notes if "not grounded" in n)
-    assert dropped.startswith("4 claim(s)")  # two in each of the two batches
+    assert dropped.startswith("4 claims")  # two in each of the two batches
     # The theme whose quote was invented still stands on its answers, quoted verbatim.
     by_id = {a.id: a for a in labelled_answers}
     for quote in all_quotes(result):
@@ -437,6 +437,7 @@ def test_progress_is_reported_until_every_answer_is_read(labelled_answers, offli
     assert [p.done for p in reading] == sorted(p.done for p in reading)
     assert str(reading[-1]) == "The model has read 85 of 85 answers"
     assert seen[-1].step == "merging" and seen[-1].done == seen[-1].total == 1
+    assert str(seen[-1]) == "Merging the themes: 1 of 1 call done"
 
 
 @pytest.mark.parametrize("concurrency", [1, 3])
