@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.core.anonymity import Response
 from bot.core.domain import Answer, Question, Round
-from bot.core.replies import File, Heading, Note, Quote, Reply, Table, Text
+from bot.core.replies import File, Heading, Note, Quote, Reply, Table, Text, counted
 
 MAX_BLOCKS = 50
 MAX_SECTION_CHARS = 3000
@@ -240,7 +240,7 @@ def checkin_blocks(
     blocks: list[dict] = [
         {"type": "header", "text": _plain(f"Integrity check · round {round_.number}", 150)},
         _section(
-            f"{len(questions)} question(s), about two minutes. The same questions go to "
+            f"{counted(len(questions), 'question')}, about two minutes. The same questions go to "
             "executives and frontline staff; leadership then sees where the two views differ. "
             f"Open until {slack_date(round_.closes_at)}."
         ),
@@ -264,11 +264,12 @@ def checkin_metadata(round_: Round) -> dict:
 def reminder_blocks(
     round_: Round, unanswered: Sequence[Question], answers: dict[str, Answer]
 ) -> list[dict]:
+    are = "is" if len(unanswered) == 1 else "are"
     blocks = [
         _section(
             f":wave: A reminder: round {round_.number} closes "
-            f"{slack_date(round_.closes_at)}, and {len(unanswered)} question(s) are waiting for "
-            "you. It takes a minute, and it is anonymous."
+            f"{slack_date(round_.closes_at)}, and {counted(len(unanswered), 'question')} {are} "
+            "waiting for you. It takes a minute, and it is anonymous."
         )
     ]
     for number, question in enumerate(unanswered, start=1):
@@ -455,8 +456,8 @@ def home_view(
         blocks.append(
             _section(
                 f"*Round {round_.number}* is open until {slack_date(round_.closes_at)}. "
-                f"You have answered {len(questions) - len(left)} of your {len(questions)} "
-                "question(s)."
+                f"You have answered {len(questions) - len(left)} of your "
+                f"{counted(len(questions), 'question')}."
             )
         )
         for number, question in enumerate(questions, start=1):

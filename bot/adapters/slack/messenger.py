@@ -35,7 +35,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot.adapters.slack import blocks as kit
 from bot.adapters.slack.config import SlackSettings
 from bot.core.domain import Person, Question, Round, direct_user
-from bot.core.replies import Reply
+from bot.core.replies import Reply, counted
 from bot.core.service import Grant, IntegrityCheck
 
 logger = logging.getLogger(__name__)
@@ -343,7 +343,7 @@ class SlackMessenger:
         posted = self.post(
             person.user_id,
             blocks,
-            text=f"Integrity check, round {round_.number}: {len(questions)} question(s)",
+            text=f"Integrity check, round {round_.number}: {counted(len(questions), 'question')}",
             metadata=kit.checkin_metadata(round_),
         )
         return message_ref(posted["channel"], posted["ts"])
@@ -374,7 +374,8 @@ class SlackMessenger:
         self.post(
             person.user_id,
             kit.reminder_blocks(round_, unanswered, answers),
-            text=f"Reminder: round {round_.number} has {len(unanswered)} question(s) for you",
+            text=f"Reminder: round {round_.number} has "
+            f"{counted(len(unanswered), 'question')} for you",
         )
 
     def checkin_update(self, person: Person, round_: Round) -> dict:

@@ -64,7 +64,7 @@ from bot.core.commands import Commands
 from bot.core.domain import Person, Round
 from bot.core.errors import IntegrityError, InvalidAnswer, failure_message
 from bot.core.privacy import privacy_text
-from bot.core.replies import Note, Reply
+from bot.core.replies import Note, Reply, counted
 from bot.core.service import KEEP, Grant, IntegrityCheck
 
 logger = logging.getLogger(__name__)
@@ -326,9 +326,10 @@ class TeamsBot(TeamsMessenger):
         if await self._first_sighting(activity):
             try:
                 count = await asyncio.to_thread(self.record_card, person, round_, data or {})
+                them = "it" if count == 1 else "them"
                 message = (
-                    f"Recorded {count} answer(s). Thank you! You can change them until the "
-                    "round closes."
+                    f"Recorded {counted(count, 'answer')}. Thank you! You can change {them} "
+                    "until the round closes."
                     if count
                     else "Nothing to record yet: choose a rating or write why, then send."
                 )
@@ -484,16 +485,17 @@ class TeamsBot(TeamsMessenger):
                 logger.exception("Could not read the whole roster of team %s", team)
                 await context.send_activity(
                     f"Integrity Check is installed, but Teams would not give me the whole "
-                    f"list of this team's members: {reached} member(s) get the weekly "
+                    f"list of this team's members: {counted(reached, 'member')} "
+                    f"{'gets' if reached == 1 else 'get'} the weekly "
                     "check-in in a private 1:1 chat with me so far. Everyone else gets it "
                     "once they open Integrity Check from the Apps menu; an executive's "
                     "`status` lists who I cannot reach yet."
                 )
                 return
             await context.send_activity(
-                f"Integrity Check is installed: {reached} member(s) of this team get the "
-                "weekly check-in in a private 1:1 chat with me. Answers are anonymous, and "
-                "summaries go to executives only."
+                f"Integrity Check is installed: {counted(reached, 'member')} of this team "
+                f"{'gets' if reached == 1 else 'get'} the weekly check-in in a private 1:1 "
+                "chat with me. Answers are anonymous, and summaries go to executives only."
             )
 
         await self.continue_in(reference, work)

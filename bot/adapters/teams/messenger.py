@@ -28,7 +28,7 @@ from microsoft_agents.hosting.core import ClaimsIdentity, Connections, TurnConte
 from bot.adapters.teams import cards, files
 from bot.adapters.teams.config import TeamsSettings
 from bot.core.domain import Person, Question, Round, direct_user
-from bot.core.replies import Reply
+from bot.core.replies import Reply, counted
 from bot.core.service import DeliveryReport, IntegrityCheck
 
 logger = logging.getLogger(__name__)
@@ -212,10 +212,11 @@ class TeamsMessenger:
         return None
 
     def remind(self, person: Person, round_: Round, unanswered: list[Question]) -> None:
+        waits = "waits" if len(unanswered) == 1 else "wait"
         nudge = Activity(
             type=ActivityTypes.message,
-            text=f"A reminder: {len(unanswered)} question(s) of round {round_.number} wait for "
-            "you. It takes two minutes, and it is anonymous.",
+            text=f"A reminder: {counted(len(unanswered), 'question')} of round "
+            f"{round_.number} {waits} for you. It takes two minutes, and it is anonymous.",
         )
 
         async def send() -> str:

@@ -80,3 +80,13 @@ def test_a_text_only_question_gets_no_rating_buttons_or_select():
     ids = [b.get("block_id") for b in modal["blocks"]]
     assert "rating:proposed-1" not in ids and "why:proposed-1" in ids
     assert "rating:give-away" in ids
+
+
+def test_a_check_in_and_a_reminder_count_their_questions_in_words():
+    round_, words, rated = _rounds_questions()
+    one = json.dumps(kit.reminder_blocks(round_, [rated], {})[0])
+    two = json.dumps(kit.reminder_blocks(round_, [words, rated], {})[0])
+    assert "1 question is waiting for you" in one
+    assert "2 questions are waiting for you" in two
+    checkin = json.dumps(kit.checkin_blocks(round_, [rated], {}, floor=5)[1])
+    assert "1 question, about two minutes" in checkin

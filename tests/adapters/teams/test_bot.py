@@ -92,7 +92,9 @@ async def test_a_card_answer_delivered_twice_is_recorded_once(teams, service, ad
         assert "Recorded: 2/5, with your why." in texts(body["value"])
         # The refreshed card keeps the answer in its inputs, so sending again edits it.
         assert inputs(body["value"])[f"rating:{question.id}"]["value"] == "2"
-    assert "Recorded 1 answer(s)" in " ".join(texts((await first.json())["value"]))
+    assert "Recorded 1 answer. Thank you! You can change it " in " ".join(
+        texts((await first.json())["value"])
+    )
     answers = service.store.answers([round_.id])
     assert [(a.question_id, a.rating, a.text) for a in answers] == [(question.id, 2, "price only")]
     rows = list(service.store.db.query("select source from answers"))
@@ -336,7 +338,7 @@ async def test_a_reminder_repeats_the_checkin_card(teams, service, admin):
     left = service.questions_for(fay, round_)
     await asyncio.to_thread(teams.bot.remind, fay, round_, left)
     nudge, card = teams.connector.messages("a:chat-u6")[-2:]
-    assert f"{len(left)} question(s) of round {round_.number}" in nudge["text"]
+    assert f"{len(left)} questions of round {round_.number} wait for you" in nudge["text"]
     assert card["attachments"][0]["contentType"] == CARD
 
 
@@ -368,7 +370,7 @@ async def test_installing_in_a_team_opens_a_private_chat_with_every_member(teams
         [card] = teams.connector.cards(f"a:personal-29:{member}")
         assert f"Round {round_.number}: the integrity check" in texts(card)
     [note] = teams.connector.messages(team)
-    assert "2 member(s) of this team" in note["text"]
+    assert "2 members of this team get the weekly check-in" in note["text"]
 
     # Someone joining the team later is reached the same way.
     joined = teams.activity(
@@ -537,7 +539,7 @@ async def test_a_card_with_one_bad_answer_stores_none_of_them(teams, service, ad
 
     del data[f"why:{second.id}"]
     body = await (await teams.post(teams.card_action("answer", data))).json()
-    assert "Recorded 2 answer(s)" in " ".join(texts(body["value"]))
+    assert "Recorded 2 answers. Thank you! You can change them " in " ".join(texts(body["value"]))
     stored = {a.question_id: (a.rating, a.text) for a in service.store.answers([round_.id])}
     assert stored[first.id] == (4, "they come back for the people")
     assert stored[second.id][0] == 2 and not stored[second.id][1]  # no why yet

@@ -17,7 +17,7 @@ def test_each_block_kind_has_its_card_element():
         [
             Heading("Integrity check: round 3"),
             Text("Executives rate 4.6, frontline 1.8."),
-            Note("2 question group(s) had fewer than 5 answers."),
+            Note("2 question groups had fewer than 5 answers."),
             Quote("They stay because leaving is a hassle.", "frontline, Support"),
             Table(["who", "rate"], [["executives", "80%"]], caption="Response rate"),
             File("x.csv", b"a,b\n", "text/csv"),
