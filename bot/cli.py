@@ -26,6 +26,7 @@ from typing import Any
 
 from bot.core.anonymity import DEFAULT_FLOOR, LEAST_FLOOR, Floor
 from bot.core.errors import IntegrityError, UsageError
+from bot.core.replies import counted
 
 
 @dataclass(frozen=True)
@@ -255,7 +256,8 @@ def _customers_import(args: argparse.Namespace, core: CoreFactory) -> int:
         print(f"integrity: {error}", file=sys.stderr)
     if len(report.errors) > MAX_REPORTED_ERRORS:
         print(
-            f"integrity: … and {len(report.errors) - MAX_REPORTED_ERRORS} more bad row(s).",
+            "integrity: … and "
+            f"{counted(len(report.errors) - MAX_REPORTED_ERRORS, 'more bad row')}.",
             file=sys.stderr,
         )
     read_as = f"read as {report.scale.upper()}" + (
@@ -264,16 +266,17 @@ def _customers_import(args: argparse.Namespace, core: CoreFactory) -> int:
         else ""
     )
     if report.errors and not args.keep_good:
+        rows = counted(len(report.errors) + len(report.good), "row")
+        are, them = ("is", "it") if len(report.errors) == 1 else ("are", "them")
         print(
-            f"integrity: nothing was imported: {len(report.errors)} of "
-            f"{len(report.errors) + len(report.good)} row(s) are bad. Fix them, or run again "
-            "with --keep-good to import the good rows only.",
+            f"integrity: nothing was imported: {len(report.errors)} of {rows} {are} bad. "
+            f"Fix {them}, or run again with --keep-good to import the good rows only.",
             file=sys.stderr,
         )
         return 2
     stored = service.add_customer_answers(report.good, "import")
-    skipped = f", {len(report.errors)} bad row(s) left out" if report.errors else ""
-    print(f"Imported {stored} customer answer(s) from {args.file}, {read_as}{skipped}.")
+    skipped = f", {counted(len(report.errors), 'bad row')} left out" if report.errors else ""
+    print(f"Imported {counted(stored, 'customer answer')} from {args.file}, {read_as}{skipped}.")
     return 0
 
 

@@ -60,7 +60,7 @@ def test_a_good_csat_csv_is_imported_whole_without_identities(run, settings, tmp
         '4,"Friendly, quick",2026-10-21T16:45:12Z,,serve-or-process,bob@example.com,10.0.0.2\n',
     )
     assert run(str(path)) == 0
-    assert "Imported 2 customer answer(s)" in capsys.readouterr().out
+    assert "Imported 2 customer answers" in capsys.readouterr().out
     answers = stored(settings)
     assert [(a.question_id, a.rating, a.segment, a.source) for a in answers] == [
         ("give-away", 2, "SME", "import"),
@@ -145,7 +145,7 @@ def test_a_bad_file_is_refused_whole_with_each_bad_line_named(run, settings, tmp
     assert f"{path} line 4: '20/10/2026' is not a date: use YYYY-MM-DD" in err
     assert f"{path} line 5: 'no-such-question' is not a question id" in err
     assert f"{path} line 7: no date" in err
-    assert "nothing was imported: 4 of 6 row(s) are bad" in err and "--keep-good" in err
+    assert "nothing was imported: 4 of 6 rows are bad. Fix them" in err and "--keep-good" in err
     assert stored(settings) == []
 
 
@@ -154,8 +154,8 @@ def test_keep_good_stores_the_good_rows_and_lists_the_bad(run, settings, tmp_pat
     assert run(str(path), "--keep-good") == 0
     captured = capsys.readouterr()
     assert "line 3:" in captured.err and "line 7:" in captured.err
-    assert "Imported 2 customer answer(s)" in captured.out
-    assert "4 bad row(s) left out" in captured.out
+    assert "Imported 2 customer answers" in captured.out
+    assert "4 bad rows left out" in captured.out
     assert [(a.question_id, a.rating) for a in stored(settings)] == [
         ("give-away", 4),
         ("serve-or-process", 5),
