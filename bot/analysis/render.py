@@ -144,7 +144,7 @@ def headline(analysis: Analysis) -> str:
     hidden = sum(1 for q in analysis.questions if q.suppressed)
     questions = {q.question_id: q for q in analysis.questions}
     contradictions = _ranked(analysis.contradictions, questions)
-    of = f"{total} question{'s' if total != 1 else ''}"
+    of = counted(total, "question")
     if hidden:
         of += f" ({hidden} hidden by the anonymity floor)"
     if contradictions:
@@ -307,7 +307,7 @@ def reality_gap_line(analysis: Analysis) -> str:
     answered = [q for q in analysis.questions if q.customers is not None and q.customers.n]
     if not answered:
         return ""
-    of = f"{len(answered)} question{'s' if len(answered) != 1 else ''} customers answered"
+    of = f"{counted(len(answered), 'question')} customers answered"
     if not analysis.reality_gaps:
         return f"Reality gap: none; executives are within a point of customers on all {of}."
     widest = max(analysis.reality_gaps, key=lambda g: abs(g.gap))
