@@ -707,7 +707,14 @@ def _summary(result: QuestionResult, claims: dict[str, str]) -> str:
 
 
 def _unquoted(text: str) -> str:
-    return text.strip().strip('“”"').rstrip(".")
+    """A claim as it goes between the summary's own quote marks: without quote marks
+    that wrap all of it, or a closing full stop. A quote inside it keeps both its marks
+    (`The checker said "good outdoor"`)."""
+    text = text.strip()
+    inner = text[1:-1]
+    if len(text) > 1 and text[0] in '“"' and text[-1] in '”"' and not set('“”"') & set(inner):
+        text = inner.strip()
+    return text.rstrip(".")
 
 
 def _short(question: str, limit: int = 90) -> str:

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.analysis.models import Analysis, AnswerRecord
-from bot.analysis.offline import analyse_offline, theme_title
+from bot.analysis.offline import _unquoted, analyse_offline, theme_title
 from bot.analysis.render import headline, to_reply
 from bot.core.replies import Heading
 
@@ -149,6 +149,20 @@ def test_a_title_keeps_a_number_whole():
         ["helpline", "trustpilot"],
     )
     assert title == "The local helpline has a great reputation and a 4.6 Trustpilot score"
+
+
+@pytest.mark.parametrize(
+    ("claim", "shown"),
+    [
+        ('The checker said "good outdoor"', 'The checker said "good outdoor"'),
+        ("“Completely”", "Completely"),
+        ('"Nothing has changed."', "Nothing has changed"),
+        ("Newcomers get the best deals.", "Newcomers get the best deals"),
+        ('"Loyal" customers pay "more"', '"Loyal" customers pay "more"'),
+    ],
+)
+def test_a_claim_loses_only_the_quote_marks_that_wrap_it(claim, shown):
+    assert _unquoted(claim) == shown
 
 
 @pytest.fixture(scope="module")
