@@ -75,15 +75,21 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
     assert figures.theme_ari >= 0.52, lines
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="held out: 24 of 25 found; one of Moorline Buses' 4 contradictions is missed",
+)
 def test_held_out_contradictions_are_all_found(scores):
-    """The issue's aim: 17 of 17 on companies no tuning ever read (15 of 17 before the
-    stance head learnt from readings of the tuning companies' answers in words)."""
+    """The issue's aim, on companies no tuning ever read. The five held out first: 17 of
+    17 (15 of 17 before the stance head learnt from readings of the tuning companies'
+    answers in words). Two more, written and scored after every change of this stop and
+    never trained on: Thornbury Homes 4 of 4, Moorline Buses 3 of 4."""
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.divergence_f1 == 1.0
 
 
 @pytest.mark.xfail(
-    strict=True, reason="held out: theme ARI 0.56 against the aim of 0.7 (tuning: 0.52)"
+    strict=True, reason="held out: theme ARI 0.55 against the aim of 0.7 (tuning: 0.52)"
 )
 def test_held_out_themes_match_a_persons_grouping(scores):
     figures = totals([s for s in scores.values() if s.held_out])
