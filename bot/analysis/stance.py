@@ -324,11 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     bank = load_bank(root / "prompts" / "questions.yaml")
     labels = {q.id: (q.low_label, q.high_label) for q in bank}
     examples = load_examples()
-    rated = corpus_ratings(args.corpus, labels)
+    readings = corpus_readings(args.corpus)
+    rated = corpus_ratings(args.corpus, labels, readings)
     rows = examples + [row for _, row in rated]
     company = [""] * len(examples) + [c for c, _ in rated]
     ratings = np.array([row[2] for _, row in rated], dtype=np.float64)
-    readings = corpus_readings(args.corpus)
     read = np.array([(c, q, text.strip()) in readings for c, (q, text, _) in rated])
     for embedder in (sentence_embedder(), word_embedder()):
         training = _training(embedder, rows, company, labels)
@@ -395,11 +395,15 @@ def corpus_readings(corpus: Path) -> dict[tuple[str, str, str], int]:
     }
 
 
-def corpus_ratings(corpus: Path, labels: dict) -> list[tuple[str, tuple[str, str, int]]]:
+def corpus_ratings(
+    corpus: Path, labels: dict, readings: dict[tuple[str, str, str], int] | None = None
+) -> list[tuple[str, tuple[str, str, int]]]:
     """(company, (question id, text, rating)) for the answers of the corpus's tuning
     companies (`tuning_answers`) to the bank's questions: the rating the person gave, or
-    for an answer in words, the one a reader gave it (`corpus_readings`)."""
-    readings = corpus_readings(corpus)
+    for an answer in words, the one a reader gave it (`readings`, read from the corpus
+    by `corpus_readings` unless given)."""
+    if readings is None:
+        readings = corpus_readings(corpus)
     rated: list[tuple[str, tuple[str, str, int]]] = []
     for company, _, row in tuning_answers(corpus):
         question_id, text = row["question_id"], row["text"]
