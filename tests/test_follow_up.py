@@ -51,8 +51,11 @@ def test_an_admin_adds_a_listed_follow_up_to_the_next_round(commands, service, a
     assert question.text == follow_up.ask and "which is closer to what you see" in question.text
     # The scale runs from the frontline's claim (the lower side) to the executives'.
     (contradiction,) = service.analysis(service.scope(admin, "last"))[0].contradictions
-    assert question.low_label == contradiction.frontline_claim[:60].rstrip()
-    assert question.high_label == contradiction.executive_claim[:60].rstrip()
+    for label, claim in (
+        (question.low_label, contradiction.frontline_claim),
+        (question.high_label, contradiction.executive_claim),
+    ):
+        assert label and len(label) <= 60 and claim.startswith(label.rstrip("…").rstrip())
     assert question.why_prompt == follow_up.why and question.why_prompt
     assert question.roles == ("executive", "frontline")
 

@@ -341,15 +341,37 @@ class _StanceScorer:
         """Read the stances of a question's texts with the embedder's trained head (the
         one for labelled ends when the question has them), embedding the texts when no
         vectors are given. False, reading nothing, when the embedder has no head."""
+        read = self._head_read(embedder, question_id, texts, vectors)
+        if read is None:
+            return False
+        self._stances.update({(question_id, t): float(v) for t, v in zip(texts, read, strict=True)})
+        return True
+
+    def _head_read(
+        self,
+        embedder: Embedder,
+        question_id: str,
+        texts: list[str],
+        vectors: np.ndarray | None = None,
+    ) -> np.ndarray | None:
         axis = self._axis(embedder, question_id)
         head = head_for(getattr(embedder, "name", ""), axis is not None)
         if head is None:
-            return False
+            return None
         vectors = embedder.embed(texts) if vectors is None else vectors
         axes = None if axis is None else np.broadcast_to(axis, vectors.shape)
-        read = head.read(texts, vectors, axes)
-        self._stances.update({(question_id, t): float(v) for t, v in zip(texts, read, strict=True)})
-        return True
+        return head.read(texts, vectors, axes)
+
+    def phrases(self, question_id: str, phrases: list[str]) -> np.ndarray | None:
+        """Stances of phrases cut from a question's answers (a claim's candidates), read
+        by the finest embedder with a head and kept apart from the answers' own; None
+        when no embedder has one."""
+        for embedder in (self.reader, self.embedder):
+            if embedder is not None and phrases:
+                read = self._head_read(embedder, question_id, phrases)
+                if read is not None:
+                    return read
+        return None
 
     def centre(self, question_id: str, answers: list[AnswerRecord]) -> None:
         """Read the stance of a question's answers, in one pass.
@@ -629,7 +651,7 @@ def _contradiction(
         high: _side_quotes(answers, high, +1, scores, flagged, space, scorer),
         low: _side_quotes(answers, low, -1, scores, flagged, space, scorer),
     }
-    claims = _claims(result, themes, info, quotes, scores)
+    claims = _claims(result, themes, info, quotes, scores, answers, flagged, scorer)
     return Contradiction(
         question_id=result.question_id,
         summary=_summary(result, claims),
@@ -646,10 +668,15 @@ def _claims(
     info: QuestionInfo | None,
     quotes: dict[str, list[Quote]],
     scores: dict[str, float],
+    answers: list[AnswerRecord],
+    flagged: set[str],
+    scorer: _StanceScorer,
 ) -> dict[str, str]:
     """What each side says, in a few words: its own theme on the question that leans
-    furthest its way, else the end of the scale it leans to, else its strongest quote."""
+    furthest its way, else the end of the scale it leans to, else its strongest quote.
+    A theme's claim is said in the side's own words (`_side_title`)."""
     gap = result.gap or 0.0
+    by_id = {a.id: a for a in answers}
     claims: dict[str, str] = {}
     for role in ROLES:
         other = "frontline" if role == "executive" else "executive"
@@ -672,7 +699,17 @@ def _claims(
                     leaning.append((lean, len(theme.answer_ids), theme))
         label = (info.high_label if leans_high else info.low_label) if info else None
         if leaning:
-            claims[role] = max(leaning, key=lambda item: item[:2])[2].title
+            theme = max(leaning, key=lambda item: item[:2])[2]
+            own_words = [
+                a
+                for a in (by_id.get(i) for i in theme.answer_ids)
+                if a is not None
+                and a.role == role
+                and a.id not in flagged
+                and a.text in scorer.space.index
+                and sign * (scores.get(a.id, MIDPOINT) - MIDPOINT) > 0
+            ]
+            claims[role] = _side_title(theme, own_words, scorer, result.question_id, sign)
         elif label:
             claims[role] = label
         elif quotes[role]:
@@ -680,6 +717,35 @@ def _claims(
         else:
             claims[role] = "the opposite"
     return claims
+
+
+def _side_title(
+    theme: Theme,
+    own_words: list[AnswerRecord],
+    scorer: _StanceScorer,
+    question_id: str,
+    sign: float,
+) -> str:
+    """A theme's claim for one side, taken from that side's answers in it that lean its
+    way, the most central first: a theme's title may come from the other side's answer
+    (an ironic "We're clearly the best at sending people elsewhere" in a theme of
+    executives' praise), and a claim must never put one side's words in the other's
+    mouth. Of the phrases a title could be, one that itself leans the side's way: "The
+    recipes are great, no argument from me" opens a complaint, and is not the complaint.
+    The theme's own title when no such answer is left."""
+    if not own_words:
+        return theme.title
+    space = scorer.space
+    vectors = space.vectors[space.rows(own_words)].astype(np.float64)
+    closeness = vectors @ vectors.mean(axis=0)
+    order = np.argsort(-closeness, kind="stable")
+    texts = list(dict.fromkeys(own_words[i].text for i in order))
+    candidates = title_candidates(texts, theme.keywords)
+    stances = scorer.phrases(question_id, [c[2].rstrip("…") for c in candidates])
+    if stances is not None:
+        leaning = [c for c, s in zip(candidates, stances, strict=True) if sign * s > 0]
+        candidates = leaning or candidates
+    return _best_title(candidates, texts)
 
 
 def _side_share(theme: Theme, role: str, result: QuestionResult) -> float:
@@ -936,13 +1002,21 @@ def _question_themes(
     keywords = c_tf_idf(
         [[space.texts[r] for r in representative[c]] for c in kept], extra_stop | _EXTRA_STOP
     )
+    # A title speaks for most of its theme: it is taken from the side that wrote most of
+    # it, never from one ironic answer of the other side among the first's praise.
+    titled: dict[int, list[str]] = {}
+    for c in kept:
+        majority = Counter(a.role for a in members[c]).most_common(1)[0][0]
+        written = {a.text for a in members[c] if a.role == majority}
+        texts = [space.texts[r] for r in representative[c]]
+        titled[c] = [t for t in texts if t in written] or texts
     return [
         _FoundTheme(
             question_id=question_id,
             members=members[c],
             representative=representative[c],
             keywords=words,
-            title=theme_title([space.texts[r] for r in representative[c]], words),
+            title=theme_title(titled[c], words),
         )
         for c, words in zip(kept, keywords, strict=True)
     ]
@@ -1059,32 +1133,61 @@ _DEPENDENT = re.compile(
     r"although|which|that|who|where|as|so that|even|not|to|or|nor|than)\b",
     re.I,
 )
+#: A clause after an answer's first that opens like this points back at something said
+#: before it ("They'd follow him", "then came in and shouted"): it cannot stand alone.
+_POINTS_BACK = re.compile(
+    r"^(?:he|she|they|it|this|that|these|those|him|her|them|then|there)\b", re.I
+)
+#: A later part of a long sentence that opens like this is a fragment of it.
+_FRAGMENT = re.compile(
+    r"^(?:on|in|at|with|for|from|by|of|about|like|into|over|under|after|before|without|"
+    r"including|especially|except|instead|plus|then|apart)\b",
+    re.I,
+)
 TITLE_MAX_WORDS = 12
 
 
 def theme_title(texts: list[str], keywords: list[str]) -> str:
     """A title a person would write: the most telling short phrase of the theme's most
     representative answers, taken word for word (never a keyword list)."""
+    return _best_title(title_candidates(texts, keywords), texts)
+
+
+def title_candidates(texts: list[str], keywords: list[str]) -> list[tuple[float, int, str]]:
+    """(score, -rank, phrase) for each phrase of the first three texts that could stand
+    alone as a title: a short sentence or a part of a long one, without its filler
+    opening, never one that leans on another, scored by the keywords it holds."""
     weights = {word: len(keywords) - i for i, word in enumerate(keywords)}
     candidates: list[tuple[float, int, str]] = []
     for rank, text in enumerate(texts[:3]):
+        later = False  # past the answer's first clause
         for sentence in _CLAUSE.finditer(text):
             # A whole sentence when it is short; else its comma-separated parts.
             parts = [sentence.group()]
             if len(parts[0].split()) > TITLE_MAX_WORDS:
                 parts = parts[0].split(",")
-            for part in parts:
+            for index, part in enumerate(parts):
                 clause = " ".join(part.split())
                 while _FILLER.match(clause) and _FILLER.sub("", clause, count=1) != clause:
                     clause = _FILLER.sub("", clause, count=1)
                 words = clause.split()
-                if len(words) < 3 or _DEPENDENT.match(clause):
+                leans_back = later and _POINTS_BACK.match(clause)
+                # "..., on the app version that didn't save skips": a later part of a
+                # sentence that opens with a preposition is a fragment of it.
+                fragment = index > 0 and _FRAGMENT.match(clause)
+                later = later or bool(words)
+                if len(words) < 3 or _DEPENDENT.match(clause) or leans_back or fragment:
                     continue
                 score = sum(weights.get(w.lower().strip("'\""), 0) for w in words)
                 score -= 2 * rank + max(0, len(words) - TITLE_MAX_WORDS)
                 if len(words) > TITLE_MAX_WORDS:
                     clause = " ".join(words[:TITLE_MAX_WORDS]) + "…"
                 candidates.append((score, -rank, clause))
+    return candidates
+
+
+def _best_title(candidates: list[tuple[float, int, str]], texts: list[str]) -> str:
+    """The best-scored candidate, capitalised; the first text's opening words without one."""
     if not candidates:
         first = " ".join(texts[0].split()[:TITLE_MAX_WORDS]) if texts else "Other answers"
         return first[:1].upper() + first[1:]

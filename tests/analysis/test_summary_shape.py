@@ -4,10 +4,12 @@ themes titled in words with the floor applied, and each thing said once."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from bot.analysis.models import Analysis, AnswerRecord
+from bot.analysis.loader import load_answers
+from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
 from bot.analysis.offline import _unquoted, analyse_offline, theme_title
 from bot.analysis.render import headline, to_reply
 from bot.core.replies import Heading
@@ -141,6 +143,54 @@ def test_a_title_skips_fillers_and_dependent_clauses():
         ["phone", "queue"],
     )
     assert title == "Nobody answers the phone before the queue times out"
+
+
+def test_a_title_skips_a_clause_that_points_back():
+    """ "They'd follow him" says nothing without the sentence before it."""
+    title = theme_title(
+        ["People come for Mr Hughes. They'd follow him, and he's not going anywhere."],
+        ["follow", "going"],
+    )
+    assert title == "People come for Mr Hughes"
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.replace("…", " ").split()).strip(" .").lower()
+
+
+@pytest.mark.parametrize("company", ["glenmere-opticians", "fenwick-rowe-furniture"])
+def test_each_side_is_said_in_its_own_words(embedder, company):
+    """ "Executives believe …" is said in an executive's words (or the scale's end they
+    lean to), never in the ironic answer of a frontline optician that sat in a theme of
+    executives' praise; and a theme's title comes from the side that wrote most of it.
+    (Before: 12 of 246 claims and 132 of 606 titles on the corpus broke this.)"""
+    from collections import Counter
+
+    corpus = Path(__file__).resolve().parent / "corpus"
+    labels = json.loads((corpus / f"{company}.labels.json").read_text(encoding="utf-8"))
+    answers = load_answers(corpus / f"{company}.jsonl")
+    texts = {a.question_id: a.question for a in answers}
+    infos = [
+        QuestionInfo(id=q, text=texts[q], low_label=gold.get("low"), high_label=gold.get("high"))
+        for q, gold in labels["questions"].items()
+    ]
+    ends = {i.id: {_plain(i.low_label or ""), _plain(i.high_label or "")} for i in infos}
+    result = analyse_offline(
+        answers, min_group=labels["min_group"], questions=infos, embedder=embedder
+    )
+    assert result.contradictions
+    for contradiction in result.contradictions:
+        qid = contradiction.question_id
+        for role in ("executive", "frontline"):
+            claim = _plain(getattr(contradiction, f"{role}_claim"))
+            own = [_plain(a.text) for a in answers if a.question_id == qid and a.role == role]
+            assert claim in ends[qid] or any(claim in text for text in own), (qid, role, claim)
+    by_id = {a.id: a for a in answers}
+    for theme in (t for t in result.themes if t.question_id is not None):
+        sides = Counter(by_id[i].role for i in theme.answer_ids)
+        most = {role for role, n in sides.items() if n == max(sides.values())}
+        written = [_plain(by_id[i].text) for i in theme.answer_ids if by_id[i].role in most]
+        assert any(_plain(theme.title) in text for text in written), (theme.title, sides)
 
 
 def test_a_title_keeps_a_number_whole():
