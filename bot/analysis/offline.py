@@ -360,7 +360,7 @@ class _StanceScorer:
             return None
         vectors = embedder.embed(texts) if vectors is None else vectors
         axes = None if axis is None else np.broadcast_to(axis, vectors.shape)
-        return head.read(texts, vectors, axes)
+        return head.read(texts, vectors, axes, [question_id] * len(texts))
 
     def phrases(self, question_id: str, phrases: list[str]) -> np.ndarray | None:
         """Stances of phrases cut from a question's answers (a claim's candidates), read

@@ -58,6 +58,17 @@ CORPUS_WEIGHT = 2.0
 READINGS = "readings.yaml"
 #: sklearn's default token: two or more word characters.
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+#: An answer that opens with a bare yes, or a bare no (`phrases`).
+_LEAD_YES = re.compile(
+    r"^\W*(?:yes|yeah|yep|yup|definitely|absolutely|certainly|of course|sure|mostly|largely|"
+    r"pretty much|totally|always)\b",
+    re.I,
+)
+_LEAD_NO = re.compile(
+    r"^\W*(?:no|nope|nah|not really|not at all|not much|not enough|not even close|hardly|"
+    r"never|rarely|far from it)\b",
+    re.I,
+)
 
 
 def head_path(embedder_name: str, labelled: bool = True) -> Path:
@@ -66,10 +77,20 @@ def head_path(embedder_name: str, labelled: bool = True) -> Path:
     return DATA / f"stance-head-{embedder_name}{'' if labelled else '-unlabelled'}.json"
 
 
-def phrases(text: str) -> list[str]:
-    """An answer's words and two-word phrases, lower case (as sklearn's TF-IDF reads them)."""
+def phrases(text: str, question_id: str | None = None) -> list[str]:
+    """An answer's words and two-word phrases, lower case (as sklearn's TF-IDF reads them).
+
+    Given its question, also whether it opens with a bare yes or no, for that question
+    (`yes@call-us-first`): "Yes." is the high end of "do they call us first?" and the
+    low end of "does our loyalty end once they have paid?", so the head learns what a
+    yes means question by question. A terse answer often says little else."""
     words = _TOKEN.findall(text.lower())
-    return words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    found = words + [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    if question_id:
+        lead = "yes" if _LEAD_YES.match(text) else "no" if _LEAD_NO.match(text) else None
+        if lead:
+            found.append(f"{lead}@{question_id}")
+    return found
 
 
 @dataclass(frozen=True)
@@ -79,15 +100,16 @@ class Phrases:
     vocabulary: dict[str, int]
     idf: np.ndarray
 
-    def rows(self, texts: list[str]) -> sparse.csr_matrix:
-        """One sparse row per text: a row holds only the phrases that text uses."""
+    def rows(self, texts: list[str], questions: list[str] | None = None) -> sparse.csr_matrix:
+        """One sparse row per text: a row holds only the phrases that text uses (with
+        the texts' question ids, `phrases` adds an opening yes or no per question)."""
         data: list[float] = []
         columns: list[int] = []
         starts = [0]
-        for text in texts:
+        for text, question_id in zip(texts, questions or [None] * len(texts), strict=True):
             found = [
                 (self.vocabulary[p], (1.0 + math.log(n)) * self.idf[self.vocabulary[p]])
-                for p, n in Counter(phrases(text)).items()
+                for p, n in Counter(phrases(text, question_id)).items()
                 if p in self.vocabulary
             ]
             norm = math.sqrt(sum(v * v for _, v in found)) or 1.0
@@ -100,9 +122,10 @@ class Phrases:
         )
 
     @classmethod
-    def learn(cls, texts: list[str]) -> Phrases:
+    def learn(cls, texts: list[str], questions: list[str] | None = None) -> Phrases:
         """Vocabulary and smooth IDF of the phrases at least `PHRASE_MIN_ANSWERS` texts use."""
-        used = Counter(p for text in texts for p in set(phrases(text)))
+        pairs = zip(texts, questions or [None] * len(texts), strict=True)
+        used = Counter(p for text, question_id in pairs for p in set(phrases(text, question_id)))
         kept = sorted(p for p, n in used.items() if n >= PHRASE_MIN_ANSWERS)
         idf = np.array([math.log((1 + len(texts)) / (1 + used[p])) + 1.0 for p in kept])
         return cls({p: i for i, p in enumerate(kept)}, idf)
@@ -132,14 +155,21 @@ class StanceHead:
     bias: float
     phrases: Phrases
 
-    def read(self, texts: list[str], vectors: np.ndarray, axes: np.ndarray | None) -> np.ndarray:
-        """Stances, -1..1, of these answers, given their embeddings and scale axes (None
-        for a question without labelled ends, read by the unlabelled head)."""
+    def read(
+        self,
+        texts: list[str],
+        vectors: np.ndarray,
+        axes: np.ndarray | None,
+        questions: list[str] | None = None,
+    ) -> np.ndarray:
+        """Stances, -1..1, of these answers, given their embeddings, scale axes (None
+        for a question without labelled ends, read by the unlabelled head) and, when
+        known, their question ids."""
         if not texts:
             return np.zeros(0, dtype=np.float64)
         tone = np.array([sentiment(t) for t in texts])
         dense = features(vectors, axes, tone)
-        return self.read_features(with_phrases(dense, self.phrases.rows(texts)))
+        return self.read_features(with_phrases(dense, self.phrases.rows(texts, questions)))
 
     def read_features(self, x: np.ndarray | sparse.csr_matrix) -> np.ndarray:
         """Stances of rows already turned into features (`with_phrases`)."""
@@ -270,8 +300,9 @@ class _Training:
         from sklearn.linear_model import Ridge
 
         texts = [self.rows[i][1] for i in np.flatnonzero(keep)]
-        vocabulary = Phrases.learn(texts)
-        x = with_phrases(self.dense[labelled][keep], vocabulary.rows(texts))
+        questions = [self.rows[i][0] for i in np.flatnonzero(keep)]
+        vocabulary = Phrases.learn(texts, questions)
+        x = with_phrases(self.dense[labelled][keep], vocabulary.rows(texts, questions))
         model = Ridge(alpha=ALPHA).fit(x, self.stances[keep], sample_weight=self.weights[keep])
         return StanceHead(
             embedder_name, model.coef_.astype(np.float64), float(model.intercept_), vocabulary
@@ -339,7 +370,10 @@ def main(argv: list[str] | None = None) -> int:
                 fold = training.company == left_out
                 head = training.fit(embedder.name, labelled, ~fold)
                 texts = [rows[i][1] for i in np.flatnonzero(fold)]
-                x = with_phrases(training.dense[labelled][fold], head.phrases.rows(texts))
+                questions = [rows[i][0] for i in np.flatnonzero(fold)]
+                x = with_phrases(
+                    training.dense[labelled][fold], head.phrases.rows(texts, questions)
+                )
                 predicted[fold] = head.read_features(x)
             left_out_reads = predicted[in_corpus]
             figures = []

@@ -151,6 +151,19 @@ def test_a_question_without_labelled_ends_is_read_by_its_own_head():
     assert low < 0 < high
 
 
+def test_an_opening_yes_or_no_is_read_per_question():
+    """ "Yes." is the high end of "do they call us first?" and the low end of "does our
+    loyalty end once they have paid?": the head sees which question a bare yes answers."""
+    from bot.analysis.stance import phrases
+
+    assert phrases("Yes. The contact centre takes 4,000 calls a week.", "call-us-first")[-1] == (
+        "yes@call-us-first"
+    )
+    assert phrases("Not really, no.", "after-they-pay")[-1] == "no@after-they-pay"
+    assert not any("@" in p for p in phrases("Nothing has changed.", "different-from-last-year"))
+    assert not any("@" in p for p in phrases("Yes. The contact centre takes calls."))
+
+
 def test_phrase_rows_are_sklearns_tf_idf():
     """The phrase features are computed without sklearn at run time; they must be
     exactly what sklearn's TfidfVectorizer gives with the same vocabulary and IDF."""
