@@ -4,12 +4,11 @@ themes titled in words with the floor applied, and each thing said once."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from bot.analysis.loader import load_answers
-from bot.analysis.models import Analysis, AnswerRecord, QuestionInfo
+from bot.analysis.models import Analysis, AnswerRecord
 from bot.analysis.offline import _unquoted, analyse_offline, theme_title
 from bot.analysis.render import headline, to_reply
 from bot.core.replies import Heading
@@ -166,14 +165,11 @@ def test_each_side_is_said_in_its_own_words(embedder, company):
     (Before: 12 of 246 claims and 132 of 606 titles on the corpus broke this.)"""
     from collections import Counter
 
-    corpus = Path(__file__).resolve().parent / "corpus"
-    labels = json.loads((corpus / f"{company}.labels.json").read_text(encoding="utf-8"))
-    answers = load_answers(corpus / f"{company}.jsonl")
-    texts = {a.question_id: a.question for a in answers}
-    infos = [
-        QuestionInfo(id=q, text=texts[q], low_label=gold.get("low"), high_label=gold.get("high"))
-        for q, gold in labels["questions"].items()
-    ]
+    from benchmarks.quality import CORPUS, question_infos
+
+    labels = json.loads((CORPUS / f"{company}.labels.json").read_text(encoding="utf-8"))
+    answers = load_answers(CORPUS / f"{company}.jsonl")
+    infos = question_infos(labels, answers)
     ends = {i.id: {_plain(i.low_label or ""), _plain(i.high_label or "")} for i in infos}
     result = analyse_offline(
         answers, min_group=labels["min_group"], questions=infos, embedder=embedder
