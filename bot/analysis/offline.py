@@ -366,11 +366,12 @@ class _StanceScorer:
         """Stances of phrases cut from a question's answers (a claim's candidates), read
         by the finest embedder with a head and kept apart from the answers' own; None
         when no embedder has one."""
+        if not phrases:
+            return None
         for embedder in (self.reader, self.embedder):
-            if embedder is not None and phrases:
-                read = self._head_read(embedder, question_id, phrases)
-                if read is not None:
-                    return read
+            read = None if embedder is None else self._head_read(embedder, question_id, phrases)
+            if read is not None:
+                return read
         return None
 
     def centre(self, question_id: str, answers: list[AnswerRecord]) -> None:
