@@ -87,8 +87,10 @@ def test_held_out_contradictions_are_all_found(scores):
     """The issue's aim, on companies no tuning ever read. The five held out first: 17 of
     17 (15 of 17 before the stance head learnt from readings of the tuning companies'
     answers in words). Thornbury Homes 4 of 4; Ravensholt Insurance, Keystone IT Services
-    and Lattice Analytics 4 of 4 each; Halden Waste Services 1 of 4, unread. Moorline
-    Buses was held out and found 3 of 4; its miss was read, so it is tuning now."""
+    and Lattice Analytics 4 of 4 each; Halden Waste Services 1 of 4, unread. Two more rounds
+    of terse answers, scored before the terse stance examples: Tollgate Water Sports 3 of 4,
+    Pennant Pharmacy Group 4 of 4. Moorline Buses was held out and found 3 of 4; its miss
+    was read, so it is tuning now."""
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.divergence_f1 == 1.0
 
