@@ -81,7 +81,7 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 34 of 37 found; Halden Waste Services, a round of terse answers, 1 of 4",
+    reason="held out: 42 of 45 found; Halden Waste Services, a round of terse answers, 1 of 4",
 )
 def test_held_out_contradictions_are_all_found(scores):
     """The issue's aim, on companies no tuning ever read. The five held out first: 17 of
@@ -89,14 +89,14 @@ def test_held_out_contradictions_are_all_found(scores):
     answers in words). Thornbury Homes 4 of 4; Ravensholt Insurance, Keystone IT Services
     and Lattice Analytics 4 of 4 each; Halden Waste Services 1 of 4, unread. Two more rounds
     of terse answers, scored before the terse stance examples: Tollgate Water Sports 3 of 4,
-    Pennant Pharmacy Group 4 of 4. Moorline Buses was held out and found 3 of 4; its miss
+    Pennant Pharmacy Group 4 of 4; after them, 4 of 4 each. Moorline Buses was held out and found 3 of 4; its miss
     was read, so it is tuning now."""
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.divergence_f1 == 1.0
 
 
 @pytest.mark.xfail(
-    strict=True, reason="held out: theme ARI 0.49 against the aim of 0.7 (tuning: 0.52)"
+    strict=True, reason="held out: theme ARI 0.48 against the aim of 0.7 (tuning: 0.52)"
 )
 def test_held_out_themes_match_a_persons_grouping(scores):
     figures = totals([s for s in scores.values() if s.held_out])

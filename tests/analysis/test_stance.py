@@ -146,9 +146,35 @@ def test_a_question_without_labelled_ends_is_read_by_its_own_head():
     assert head is not None
     assert head.weights.shape == (embedder.dim + 1 + len(head.phrases.vocabulary),)
     assert features(np.ones((2, embedder.dim)), None, np.zeros(2)).shape == (2, embedder.dim + 1)
-    texts = ["We never call anyone back.", "Every caller gets a named person who fixes it."]
-    low, high = head.read(texts, embedder.embed(texts), None)
-    assert low < 0 < high
+    # Plain answers, low then high: each pair in order, and nearly all on the right side
+    # of the middle (without the question's ends, "We never call anyone back." reads
+    # just above it, since terse examples taught it that "never" often praises: "Never
+    # once made anyone press a number.").
+    pairs = [
+        ("We never call anyone back.", "Every caller gets a named person who fixes it."),
+        (
+            "Complaints go in a drawer and nobody reads them.",
+            "Every complaint is read by a director and answered within a day.",
+        ),
+        (
+            "Loyal customers pay more than new ones for the same thing.",
+            "Our longest customers get the best prices we offer.",
+        ),
+        (
+            "People who raise problems get sidelined.",
+            "Raising a problem gets you thanked in the team meeting.",
+        ),
+        (
+            "Once the contract is signed we stop returning calls.",
+            "After they sign, their account manager visits every quarter.",
+        ),
+    ]
+    right = 0
+    for pair in pairs:
+        low, high = head.read(list(pair), embedder.embed(list(pair)), None)
+        assert low < high, pair
+        right += int(low < 0) + int(high > 0)
+    assert right >= 9, f"{right} of {2 * len(pairs)} on the right side of the middle"
 
 
 def test_an_opening_yes_or_no_is_read_per_question():
