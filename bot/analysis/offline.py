@@ -14,8 +14,9 @@
    read for stance, quoted, or made to stand for a theme.
 3. **Per question, the two sides.** n, mean rating, spread (sample sd), n_rated, and
    the gap (executive − frontline). The basis is `ratings` when each side has at
-   least 3 ratings; otherwise `text`, where an unrated answer's position is read from
-   its words by the stance head (`bot.analysis.stance`: a trained reader over the
+   least 3 ratings and no answer is in words alone; otherwise `text`, where each
+   answer's position is its rating or, when it has none, is read from its words by
+   the stance head (`bot.analysis.stance`: a trained reader over the
    sentence embedding, its relation to the question's two labelled ends, and
    sentiment and phrases), mapped to 1-5 as 3 + 2 × stance. Significance: for
    ratings a two-sided Mann-Whitney U test; for positions read from words, which are
@@ -493,7 +494,10 @@ def _question_result(
         elif a.text.strip() and a.id not in flagged:
             scores[a.id] = _to_scale(scorer.stance(a))
     meaning_p: float | None = None
-    if all(len(rated[role]) >= MIN_SCORED for role in ROLES):
+    # A question answered partly in words alone is compared on every answer's position,
+    # its rating or its words: the ratings alone would leave out what half the round said.
+    read_from_words = any(a.rating is None and scorer.counts(a) for a in answers if a.id in scores)
+    if all(len(rated[role]) >= MIN_SCORED for role in ROLES) and not read_from_words:
         basis = "ratings"
         values = {role: [float(a.rating) for a in rated[role]] for role in ROLES}
         p_value = _rank_p_value(values["executive"], values["frontline"])

@@ -68,8 +68,9 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
     # Copperpot Meal Kits 2 of 4, Moorline Buses 3 of 4 (held out until its miss was
     # read), and two rounds of terse answers, Brookfield Parcels 3 of 4 and Redrock Dental
     # 4 of 4; then a reader's ratings of their answers in words joined the stance head's
-    # training. The one still missed is Copperpot's prospects question, where both sides
-    # rate it about 3 and only the words of the rated answers disagree.
+    # training. Copperpot's prospects question, half its answers in words alone, was
+    # missed while a question with three ratings a side was compared on its ratings
+    # alone; every answer's position counts now, and all 103 are found.
     # Themes: 0.516 (the engine's themes did not change: the new companies' terse and
     # long answers sort less well, 0.43 to 0.49; a person sorting six of these companies
     # blind reaches 0.92, the engine 0.59 on them).
@@ -81,16 +82,17 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 42 of 45 found; Halden Waste Services, a round of terse answers, 1 of 4",
+    reason="held out: 43 of 45 found; Halden Waste Services, a round of terse answers, 2 of 4",
 )
 def test_held_out_contradictions_are_all_found(scores):
     """The issue's aim, on companies no tuning ever read. The five held out first: 17 of
     17 (15 of 17 before the stance head learnt from readings of the tuning companies'
     answers in words). Thornbury Homes 4 of 4; Ravensholt Insurance, Keystone IT Services
-    and Lattice Analytics 4 of 4 each; Halden Waste Services 1 of 4, unread. Two more rounds
-    of terse answers, scored before the terse stance examples: Tollgate Water Sports 3 of 4,
-    Pennant Pharmacy Group 4 of 4; after them, 4 of 4 each. Moorline Buses was held out and found 3 of 4; its miss
-    was read, so it is tuning now."""
+    and Lattice Analytics 4 of 4 each; Halden Waste Services, unread, 1 of 4, and 2 of 4
+    once mixed questions were compared on every answer. Two more rounds of terse answers,
+    scored before the terse stance examples: Tollgate Water Sports 3 of 4, Pennant
+    Pharmacy Group 4 of 4; after them, 4 of 4 each. Moorline Buses was held out and found
+    3 of 4; its miss was read, so it is tuning now."""
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.divergence_f1 == 1.0
 

@@ -190,6 +190,53 @@ def test_an_opening_yes_or_no_is_read_per_question():
     assert not any("@" in p for p in phrases("Yes. The contact centre takes calls."))
 
 
+def test_a_question_answered_partly_in_words_is_compared_on_every_answer():
+    """Three ratings a side that agree do not outvote twelve answers in words that do
+    not: each answer's position is its rating, or its words when it has none."""
+    from bot.analysis.models import AnswerRecord, QuestionInfo
+    from bot.analysis.offline import analyse_offline
+
+    question = BANK["prospects-vs-customers"]
+    words = {
+        "executive": [
+            "Our longest-standing customers get our best prices, full stop.",
+            "Loyal clients get first call on new stock and a named account manager.",
+            "Anyone who has been with us five years pays less than a newcomer.",
+            "Renewing customers get the loyalty rate, which beats any launch offer.",
+            "We look after the people who stayed with us before we chase anyone new.",
+            "The long-standing accounts get the perks; that is the whole point of the scheme.",
+        ],
+        "frontline": [
+            "New sign-ups get the launch discount and loyal customers get the price rise.",
+            "The best deals are only for people who have never bought from us.",
+            "Existing customers pay more for the same thing than someone walking in today.",
+            "Mrs Hale has been with us twelve years and pays double the new-customer rate.",
+            "Every promotion is for newcomers; the regulars just see the bill go up.",
+            "If you want a good price here, leave and sign up again as someone new.",
+        ],
+    }
+    answers = [
+        AnswerRecord(id=f"{role[0]}w{i}", question_id=question.id, question=question.text,
+                     role=role, text=text)
+        for role, texts in words.items()
+        for i, text in enumerate(texts)
+    ] + [
+        AnswerRecord(id=f"{role[0]}r{i}", question_id=question.id, question=question.text,
+                     role=role, rating=3, text="")
+        for role in words
+        for i in range(3)
+    ]  # fmt: skip
+    info = QuestionInfo(
+        id=question.id, text=question.text, low_label=question.low_label,
+        high_label=question.high_label,
+    )  # fmt: skip
+    result = analyse_offline(answers, min_group=3, questions=[info]).questions[0]
+    assert result.basis == "text"
+    assert result.executive.n_rated == 3 and result.executive.n == 9
+    assert result.executive.position > 3 > result.frontline.position
+    assert result.verdict == "contradict"
+
+
 def test_phrase_rows_are_sklearns_tf_idf():
     """The phrase features are computed without sklearn at run time; they must be
     exactly what sklearn's TfidfVectorizer gives with the same vocabulary and IDF."""
