@@ -1143,6 +1143,14 @@ _DEPENDENT = re.compile(
 _POINTS_BACK = re.compile(
     r"^(?:he|she|they|it|this|that|these|those|him|her|them|then|there)\b", re.I
 )
+#: A short clause that ends on a bare auxiliary ("The shop does.", "Nobody else would.")
+#: leaves its verb to a clause before it: it cannot stand alone. ("Patient care is in
+#: everything we do" is long enough to hold its own verb.)
+_ELLIPTICAL = re.compile(
+    r"\b(?:do|does|did|is|are|was|were|am|can|could|will|would|shall|should|may|might|"
+    r"must|has|have|had)(?:n't|n’t| not)?$",
+    re.I,
+)
 #: A later part of a long sentence that opens like this is a fragment of it.
 _FRAGMENT = re.compile(
     r"^(?:on|in|at|with|for|from|by|of|about|like|into|over|under|after|before|without|"
@@ -1181,7 +1189,9 @@ def title_candidates(texts: list[str], keywords: list[str]) -> list[tuple[float,
                 # sentence that opens with a preposition is a fragment of it.
                 fragment = index > 0 and _FRAGMENT.match(clause)
                 later = later or bool(words)
-                if len(words) < 3 or _DEPENDENT.match(clause) or leans_back or fragment:
+                elliptical = len(words) <= 4 and _ELLIPTICAL.search(clause.rstrip(" .!?"))
+                cannot_stand = leans_back or fragment or elliptical
+                if len(words) < 3 or _DEPENDENT.match(clause) or cannot_stand:
                     continue
                 score = sum(weights.get(w.lower().strip("'\""), 0) for w in words)
                 score -= 2 * rank + max(0, len(words) - TITLE_MAX_WORDS)

@@ -153,6 +153,12 @@ def test_a_title_skips_a_clause_that_points_back():
     assert title == "People come for Mr Hughes"
 
 
+def test_a_title_skips_a_clause_that_leaves_its_verb_to_another():
+    """ "The shop does" says nothing without "Home shoppers don't pick us"."""
+    title = theme_title(["Home shoppers don't pick us, really. The shop does."], ["shop", "pick"])
+    assert title == "Home shoppers don't pick us, really"
+
+
 def _plain(text: str) -> str:
     return " ".join(text.replace("…", " ").split()).strip(" .").lower()
 
