@@ -82,7 +82,7 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 43 of 45 found; Halden Waste Services, a round of terse answers, 2 of 4",
+    reason="held out: 46 of 48 found; Halden Waste Services, a round of terse answers, 2 of 4",
 )
 def test_held_out_contradictions_are_all_found(scores):
     """The issue's aim, on companies no tuning ever read. The five held out first: 17 of
@@ -91,8 +91,10 @@ def test_held_out_contradictions_are_all_found(scores):
     and Lattice Analytics 4 of 4 each; Halden Waste Services, unread, 1 of 4, and 2 of 4
     once mixed questions were compared on every answer. Two more rounds of terse answers,
     scored before the terse stance examples: Tollgate Water Sports 3 of 4, Pennant
-    Pharmacy Group 4 of 4; after them, 4 of 4 each. Moorline Buses was held out and found
-    3 of 4; its miss was read, so it is tuning now."""
+    Pharmacy Group 4 of 4; after them, 4 of 4 each. Marchbank Self Storage, where tone and
+    stance pull apart (a grumbling frontline that agrees in substance), 3 of 3, none
+    invented, at its first scoring. Moorline Buses was held out and found 3 of 4; its miss
+    was read, so it is tuning now."""
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.divergence_f1 == 1.0
 
