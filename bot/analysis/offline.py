@@ -493,26 +493,23 @@ def _question_result(
             scores[a.id] = float(a.rating)
         elif a.text.strip() and a.id not in flagged:
             scores[a.id] = _to_scale(scorer.stance(a))
+    # The answers placed by their words alone: no rating, and read by the stance scorer.
+    read = {
+        role: [a for a in worded[role] if a.rating is None and scorer.counts(a)] for role in ROLES
+    }
     meaning_p: float | None = None
     # A question answered partly in words alone is compared on every answer's position,
     # its rating or its words: the ratings alone would leave out what half the round said.
-    read_from_words = any(a.rating is None and scorer.counts(a) for a in answers if a.id in scores)
-    if all(len(rated[role]) >= MIN_SCORED for role in ROLES) and not read_from_words:
+    if all(len(rated[role]) >= MIN_SCORED for role in ROLES) and not any(read.values()):
         basis = "ratings"
         values = {role: [float(a.rating) for a in rated[role]] for role in ROLES}
         p_value = _rank_p_value(values["executive"], values["frontline"])
     else:
         basis = "text"
-        values = {
-            role: [
-                scores[a.id]
-                for a in sides[role]
-                if a.id in scores and (a.rating is not None or scorer.counts(a))
-            ]
-            for role in ROLES
-        }
+        placed = {a.id for role in ROLES for a in rated[role] + read[role]}
+        values = {role: [scores[a.id] for a in sides[role] if a.id in placed] for role in ROLES}
         for role in ROLES:
-            stances = [scores[a.id] for a in worded[role] if a.rating is None and scorer.counts(a)]
+            stances = [scores[a.id] for a in read[role]]
             if stances:
                 figures[role].stance = round((float(np.mean(stances)) - MIDPOINT) / 2.0, 2)
         if not all(len(values[role]) >= MIN_SCORED for role in ROLES):
