@@ -33,7 +33,8 @@
    that are both negative (or both positive) never diverge, however far apart: that
    is a difference of degree, not a contradiction.
 5. **Themes.** Answer texts are embedded once (unique texts only), grouped within
-   each question by average-linkage clustering (the number of themes by silhouette,
+   each question, in the theme metric learned from the corpus's gold themes
+   (`bot.analysis.grouping`), by average-linkage clustering (the number of themes by silhouette,
    at most one per four answers, on a fixed-seed sample of at most 1,000 texts, then
    every text joins its nearest theme: linear in the number of answers), merged
    across questions only when nearly the same, labelled with c-TF-IDF keywords, and
@@ -61,6 +62,15 @@ from bot.analysis.embeddings import (
     has_sentence_encoder,
     sentence_embedder,
     word_embedder,
+)
+from bot.analysis.grouping import (
+    ANSWERS_PER_THEME,
+    MAX_THEMES_PER_QUESTION,
+    MIN_THEME_ANSWERS,
+    group_by_meaning,
+    in_metric,
+    metric_for,
+    unit,
 )
 from bot.analysis.injection import find_injection
 from bot.analysis.junk import find_junk
@@ -109,17 +119,8 @@ LABEL_CENTRING = 0.5
 #: A similarity difference (high label − low label) this large counts as a full stance.
 LABEL_SIMILARITY_SPAN = 0.3
 SEED = 20240601
-MAX_THEMES_PER_QUESTION = 6
-#: A question is split into at most one theme per this many answers.
-ANSWERS_PER_THEME = 4
-#: A theme needs at least this many answers (the smallest group the floor ever allows).
-MIN_THEME_ANSWERS = 3
-#: Below this silhouette a split into themes is noise: the question has one theme.
-MIN_SILHOUETTE = 0.02
 #: Themes of different questions are merged when their centroids are this close.
 MERGE_SIMILARITY = 0.95
-#: Themes are found on at most this many texts per question; the rest join the nearest.
-THEME_SAMPLE = 1000
 KEYWORDS_PER_THEME = 5
 QUOTES_PER_THEME = 2
 QUOTES_PER_SIDE = 3
@@ -283,13 +284,18 @@ class _TextSpace:
     texts: list[str]
     vectors: np.ndarray
     index: dict[str, int]
+    #: The embedder's theme metric (`bot.analysis.grouping`), None without one.
+    metric: np.ndarray | None = None
 
     @classmethod
     def build(cls, usable: list[AnswerRecord], embedder: Embedder) -> _TextSpace:
         texts = list(dict.fromkeys(a.text for a in usable))
         vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
         return cls(
-            texts, np.asarray(vectors, dtype=np.float32), {t: i for i, t in enumerate(texts)}
+            texts,
+            np.asarray(vectors, dtype=np.float32),
+            {t: i for i, t in enumerate(texts)},
+            metric_for(getattr(embedder, "name", "")),
         )
 
     def rows(self, answers: Iterable[AnswerRecord]) -> np.ndarray:
@@ -969,12 +975,13 @@ def _question_themes(
         return []
     unique = np.array(list(dict.fromkeys(space.index[a.text] for a in answers)), dtype=np.int64)
     # The question's common ground (every answer mentions customers, the question's own
-    # words) is taken off, so what is left is what tells one answer from another.
+    # words) is taken off, so what is left is what tells one answer from another; the
+    # theme metric then weighs what tells one theme from another over tone and phrasing.
     vectors = space.vectors[unique].astype(np.float64)
-    vectors = _unit(vectors - vectors.mean(axis=0))
+    vectors = in_metric(unit(vectors - vectors.mean(axis=0)), space.metric)
     # A person reading twelve answers sorts them into two or three piles, not six.
     most = max(2, min(MAX_THEMES_PER_QUESTION, len(answers) // ANSWERS_PER_THEME))
-    labels = group_by_meaning(vectors, most)
+    labels = group_by_meaning(vectors, most, SEED)
     label_of = dict(zip(unique.tolist(), labels.tolist(), strict=True))
     sizes = Counter(label_of[space.index[a.text]] for a in answers)
     kept = sorted(
@@ -986,7 +993,7 @@ def _question_themes(
     # joins the nearest theme that is kept.
     stray = ~np.isin(labels, kept)
     if stray.any():
-        centroids = _unit(np.stack([vectors[labels == c].mean(axis=0) for c in kept]))
+        centroids = unit(np.stack([vectors[labels == c].mean(axis=0) for c in kept]))
         nearest = np.argmax(vectors[stray] @ centroids.T.astype(np.float64), axis=1)
         labels[stray] = np.asarray(kept)[nearest]
     label_of = dict(zip(unique.tolist(), labels.tolist(), strict=True))
@@ -1024,45 +1031,6 @@ def _question_themes(
     ]
 
 
-def group_by_meaning(
-    vectors: np.ndarray, max_k: int = MAX_THEMES_PER_QUESTION, seed: int = SEED
-) -> np.ndarray:
-    """Group unit vectors as a person would sort answers: average-linkage clustering on
-    cosine distance, the number of groups chosen by silhouette (one group when no split
-    is clearly better). Large inputs are clustered on a fixed-seed sample and the rest
-    joins the nearest group, so the cost stays linear in the number of answers."""
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from scipy.spatial.distance import pdist, squareform
-    from sklearn.metrics import silhouette_score
-
-    n = len(vectors)
-    one_group = np.zeros(n, dtype=np.int64)
-    if n < 2 * MIN_THEME_ANSWERS:
-        return one_group
-    rng = np.random.default_rng(seed)
-    sample = np.arange(n) if n <= THEME_SAMPLE else np.sort(rng.choice(n, THEME_SAMPLE, False))
-    points = np.asarray(vectors[sample], dtype=np.float64)
-    # One tree, cut at each k: the linkage is the costly part, so it is built once.
-    distances = np.clip(pdist(points, metric="cosine"), 0.0, 2.0)
-    tree = linkage(distances, method="average")
-    square = squareform(distances)
-    best: tuple[float, np.ndarray] | None = None
-    for k in range(2, min(max_k, len(points) // MIN_THEME_ANSWERS) + 1):
-        labels = fcluster(tree, k, criterion="maxclust") - 1
-        if len(set(labels.tolist())) < 2:
-            continue
-        score = float(silhouette_score(square, labels, metric="precomputed"))
-        if best is None or score > best[0] + 1e-9:
-            best = (score, labels)
-    if best is None or best[0] < MIN_SILHOUETTE:
-        return one_group
-    if n <= THEME_SAMPLE:
-        return best[1].astype(np.int64)
-    groups = sorted(set(best[1].tolist()))
-    centroids = _unit(np.stack([points[best[1] == c].mean(axis=0) for c in groups]))
-    return _nearest(np.asarray(vectors, dtype=np.float32), centroids.astype(np.float32))
-
-
 def _merge_close(found: list[_FoundTheme], space: _TextSpace) -> list[_FoundTheme]:
     """Merge themes of different questions whose answers mean nearly the same.
 
@@ -1072,7 +1040,7 @@ def _merge_close(found: list[_FoundTheme], space: _TextSpace) -> list[_FoundThem
     if len(found) < 2:
         return found
     common = space.vectors.mean(axis=0)
-    centroids = _unit(
+    centroids = unit(
         np.stack(
             [
                 space.vectors[[space.index[a.text] for a in theme.members]].mean(axis=0) - common
@@ -1205,19 +1173,6 @@ def _best_title(candidates: list[tuple[float, int, str]], texts: list[str]) -> s
         return first[:1].upper() + first[1:]
     title = max(candidates, key=lambda c: c[:2])[2]
     return title[:1].upper() + title[1:]
-
-
-def _nearest(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 20000) -> np.ndarray:
-    parts = [
-        np.argmax(vectors[i : i + chunk] @ centroids.T, axis=1)
-        for i in range(0, len(vectors), chunk)
-    ]
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
 
 
 def c_tf_idf(

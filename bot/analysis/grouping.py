@@ -1,0 +1,241 @@
+"""How a question's answers are sorted into themes: the theme metric, and the clustering
+in it (`group_by_meaning`).
+
+A sentence encoder places answers by everything they say: the subject, but also the
+tone, the length and the turn of phrase. Two frontline answers about the same broken
+refund form, one angry and one resigned, can sit further apart than two answers about
+different things said in the same tone. A person sorting answers into piles looks at
+the subject first.
+
+The metric is a linear map learned for that (linear discriminant analysis): on the
+development corpus's tuning companies, each question's answers with the question's
+common ground taken off, it finds the directions along which answers of different gold
+themes lie far apart while answers of one theme lie close, and rescales them so that the
+spread within a theme is the same in every direction. The offline engine groups each
+question's answers in that space (`bot.analysis.offline`) by average-linkage clustering;
+an embedder with no trained metric groups them on its own vectors.
+
+It is stored as plain JSON beside the stance heads (`data/theme-metric-<embedder>.json`,
+no pickle). `python -m bot.analysis.grouping` trains it again for each shipped
+embedder and prints how well the engine's grouping matches the gold themes of a company
+left out of the training, with the metric and without; a metric that does not help
+there is not kept (word vectors: 0.30 either way, so only the sentence encoder has one).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from bot.analysis.stance import DATA, tuning_answers
+
+MAX_THEMES_PER_QUESTION = 6
+#: A question is split into at most one theme per this many answers.
+ANSWERS_PER_THEME = 4
+#: A theme needs at least this many answers (the smallest group the floor ever allows).
+MIN_THEME_ANSWERS = 3
+#: Below this silhouette a split into themes is noise: the question has one theme.
+MIN_SILHOUETTE = 0.02
+#: Themes are found on at most this many texts per question; the rest join the nearest.
+THEME_SAMPLE = 1000
+#: The metric keeps this many directions, the ones that tell themes apart best.
+DIMENSIONS = 128
+#: Ridge added to the spread within themes (trace 1), so that a direction the corpus
+#: barely spans is not blown up. Both chosen on the tuning companies, each left out.
+RIDGE = 0.01
+#: What a gold sorting leaves out: not a theme of the question.
+NOT_A_THEME = frozenset({"junk", "off-topic", "injection", "-"})
+#: A question's answers teach the metric only when there are this many of them.
+MIN_ANSWERS = 6
+
+
+def group_by_meaning(
+    vectors: np.ndarray, max_k: int = MAX_THEMES_PER_QUESTION, seed: int = 0
+) -> np.ndarray:
+    """Group unit vectors as a person would sort answers: average-linkage clustering on
+    cosine distance, the number of groups chosen by silhouette (one group when no split
+    is clearly better). Large inputs are clustered on a fixed-seed sample and the rest
+    joins the nearest group, so the cost stays linear in the number of answers."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist, squareform
+    from sklearn.metrics import silhouette_score
+
+    n = len(vectors)
+    one_group = np.zeros(n, dtype=np.int64)
+    if n < 2 * MIN_THEME_ANSWERS:
+        return one_group
+    rng = np.random.default_rng(seed)
+    sample = np.arange(n) if n <= THEME_SAMPLE else np.sort(rng.choice(n, THEME_SAMPLE, False))
+    points = np.asarray(vectors[sample], dtype=np.float64)
+    # One tree, cut at each k: the linkage is the costly part, so it is built once.
+    distances = np.clip(pdist(points, metric="cosine"), 0.0, 2.0)
+    tree = linkage(distances, method="average")
+    square = squareform(distances)
+    best: tuple[float, np.ndarray] | None = None
+    for k in range(2, min(max_k, len(points) // MIN_THEME_ANSWERS) + 1):
+        labels = fcluster(tree, k, criterion="maxclust") - 1
+        if len(set(labels.tolist())) < 2:
+            continue
+        score = float(silhouette_score(square, labels, metric="precomputed"))
+        if best is None or score > best[0] + 1e-9:
+            best = (score, labels)
+    if best is None or best[0] < MIN_SILHOUETTE:
+        return one_group
+    if n <= THEME_SAMPLE:
+        return best[1].astype(np.int64)
+    groups = sorted(set(best[1].tolist()))
+    centroids = unit(np.stack([points[best[1] == c].mean(axis=0) for c in groups]))
+    return _nearest(np.asarray(vectors, dtype=np.float32), centroids.astype(np.float32))
+
+
+def _nearest(vectors: np.ndarray, centroids: np.ndarray, chunk: int = 20000) -> np.ndarray:
+    parts = [
+        np.argmax(vectors[i : i + chunk] @ centroids.T, axis=1)
+        for i in range(0, len(vectors), chunk)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.where(norms == 0, 1.0, norms)).astype(np.float32)
+
+
+def metric_path(embedder_name: str) -> Path:
+    return DATA / f"theme-metric-{embedder_name}.json"
+
+
+@cache
+def metric_for(embedder_name: str) -> np.ndarray | None:
+    """The embedder's trained metric (a dimensions × kept matrix), or None."""
+    path = metric_path(embedder_name)
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return np.asarray(data["matrix"], dtype=np.float32)
+
+
+def centred(vectors: np.ndarray) -> np.ndarray:
+    """Unit vectors with their mean (a question's common ground) taken off."""
+    shifted = np.asarray(vectors, dtype=np.float64) - vectors.mean(axis=0)
+    norms = np.linalg.norm(shifted, axis=1, keepdims=True)
+    return shifted / np.where(norms == 0, 1.0, norms)
+
+
+def in_metric(vectors: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
+    """A question's answer vectors (its common ground already off) as the theme metric
+    places them: mapped, centred again and made unit. Unchanged without a metric."""
+    if metric is None:
+        return vectors
+    return centred(np.asarray(vectors, dtype=np.float64) @ metric).astype(np.float32)
+
+
+def fit(
+    questions: list[tuple[np.ndarray, list[str]]],
+    dimensions: int = DIMENSIONS,
+    ridge: float = RIDGE,
+) -> np.ndarray:
+    """The metric for these questions: (each question's centred answer vectors, each
+    answer's gold theme)."""
+    from scipy.linalg import eigh
+
+    size = questions[0][0].shape[1]
+    within = np.zeros((size, size))
+    between = np.zeros((size, size))
+    for vectors, themes in questions:
+        gold = np.asarray(themes)
+        for theme in set(themes):
+            members = vectors[gold == theme]
+            mean = members.mean(axis=0)
+            within += (members - mean).T @ (members - mean)
+            between += len(members) * np.outer(mean, mean)
+    within /= np.trace(within)
+    between /= np.trace(between)
+    _, directions = eigh(between, within + ridge * np.eye(size))
+    return directions[:, ::-1][:, :dimensions]
+
+
+def save(metric: np.ndarray, embedder_name: str, path: Path) -> None:
+    path.write_text(
+        json.dumps(
+            {
+                "embedder": embedder_name,
+                "matrix": [[float(f"{x:.5g}") for x in row] for row in metric.tolist()],
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+
+
+def gold_questions(corpus: Path) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(company, question id) → [(text, gold theme)] for the tuning companies' usable
+    answers that belong to a theme of their question."""
+    questions: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for company, gold, row in tuning_answers(corpus):
+        theme = gold["themes"].get(row["id"])
+        if theme and theme not in NOT_A_THEME:
+            questions[(company, row["question_id"])].append((row["text"], theme))
+    return {key: rows for key, rows in questions.items() if len(rows) >= MIN_ANSWERS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train the theme metric of each shipped embedder on the gold themes of the corpus's
+    tuning companies, and report the engine's grouping of a company left out of the
+    training: its adjusted Rand index against the gold themes, question by question,
+    with the metric and without."""
+    import argparse
+
+    from sklearn.metrics import adjusted_rand_score
+
+    from bot.analysis.embeddings import sentence_embedder, word_embedder
+
+    root = Path(__file__).resolve().parents[2]
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--corpus", type=Path, default=root / "tests" / "analysis" / "corpus")
+    parser.add_argument("--check", action="store_true", help="report only; keep the metrics")
+    args = parser.parse_args(argv)
+    questions = gold_questions(args.corpus)
+    texts = sorted({text for rows in questions.values() for text, _ in rows})
+    for embedder in (sentence_embedder(), word_embedder()):
+        index = {t: i for i, t in enumerate(texts)}
+        vectors = np.asarray(embedder.embed(texts), dtype=np.float64)
+        taught = {
+            key: (centred(vectors[[index[t] for t, _ in rows]]), [theme for _, theme in rows])
+            for key, rows in questions.items()
+        }
+        plain: list[float] = []
+        learned: list[float] = []
+        for company in sorted({c for c, _ in taught}):
+            metric = fit([q for (c, _), q in taught.items() if c != company])
+            for (c, _), (points, themes) in taught.items():
+                if c != company:
+                    continue
+                most = max(2, min(MAX_THEMES_PER_QUESTION, len(themes) // ANSWERS_PER_THEME))
+                plain.append(adjusted_rand_score(themes, group_by_meaning(points, most)))
+                mapped = in_metric(points, metric)
+                learned.append(adjusted_rand_score(themes, group_by_meaning(mapped, most)))
+        print(
+            f"{embedder.name}: {len(taught)} questions of {len({c for c, _ in taught})} "
+            f"companies; on a company left out, grouping ARI {np.mean(plain):.3f} on the "
+            f"embedder's own vectors, {np.mean(learned):.3f} with the metric "
+            f"({sum(b > a + 1e-9 for a, b in zip(plain, learned, strict=True))} questions "
+            f"better, {sum(b < a - 1e-9 for a, b in zip(plain, learned, strict=True))} worse)"
+        )
+        if args.check:
+            continue
+        # A metric that does not help on a company it never saw is not kept.
+        if np.mean(learned) > np.mean(plain):
+            save(fit(list(taught.values())), embedder.name, metric_path(embedder.name))
+        else:
+            metric_path(embedder.name).unlink(missing_ok=True)
+            print(f"{embedder.name}: no metric kept; its own vectors group as well")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
