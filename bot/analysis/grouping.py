@@ -33,6 +33,7 @@ import numpy as np
 
 from bot.analysis.stance import DATA, tuning_answers
 
+#: A question has at most this many themes.
 MAX_THEMES_PER_QUESTION = 6
 #: A question is split into at most one theme per this many answers.
 ANSWERS_PER_THEME = 4
@@ -121,9 +122,8 @@ def metric_for(embedder_name: str) -> np.ndarray | None:
 
 def centred(vectors: np.ndarray) -> np.ndarray:
     """Unit vectors with their mean (a question's common ground) taken off."""
-    shifted = np.asarray(vectors, dtype=np.float64) - vectors.mean(axis=0)
-    norms = np.linalg.norm(shifted, axis=1, keepdims=True)
-    return shifted / np.where(norms == 0, 1.0, norms)
+    vectors = np.asarray(vectors, dtype=np.float64)
+    return unit(vectors - vectors.mean(axis=0))
 
 
 def in_metric(vectors: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
@@ -131,7 +131,7 @@ def in_metric(vectors: np.ndarray, metric: np.ndarray | None) -> np.ndarray:
     places them: mapped, centred again and made unit. Unchanged without a metric."""
     if metric is None:
         return vectors
-    return centred(np.asarray(vectors, dtype=np.float64) @ metric).astype(np.float32)
+    return centred(np.asarray(vectors, dtype=np.float64) @ metric)
 
 
 def fit(
