@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
+import yaml
 from sklearn.metrics import adjusted_rand_score
 
-from bot.analysis.grouping import centred, fit, group_by_meaning, in_metric, metric_for
+from bot.analysis.grouping import (
+    EXAMPLES,
+    centred,
+    fit,
+    group_by_meaning,
+    in_metric,
+    load_examples,
+    metric_for,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _question(rng: np.random.Generator, size: int = 24) -> tuple[np.ndarray, list[str]]:
@@ -39,6 +53,28 @@ def test_without_a_metric_the_vectors_are_grouped_as_they_are():
 def test_the_sentence_encoder_ships_a_metric_and_word_vectors_do_not():
     # Word vectors grouped no better with a metric on companies left out of its training.
     metric = metric_for("multilingual-e5-small-q4")
-    assert metric is not None and metric.shape == (384, 128)
+    assert metric is not None and metric.shape == (384, 96)
     assert np.isfinite(metric).all()
     assert metric_for("wordllama-l2-256") is None
+
+
+def test_the_written_rounds_are_rounds_of_the_bank_that_never_repeat_a_corpus_answer():
+    bank = {
+        q["id"]
+        for q in yaml.safe_load((ROOT / "prompts" / "questions.yaml").read_text())["questions"]
+    }
+    rounds = yaml.safe_load(EXAMPLES.read_text(encoding="utf-8"))
+    assert {r["question"] for r in rounds} == bank
+    for r in rounds:
+        assert len(r["points"]) >= 4, r["company"]
+        for point in r["points"]:
+            assert len(point["answers"]) >= 5, point["point"]
+            assert {side for side, _ in point["answers"]} <= {"executive", "frontline"}
+    texts = [text.strip().casefold() for rows in load_examples() for text, _ in rows]
+    assert len(texts) == len(set(texts))
+    corpus = {
+        json.loads(line)["text"].strip().casefold()
+        for path in (ROOT / "tests" / "analysis" / "corpus").glob("*.jsonl")
+        for line in path.read_text(encoding="utf-8").splitlines()
+    }
+    assert not corpus & set(texts)
