@@ -64,6 +64,12 @@ NOT_A_THEME = frozenset({"junk", "off-topic", "injection", "-"})
 MIN_ANSWERS = 6
 
 
+def most_themes(answers: int) -> int:
+    """How many themes a question of this many answers may have at most: a person reading
+    twelve answers sorts them into two or three piles, not six."""
+    return max(2, min(MAX_THEMES_PER_QUESTION, answers // ANSWERS_PER_THEME))
+
+
 def group_by_meaning(
     vectors: np.ndarray, max_k: int = MAX_THEMES_PER_QUESTION, seed: int = 0
 ) -> np.ndarray:
@@ -256,9 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             for (c, _), (points, themes) in taught.items():
                 if c != company:
                     continue
-                most = max(2, min(MAX_THEMES_PER_QUESTION, len(themes) // ANSWERS_PER_THEME))
                 for name, metric in metrics.items():
-                    grouped = group_by_meaning(in_metric(points, metric), most)
+                    grouped = group_by_meaning(in_metric(points, metric), most_themes(len(themes)))
                     scores[name].append(adjusted_rand_score(themes, grouped))
         plain, learned = scores["own"], scores["metric"]
         better = sum(b > a + 1e-9 for a, b in zip(plain, learned, strict=True))

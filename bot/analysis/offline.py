@@ -64,12 +64,13 @@ from bot.analysis.embeddings import (
     word_embedder,
 )
 from bot.analysis.grouping import (
-    ANSWERS_PER_THEME,
     MAX_THEMES_PER_QUESTION,
     MIN_THEME_ANSWERS,
+    centred,
     group_by_meaning,
     in_metric,
     metric_for,
+    most_themes,
     unit,
 )
 from bot.analysis.injection import find_injection
@@ -977,11 +978,8 @@ def _question_themes(
     # The question's common ground (every answer mentions customers, the question's own
     # words) is taken off, so what is left is what tells one answer from another; the
     # theme metric then weighs what tells one theme from another over tone and phrasing.
-    vectors = space.vectors[unique].astype(np.float64)
-    vectors = in_metric(unit(vectors - vectors.mean(axis=0)), space.metric)
-    # A person reading twelve answers sorts them into two or three piles, not six.
-    most = max(2, min(MAX_THEMES_PER_QUESTION, len(answers) // ANSWERS_PER_THEME))
-    labels = group_by_meaning(vectors, most, SEED)
+    vectors = in_metric(centred(space.vectors[unique]), space.metric)
+    labels = group_by_meaning(vectors, most_themes(len(answers)), SEED)
     label_of = dict(zip(unique.tolist(), labels.tolist(), strict=True))
     sizes = Counter(label_of[space.index[a.text]] for a in answers)
     kept = sorted(
