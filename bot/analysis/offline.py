@@ -34,12 +34,13 @@
    is a difference of degree, not a contradiction.
 5. **Themes.** Answer texts are embedded once (unique texts only), grouped within
    each question, in the theme metric learned from the corpus's gold themes
-   (`bot.analysis.grouping`), by average-linkage clustering (the number of themes by silhouette,
-   at most one per four answers, on a fixed-seed sample of at most 1,000 texts, then
-   every text joins its nearest theme: linear in the number of answers), merged
-   across questions only when nearly the same, labelled with c-TF-IDF keywords, and
-   quoted by the answers nearest the centroid. A theme raised by one side only,
-   when the other side did answer those questions, is a blind spot (`raised_by`).
+   (`bot.analysis.grouping`) beside how a paraphrase encoder places them (in the
+   rounds the sentence encoder reads), by average-linkage clustering (the number of
+   themes by silhouette, at most one per four answers, on a fixed-seed sample of at
+   most 1,000 texts, then every text joins its nearest theme: linear in the number of
+   answers), merged across questions only when nearly the same, labelled with c-TF-IDF
+   keywords, and quoted by the answers nearest the centroid. A theme raised by one side
+   only, when the other side did answer those questions, is a blind spot (`raised_by`).
 6. **Contradictions.** For each diverging question, a plain one-line summary and
    the strongest verbatim quotes from each side, taken in that side's direction.
 
@@ -57,15 +58,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.analysis.embeddings import (
+    E5Embedder,
     Embedder,
     default_embedder,
     has_sentence_encoder,
+    paraphrase_embedder,
     sentence_embedder,
     word_embedder,
 )
 from bot.analysis.grouping import (
     MAX_THEMES_PER_QUESTION,
     MIN_THEME_ANSWERS,
+    beside,
     centred,
     group_by_meaning,
     in_metric,
@@ -287,16 +291,21 @@ class _TextSpace:
     index: dict[str, int]
     #: The embedder's theme metric (`bot.analysis.grouping`), None without one.
     metric: np.ndarray | None = None
+    #: The same texts as the paraphrase encoder places them, a second reader for
+    #: themes; None unless the sentence encoder reads the round.
+    paraphrase: np.ndarray | None = None
 
     @classmethod
     def build(cls, usable: list[AnswerRecord], embedder: Embedder) -> _TextSpace:
         texts = list(dict.fromkeys(a.text for a in usable))
         vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+        second = paraphrase_embedder() if isinstance(embedder, E5Embedder) else None
         return cls(
             texts,
             np.asarray(vectors, dtype=np.float32),
             {t: i for i, t in enumerate(texts)},
             metric_for(getattr(embedder, "name", "")),
+            second.embed(texts) if second is not None and texts else None,
         )
 
     def rows(self, answers: Iterable[AnswerRecord]) -> np.ndarray:
@@ -977,8 +986,11 @@ def _question_themes(
     unique = np.array(list(dict.fromkeys(space.index[a.text] for a in answers)), dtype=np.int64)
     # The question's common ground (every answer mentions customers, the question's own
     # words) is taken off, so what is left is what tells one answer from another; the
-    # theme metric then weighs what tells one theme from another over tone and phrasing.
+    # theme metric then weighs what tells one theme from another over tone and phrasing,
+    # and the paraphrase encoder, beside it, knows one point made in other words.
     vectors = in_metric(centred(space.vectors[unique]), space.metric)
+    if space.paraphrase is not None:
+        vectors = beside(vectors, space.paraphrase[unique])
     labels = group_by_meaning(vectors, most_themes(len(answers)), SEED)
     label_of = dict(zip(unique.tolist(), labels.tolist(), strict=True))
     sizes = Counter(label_of[space.index[a.text]] for a in answers)

@@ -71,9 +71,10 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
     # training. Copperpot's prospects question, half its answers in words alone, was
     # missed while a question with three ratings a side was compared on its ratings
     # alone; every answer's position counts now, and all 103 are found.
-    # Themes: 0.516 before the theme metric; 0.71 now, in-sample, as the metric trains on
-    # these companies' themes (0.565 with each company left out of its training; a person
-    # sorting six of these companies blind reaches 0.92).
+    # Themes: 0.516 before the theme metric; 0.69 now, in-sample, as the metric trains on
+    # these companies' themes (0.584 with each company left out of its training, the
+    # paraphrase encoder beside it; a person sorting six of these companies blind reaches
+    # 0.92).
     lines = [s.line() for s in tuning]
     assert figures.divergence_f1 >= 0.98, lines
     assert all(s.false_positives == 0 for s in tuning), lines
@@ -99,7 +100,7 @@ def test_held_out_contradictions_are_all_found(scores):
     assert figures.divergence_f1 == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="held out: theme ARI 0.53 against the aim of 0.7")
+@pytest.mark.xfail(strict=True, reason="held out: theme ARI 0.54 against the aim of 0.7")
 def test_held_out_themes_match_a_persons_grouping(scores):
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.theme_ari >= 0.7
