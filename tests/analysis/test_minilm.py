@@ -116,3 +116,11 @@ def test_the_archive_is_read_in_memory_not_unpacked(tmp_path: Path, monkeypatch)
     assert list(tmp_path.iterdir()) == []
     with zipfile.ZipFile(source) as archive:
         assert "model.safetensors" in archive.namelist()
+
+
+def test_without_the_wheel_themes_are_sorted_by_the_sentence_encoder_alone(monkeypatch):
+    import bot.analysis.embeddings as embeddings
+
+    monkeypatch.setattr(embeddings, "has_paraphrase_encoder", lambda: False)
+    answers = _answers(["The app logs them out.", "Prices rose for loyal clients."])
+    assert _TextSpace.build(answers, sentence_embedder()).paraphrase is None
