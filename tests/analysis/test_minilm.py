@@ -57,17 +57,18 @@ def test_a_text_reads_the_same_alone_or_in_a_batch_of_longer_ones():
     assert paraphrase_embedder().embed([]).shape == (0, 384)
 
 
-def test_weights_that_are_not_the_published_ones_are_refused(tmp_path: Path):
+@pytest.mark.parametrize("altered", ["model.safetensors", "tokenizer.json"])
+def test_files_that_are_not_the_published_ones_are_refused(tmp_path: Path, altered: str):
     source = minilm.archive_path()
     assert source is not None
     tampered = tmp_path / "model.zip"
     with zipfile.ZipFile(source) as original, zipfile.ZipFile(tampered, "w") as copy:
         for item in original.infolist():
             data = original.read(item)
-            if item.filename == "model.safetensors":
+            if item.filename == altered:
                 data = data[:-4] + b"\0\0\0\0"
             copy.writestr(item, data)
-    with pytest.raises(ValueError, match="published weights"):
+    with pytest.raises(ValueError, match=f"{altered} is not all-MiniLM-L6-v2's published file"):
         minilm.MiniLM.load(tampered)
 
 
