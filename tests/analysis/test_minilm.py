@@ -27,6 +27,17 @@ def test_the_wheel_is_installed_and_holds_the_published_weights():
     assert model.layers == 6 and model.heads == 12
 
 
+def test_it_reproduces_the_similarities_sentence_transformers_publishes():
+    # The quick start of sentence-transformers' documentation, for this model and these
+    # three sentences, prints this matrix: tokenizer, six layers, pooling and
+    # normalisation all have to match the reference for it to come out to four places.
+    vectors = paraphrase_embedder().embed(
+        ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
+    )
+    published = [[1.0000, 0.6660, 0.1046], [0.6660, 1.0000, 0.1411], [0.1046, 0.1411, 1.0000]]
+    assert np.allclose(vectors @ vectors.T, published, atol=1e-4)
+
+
 def test_it_tokenises_as_the_model_was_trained():
     encoded = minilm.model().tokenizer.encode("The refund form is broken.")
     assert encoded.tokens == [
