@@ -118,9 +118,9 @@ class MiniLMEmbedder:
         """Embed texts as the model's sentence-transformers recipe does, L2-normalised."""
         from bot.analysis.minilm import model
 
-        if not texts:
+        if not texts:  # no model load for nothing to read
             return np.zeros((0, self.dim), dtype=np.float32)
-        return normalise(model().embed(list(texts)))
+        return model().embed(list(texts))  # already unit rows, as the recipe pools them
 
 
 #: Up to this many distinct texts an analysis reads them with the sentence encoder.
@@ -194,6 +194,13 @@ def has_sentence_encoder() -> bool:
 def paraphrase_embedder() -> MiniLMEmbedder | None:
     """The paraphrase encoder, or None where its wheel is not installed."""
     return _paraphrase if has_paraphrase_encoder() else None
+
+
+def second_reader(embedder: object) -> MiniLMEmbedder | None:
+    """The second reader of a round's themes: the paraphrase encoder, for the rounds the
+    sentence encoder reads (word vectors read the large ones, where it would take
+    minutes); None otherwise, or where its wheel is not installed."""
+    return paraphrase_embedder() if isinstance(embedder, E5Embedder) else None
 
 
 @cache

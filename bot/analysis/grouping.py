@@ -261,12 +261,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from sklearn.metrics import adjusted_rand_score
 
-    from bot.analysis.embeddings import (
-        E5Embedder,
-        paraphrase_embedder,
-        sentence_embedder,
-        word_embedder,
-    )
+    from bot.analysis.embeddings import second_reader, sentence_embedder, word_embedder
 
     root = Path(__file__).resolve().parents[2]
     parser = argparse.ArgumentParser(description=main.__doc__)
@@ -285,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
 
         taught = {key: _placed(rows, vectors, index) for key, rows in questions.items()}
         written = [_placed(rows, vectors, index) for rows in examples]
-        # The engine reads a round with the paraphrase encoder beside the sentence encoder.
-        second = paraphrase_embedder() if isinstance(embedder, E5Embedder) else None
+        # Themes are sorted with the second reader the engine gives this embedder's rounds.
+        second = second_reader(embedder)
         said = sorted({text for rows in questions.values() for text, _ in rows})
         paraphrased = dict(zip(said, second.embed(said), strict=True)) if second else {}
         scores: dict[str, list[float]] = defaultdict(list)

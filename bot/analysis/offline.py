@@ -58,11 +58,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bot.analysis.embeddings import (
-    E5Embedder,
     Embedder,
     default_embedder,
     has_sentence_encoder,
-    paraphrase_embedder,
+    second_reader,
     sentence_embedder,
     word_embedder,
 )
@@ -299,7 +298,7 @@ class _TextSpace:
     def build(cls, usable: list[AnswerRecord], embedder: Embedder) -> _TextSpace:
         texts = list(dict.fromkeys(a.text for a in usable))
         vectors = embedder.embed(texts) if texts else np.zeros((0, 1), dtype=np.float32)
-        second = paraphrase_embedder() if isinstance(embedder, E5Embedder) else None
+        second = second_reader(embedder)
         return cls(
             texts,
             np.asarray(vectors, dtype=np.float32),
