@@ -179,11 +179,19 @@ def min_group_from(value: int | None) -> int:
 
 def _analyse(args: argparse.Namespace) -> int:
     from bot.analysis.engine import analyse
-    from bot.analysis.loader import bank_question_infos, load_answers
+    from bot.analysis.loader import COLUMNS, bank_question_infos, read_export
     from bot.core.settings import Settings
 
     min_group = min_group_from(args.min_group)
-    answers = load_answers(args.file)
+    export = read_export(args.file)
+    answers = export.answers
+    if export.ignored:
+        print(
+            f"integrity: {args.file.name}: not read, columns {', '.join(export.ignored)}. "
+            f"The analysis reads {', '.join(COLUMNS)}: rename a column that holds one of "
+            "them.",
+            file=sys.stderr,
+        )
     llm = None
     if args.engine == "llm":
         from bot.analysis.llm import model_from_env  # raises ConfigError without INTEGRITY_LLM

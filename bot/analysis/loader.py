@@ -1,21 +1,26 @@
 """Reading answer exports (CSV or JSONL) into `AnswerRecord`s for the `analyse` command.
 
-Columns (CSV header or JSON keys):
+Columns (CSV header or JSON keys, case-insensitive; each also found under the names
+in `COLUMNS`, so another survey tool's export reads without editing):
 
-- `question` (required) the question text; `question_id` (optional) a stable id,
-  derived from the question text as a slug when absent;
+- `question` (`question_text`, `prompt`) the question text; `question_id` (`qid`) a
+  stable id, derived from the question text as a slug when absent; one of the two is
+  required;
 - `role` (required) `executive`, `frontline` or `customer`, case-insensitive, with
-  aliases: exec, executives, leadership, leader, management → executive;
-  front line, front-line, staff, employee, frontline staff → frontline;
-  customers, client, clients → customer (a customer's answer, on the 1-5 scale);
-- `rating` (optional) a whole number 1-5, or empty;
-- `text` (optional) the written answer;
+  aliases (`ROLE_ALIASES`): exec, leadership, management, director … → executive;
+  front line, staff, employee, agent, team member … → frontline; client → customer
+  (a customer's answer, on the 1-5 scale);
+- `rating` (`score`) optional, a whole number 1-5, or empty;
+- `text` (`answer`, `response`, `comment`, …) optional, the written answer;
 - `id` (optional) the answer's id, `L<line>` when absent; `team`, `round` (optional);
 - `customer_prediction` (optional) 1-5: what the executive or frontline answerer thinks
   customers would answer.
 
-The format follows the extension: `.csv`, `.jsonl` or `.ndjson`. Every error names
-the file and line, and says what a valid value looks like.
+Two columns naming one field are refused (which one is meant?), and a column the
+analysis does not read is listed in `AnswerExport.ignored`, so an answer under a name
+not known here is never dropped in silence. The format follows the extension: `.csv`,
+`.jsonl` or `.ndjson`. Every error names the file and line, and says what a valid value
+looks like.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,32 +38,65 @@ from bot.analysis.models import AnswerRecord, QuestionInfo, Voice
 from bot.core.errors import InputFileError, typed
 
 ROLE_ALIASES: dict[str, Voice] = {
-    "executive": "executive",
-    "executives": "executive",
-    "exec": "executive",
-    "execs": "executive",
-    "leadership": "executive",
-    "leader": "executive",
-    "management": "executive",
-    "frontline": "frontline",
-    "front line": "frontline",
-    "front-line": "frontline",
-    "staff": "frontline",
-    "employee": "frontline",
-    "frontline staff": "frontline",
-    "customer": "customer",
-    "customers": "customer",
-    "client": "customer",
-    "clients": "customer",
-}
+    **dict.fromkeys(
+        (
+            "executive", "executives", "exec", "execs", "leadership", "leader", "leaders",
+            "management", "senior management", "senior leadership", "leadership team",
+            "executive team", "exec team", "c-suite", "director", "directors", "board",
+        ),
+        "executive",
+    ),
+    **dict.fromkeys(
+        (
+            "frontline", "front line", "front-line", "staff", "employee", "employees",
+            "frontline staff", "front line staff", "front-line staff", "frontline employee",
+            "frontline employees", "agent", "agents", "associate", "associates",
+            "team member", "team members",
+        ),
+        "frontline",
+    ),
+    **dict.fromkeys(("customer", "customers", "client", "clients"), "customer"),
+}  # fmt: skip
+#: The names each answer field is found under, the product's own export's first.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "id": ("id", "answer_id", "response_id"),
+    "round": ("round", "wave", "survey_round"),
+    "question_id": ("question_id", "qid", "question_key"),
+    "question": ("question", "question_text", "prompt"),
+    "role": ("role", "respondent_role", "respondent_type", "seniority"),
+    "team": ("team", "department", "dept"),
+    "rating": ("rating", "score"),
+    "text": (
+        "text", "answer", "answer_text", "response", "comment", "comments", "free_text",
+        "verbatim", "feedback",
+    ),
+    "customer_prediction": ("customer_prediction", "predicted_customer_rating"),
+}  # fmt: skip
+#: Columns of the product's own export that the analysis has no use for.
+UNUSED = frozenset({"on_record"})
+_FIELD_OF = {name: field for field, names in COLUMNS.items() for name in names}
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _VALID_ROLES = (
-    "executive, frontline or customer (or exec, leadership, management, staff, employee, client)"
+    "executive, frontline or customer (or exec, leadership, management, staff, employee, agent, "
+    "client)"
 )
+
+
+@dataclass(frozen=True)
+class AnswerExport:
+    """What an export held: its answers, and the columns the analysis did not read."""
+
+    answers: list[AnswerRecord]
+    ignored: tuple[str, ...] = ()
 
 
 def load_answers(path: str | Path) -> list[AnswerRecord]:
     """Read a CSV or JSONL export of answers; bad lines raise InputFileError naming the line."""
+    return read_export(path).answers
+
+
+def read_export(path: str | Path) -> AnswerExport:
+    """Read a CSV or JSONL export of answers, and name the columns it could not place."""
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
@@ -65,10 +104,34 @@ def load_answers(path: str | Path) -> list[AnswerRecord]:
             f"{path} is not a file `analyse` can read: use a .csv, .jsonl or .ndjson export."
         )
     rows = read_rows(path, kind)
-    records = [_record(row, line, path) for line, row in rows]
-    if not records:
+    if not rows:
         raise InputFileError(f"{path} has no answers in it.")
-    return records
+    records = [_record(_fields(row, line, path), line, path) for line, row in rows]
+    ignored = sorted({k for _, row in rows for k in row if _field(k) is None} - UNUSED)
+    if not any(r.text or r.rating is not None for r in records):
+        raise InputFileError(
+            f"{path} has no written answer or rating in any row: put the answers in a "
+            "`text` column and the 1-5 ratings in a `rating` column"
+            + (f" (its other columns: {', '.join(ignored)})." if ignored else ".")
+        )
+    return AnswerExport(records, tuple(ignored))
+
+
+def _fields(row: dict[str, Any], line: int, path: Path) -> dict[str, Any]:
+    """A row's values by field, whichever of the field's names (`COLUMNS`) it uses."""
+    fields: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    for name, value in row.items():
+        field = _field(name)
+        if field is None:
+            continue
+        if field in fields:
+            raise InputFileError(
+                f"{path} line {line} has both `{names[field]}` and `{name}`, two names for "
+                f"the answer's {field.replace('_', ' ')}: keep one of the two columns."
+            )
+        fields[field], names[field] = value, name
+    return fields
 
 
 def read_rows(
@@ -165,6 +228,11 @@ def _jsonl_rows(handle: Any, path: Path) -> Any:
         yield line, {str(k).strip().lower(): v for k, v in row.items()}
 
 
+def _field(column: str) -> str | None:
+    """The field a column holds, its name read with spaces or dashes as underscores."""
+    return _FIELD_OF.get(re.sub(r"[\s-]+", "_", column))
+
+
 def _record(row: dict[str, Any], line: int, path: Path) -> AnswerRecord:
     where = f"{path} line {line}"
     question = _text(row.get("question"))
@@ -232,8 +300,9 @@ def slug(question: str) -> str:
 
 def bank_question_infos(answers: list[AnswerRecord], bank: Path) -> list[QuestionInfo]:
     """What the question bank knows of the export's questions (matched by id, or by the
-    exact text): the scale's two ends and the follow-up `why`. An export from the
-    product carries the bank's ids; a question the bank does not hold gets nothing."""
+    text, whatever its case, spacing and punctuation): the scale's two ends and the
+    follow-up `why`. An export from the product carries the bank's ids; a question the
+    bank does not hold gets nothing."""
     from bot.core.errors import ConfigError
     from bot.core.questions import load_bank
 
@@ -242,12 +311,17 @@ def bank_question_infos(answers: list[AnswerRecord], bank: Path) -> list[Questio
     except ConfigError:
         return []
     by_id = {q.id: q for q in known}
-    by_text = {" ".join(q.text.split()): q for q in known}
+    by_text = {_words(q.text): q for q in known}
     infos: dict[str, QuestionInfo] = {}
     for a in answers:
         if a.question_id in infos:
             continue
-        question = by_id.get(a.question_id) or by_text.get(" ".join(a.question.split()))
+        question = by_id.get(a.question_id) or by_text.get(_words(a.question))
         if question is not None:
             infos[a.question_id] = QuestionInfo.of(question, id=a.question_id, text=a.question)
     return list(infos.values())
+
+
+def _words(text: str) -> str:
+    """A question's text as its lower-case words: "Do we…?" and "do we …" match."""
+    return " ".join(re.findall(r"\w+", text.lower()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -125,3 +126,46 @@ def test_the_bank_gives_a_bare_export_its_scales_and_follow_ups(capsys, monkeypa
     assert verdicts["prospects-vs-customers"] == "contradict"  # answered in words only
     asks = {f["question_id"]: f["text"] for f in data["follow_ups"]}
     assert asks["prospects-vs-customers"].startswith("Think of offers, discounts and attention.")
+
+
+def test_another_tools_export_reads_as_the_products_own(capsys, monkeypatch, tmp_path):
+    """The same round under another tool's column names and role words, with no question
+    ids: the bank is matched by the question's words, so the verdicts are the same, and
+    the column the analysis cannot use is named on stderr."""
+    monkeypatch.delenv("INTEGRITY_MIN_GROUP", raising=False)
+    monkeypatch.delenv("INTEGRITY_QUESTIONS", raising=False)
+    corpus = Path(__file__).resolve().parent / "corpus" / "harbor-lane.jsonl"
+    rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines()]
+    words = {"executive": "Senior Leadership", "frontline": "Team Member"}
+    other = tmp_path / "harbor-lane.csv"
+    with other.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["Response ID", "Question Text", "Respondent Role", "Score", "Answer", "Submitted"]
+        )
+        for row in rows:
+            question = row["question"].upper().rstrip("?")
+            writer.writerow(
+                [
+                    row["id"],
+                    question,
+                    words[row["role"]],
+                    row["rating"] or "",
+                    row["text"],
+                    "2026-11-02",
+                ]
+            )
+    assert run([str(corpus), "--json"]) == 0
+    ours = json.loads(capsys.readouterr().out)
+    assert run([str(other), "--json"]) == 0
+    captured = capsys.readouterr()
+    theirs = json.loads(captured.out)
+
+    def verdict(data: dict) -> dict:
+        return {q["question"].lower().rstrip("?"): q["verdict"] for q in data["questions"]}
+
+    assert verdict(theirs) == verdict(ours)
+    assert "contradict" in verdict(ours).values()
+    asks = [f["text"] for f in ours["follow_ups"]]  # the bank's `why`, found by the words
+    assert asks and [f["text"] for f in theirs["follow_ups"]] == asks
+    assert "not read, columns submitted" in captured.err

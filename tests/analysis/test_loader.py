@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.analysis.loader import load_answers, slug
+from bot.analysis.loader import bank_question_infos, load_answers, read_export, slug
 from bot.core.errors import InputFileError
 
 HEADER = "id,question,role,rating,text,team,round\n"
@@ -64,6 +64,10 @@ def test_jsonl_keeps_given_ids_and_question_ids(tmp_path):
         ("front  line", "frontline"),
         ("employee", "frontline"),
         ("Frontline Staff", "frontline"),
+        ("Senior Leadership", "executive"),
+        ("C-Suite", "executive"),
+        ("Agents", "frontline"),
+        ("team  member", "frontline"),
     ],
 )
 def test_role_aliases(tmp_path, alias, role):
@@ -195,3 +199,60 @@ def test_an_unreadable_file_is_named_and_analyse_exits_2(tmp_path):
         )
     finally:
         shutil.rmtree(folder)
+
+
+def test_another_tools_column_names_are_read(tmp_path):
+    """A survey tool's own headers (`Question Text`, `Respondent Role`, `Score`, `Answer`,
+    `Department`) read as the product's export does, and a column with no place in the
+    analysis is named, never dropped in silence."""
+    path = write(
+        tmp_path,
+        "tool.csv",
+        "Response ID,Question Text,Respondent Role,Score,Answer,Department,Submitted At\n"
+        "r1,Would they come back?,Senior Leadership,5,Yes quickly.,Sales,2026-11-02 09:14\n"
+        "r2,Would they come back?,Agent,,No.,Support,2026-11-02 10:01\n",
+    )
+    export = read_export(path)
+    first, second = export.answers
+    assert (first.id, first.role, first.rating, first.text, first.team) == (
+        "r1",
+        "executive",
+        5,
+        "Yes quickly.",
+        "Sales",
+    )
+    assert (second.role, second.rating, second.text) == ("frontline", None, "No.")
+    assert export.ignored == ("submitted at",)
+
+
+def test_the_products_own_export_has_no_unread_column(tmp_path):
+    row = {"round": 1, "question_id": "q", "question": "Q?", "role": "executive", "team": None}
+    row |= {"rating": 4, "text": "ok", "on_record": 0, "customer_prediction": None}
+    assert read_export(write(tmp_path, "a.jsonl", json.dumps(row) + "\n")).ignored == ()
+
+
+def test_two_names_for_one_field_are_refused(tmp_path):
+    path = write(tmp_path, "a.csv", "question,role,text,comment\nQ?,exec,yes,also\n")
+    with pytest.raises(InputFileError, match="line 2 has both `text` and `comment`.*keep one"):
+        load_answers(path)
+
+
+def test_a_file_with_no_answer_in_any_known_column_says_what_to_rename(tmp_path):
+    path = write(tmp_path, "a.csv", "question,role,reply\nQ?,exec,yes\nQ?,staff,no\n")
+    with pytest.raises(
+        InputFileError, match=r"no written answer or rating.*`text` column.*columns: reply"
+    ):
+        load_answers(path)
+
+
+def test_the_bank_matches_a_question_by_its_words(tmp_path):
+    bank = Path(__file__).resolve().parents[2] / "prompts" / "questions.yaml"
+    path = write(
+        tmp_path,
+        "a.csv",
+        "question,role,rating\n"
+        "  do we treat new prospects better than the customers we already have ,exec,3\n"
+        "Do we treat new prospects better than the customers we used to have?,exec,3\n",
+    )
+    (info,) = bank_question_infos(load_answers(path), bank)
+    assert info.low_label == "Newcomers get the best deals"
