@@ -83,7 +83,7 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 46 of 48 found; Halden Waste Services, a round of terse answers, 2 of 4",
+    reason="held out: 63 of 65 found; Halden Waste Services, a round of terse answers, 2 of 4",
 )
 def test_held_out_contradictions_are_all_found(scores):
     """The issue's aim, on companies no tuning ever read. The five held out first: 17 of
@@ -95,12 +95,16 @@ def test_held_out_contradictions_are_all_found(scores):
     Pharmacy Group 4 of 4; after them, 4 of 4 each. Marchbank Self Storage, where tone and
     stance pull apart (a grumbling frontline that agrees in substance), 3 of 3, none
     invented, at its first scoring. Moorline Buses was held out and found 3 of 4; its miss
-    was read, so it is tuning now."""
+    was read, so it is tuning now. Four rounds in styles the corpus lacked, scored as
+    written, nothing tuned after: Quillfeather Delivery (terse chat) 5 of 5, Greyhallow
+    Energy (ironic, hedged) 4 of 4, Vossberg Logistik (a third in German, French, Dutch or
+    Spanish) 5 of 5, Ashcombe Private Hospitals (long, turning answers) 3 of 3, none
+    invented."""
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.divergence_f1 == 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="held out: theme ARI 0.54 against the aim of 0.7")
+@pytest.mark.xfail(strict=True, reason="held out: theme ARI 0.55 against the aim of 0.7")
 def test_held_out_themes_match_a_persons_grouping(scores):
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.theme_ari >= 0.7
@@ -139,8 +143,8 @@ def test_no_contradiction_quotes_an_answer_off_the_subject():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: one aside the off-subject check misses (about staff lockers) is quoted "
-    "once the stance head reads it as its side's strongest answer",
+    reason="held out: two asides the off-subject check misses are quoted as a side's strongest "
+    "answer: one about staff lockers, and one of four sentences about late overtime pay",
 )
 def test_no_contradiction_quotes_an_answer_off_the_subject_held_out():
     assert quoted_asides([n for n in companies() if held_out(n)]) == []
