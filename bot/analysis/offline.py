@@ -1097,8 +1097,9 @@ def _merge_close(found: list[_FoundTheme], space: _TextSpace) -> list[_FoundThem
 
 
 #: A clause: up to a stop, a question or exclamation mark, a semicolon, colon, dash or
-#: bracket. A full stop inside a token ("4.7 stars", "£3.50") does not end one.
-_CLAUSE = re.compile(r"(?:[^.!?;:—–()\n]|\.(?=[^\s.]))+")
+#: bracket. A full stop inside a token ("4.7 stars", "£3.50") does not end one, nor does
+#: a mark inside a short quotation (`they get "we miss u! 20% off" spam`).
+_CLAUSE = re.compile(r'(?:"[^"\n]{1,80}"|“[^”\n]{1,80}”|[^.!?;:—–()\n]|\.(?=[^\s.]))+')
 #: Openings that carry no meaning of their own ("Honestly, ...", "I think ...").
 _FILLER = re.compile(
     r"^(?:honestly|frankly|to be (?:honest|frank)|if i'?m honest|i think|i'?d say|"
@@ -1154,7 +1155,7 @@ def title_candidates(texts: list[str], keywords: list[str]) -> list[tuple[float,
             if len(parts[0].split()) > TITLE_MAX_WORDS:
                 parts = parts[0].split(",")
             for index, part in enumerate(parts):
-                clause = " ".join(part.split())
+                clause = _closed_quotes(" ".join(part.split()))
                 while _FILLER.match(clause) and _FILLER.sub("", clause, count=1) != clause:
                     clause = _FILLER.sub("", clause, count=1)
                 words = clause.split()
@@ -1170,9 +1171,21 @@ def title_candidates(texts: list[str], keywords: list[str]) -> list[tuple[float,
                 score = sum(weights.get(w.lower().strip("'\""), 0) for w in words)
                 score -= 2 * rank + max(0, len(words) - TITLE_MAX_WORDS)
                 if len(words) > TITLE_MAX_WORDS:
-                    clause = " ".join(words[:TITLE_MAX_WORDS]) + "…"
+                    clause = _closed_quotes(" ".join(words[:TITLE_MAX_WORDS])) + "…"
                 candidates.append((score, -rank, clause))
     return candidates
+
+
+def _closed_quotes(clause: str) -> str:
+    """A phrase up to a quotation it opens and does not close (cut by a comma or by the
+    title's length inside one): a title or a claim with half a quotation reads as a typo."""
+    for opening, closing in (('"', '"'), ("“", "”")):
+        marks = [i for i, c in enumerate(clause) if c in (opening, closing)]
+        if opening == closing and len(marks) % 2:
+            return clause[: marks[-1]].rstrip(" ,:-–—")
+        if opening != closing and clause.count(opening) != clause.count(closing):
+            return clause[: marks[-1]].rstrip(" ,:-–—")
+    return clause
 
 
 def _best_title(candidates: list[tuple[float, int, str]], texts: list[str]) -> str:

@@ -159,6 +159,20 @@ def test_a_title_skips_a_clause_that_leaves_its_verb_to_another():
     assert title == "Home shoppers don't pick us, really"
 
 
+def test_a_title_never_ends_inside_a_quotation():
+    """The "!" inside a short quotation does not end the clause; a quotation the title's
+    length would cut is left out, never shown in half."""
+    title = theme_title(
+        ['only thing they get after is "we miss u! 20% off" spam, nothing else'],
+        ["miss", "spam"],
+    )
+    assert title == 'Only thing they get after is "we miss u! 20% off" spam'
+    long = "The renewal letter we send our oldest clients says “valued member of the family”"
+    assert theme_title([long + " in bold."], ["renewal"]) == (
+        "The renewal letter we send our oldest clients says…"
+    )
+
+
 def _plain(text: str) -> str:
     return " ".join(text.replace("…", " ").split()).strip(" .").lower()
 
