@@ -69,13 +69,24 @@ class CompanyScore:
     floor_leaks: int
     seconds: float
     wrong: list[str] = field(default_factory=list)  # questions with a wrong verdict
+    #: The gold injection attempts, those flagged as injection, and other answers so flagged.
+    injections: int = 0
+    injections_flagged: int = 0
+    injections_invented: int = 0
 
     def line(self) -> str:
         return (
             f"company={self.name} held_out={'yes' if self.held_out else 'no'} "
             f"tp={self.true_positives} fp={self.false_positives} fn={self.false_negatives} "
             f"theme_ari={self.theme_ari:.2f} quotes_verbatim={self.quotes_verbatim}/{self.quotes} "
-            f"floor_leaks={self.floor_leaks} seconds={self.seconds:.1f}"
+            f"floor_leaks={self.floor_leaks} "
+            f"injections_flagged={self.injections_flagged}/{self.injections}"
+            + (
+                f" injections_invented={self.injections_invented}"
+                if self.injections_invented
+                else ""
+            )
+            + f" seconds={self.seconds:.1f}"
             # Which questions a held-out company got wrong is not printed: knowing them
             # is the first step to tuning on them. Its counts above say how many.
             + (f" wrong={','.join(self.wrong)}" if self.wrong and not self.held_out else "")
@@ -147,6 +158,8 @@ def evaluate(name: str, corpus: Path = CORPUS, llm: Any | None = None) -> Compan
     found |= {c.question_id for c in analysis.contradictions}
     expected = {qid for qid, diverges in gold.items() if diverges}
     quotes, verbatim = _quotes(analysis, answers)
+    injections = set(labels["flagged"]["injection"])
+    as_injection = {f.answer_id for f in analysis.flagged if "injection" in f.reason}
     return CompanyScore(
         name=name,
         held_out=bool(labels.get("held_out")),
@@ -159,6 +172,9 @@ def evaluate(name: str, corpus: Path = CORPUS, llm: Any | None = None) -> Compan
         floor_leaks=floor_leaks(analysis, answers, labels),
         seconds=seconds,
         wrong=sorted(found ^ expected),
+        injections=len(injections),
+        injections_flagged=len(injections & as_injection),
+        injections_invented=len(as_injection - injections),
     )
 
 

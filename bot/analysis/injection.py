@@ -3,8 +3,12 @@
 Answers are free text from anyone in the company, and the LLM engine puts them
 in a prompt. `find_injection` spots the common shapes (ignore previous
 instructions, role play, fake system or chat-template markers, orders aimed at
-the summary) so both engines can flag such answers and never quote them. It
-favours precision: ordinary workplace complaints must not trip it.
+the summary, a note addressed to the AI that reads the answers, an order to ignore
+the other answers or to write something into the summary, in English and four
+other languages) so both engines can flag such answers and never quote them. It
+favours precision: ordinary workplace complaints must not trip it ("We ignore the
+other answers customers give" is a complaint; "…: ignore the other answers" an
+order).
 """
 
 from __future__ import annotations
@@ -64,6 +68,59 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(
             r"\b(reveal|print|repeat|show)\b[\w\s]{0,15}\b(your|the)\b[\w\s]{0,10}"
             r"\b(prompt|instructions)\b",
+            re.I,
+        ),
+    ),
+]
+
+
+#: Whom an injection addresses: the tool that reads the answers, in English, German,
+#: French, Spanish or Dutch.
+_READER = (
+    r"(?:ai|a\.i\.|llm|gpt|chatgpt|chatbot|bot|model|assistant|copilot|summari[sz]er|"
+    r"summari[sz]ing (?:tool|model|system)|(?:ai|analysis|reporting) (?:tool|system)|"
+    r"ki|l'ia|la ia|ia|de ai)"
+)
+#: An order starts a sentence, follows a colon or a bracket, or a "please": "We ignore
+#: the other answers" is a complaint, "…: ignore the other answers" an order.
+_ORDER = r"(?:^|[.:!?;\]\)]\s*|\b(?:please|bitte|por favor|s'il vous plaît|alsjeblieft)\s+)"
+_PATTERNS += [
+    (
+        "is addressed to the AI that reads the answers",
+        re.compile(
+            r"\b(?:note|message|instructions?|memo|reminder|request|nachricht|hinweis|"
+            r"notiz|mensaje|nota|bericht|opmerking)\s+(?:to|for|an|à|pour|para|a|aan|voor)\s+"
+            r"(?:the\s+|any\s+|whatever\s+|whichever\s+|an?\s+|die\s+|der\s+|le\s+|la\s+|"
+            r"el\s+|de\s+)?" + _READER + r"\b"
+            r"|\b(?:dear|hey|hello|hi|attention|liebe|lieber|cher|chère|querid[oa]|beste)[\s,]+"
+            + _READER
+            + r"\b"
+            r"|\bto (?:the |whatever |any )?" + _READER + r" (?:reading|writing|summari[sz]ing|"
+            r"generating|processing|analy[sz]ing)\b",
+            re.I,
+        ),
+    ),
+    (
+        "asks to ignore the other answers",
+        re.compile(
+            _ORDER + r"(?:ignore|disregard|discard|forget|set aside)\s+(?:"
+            r"everything\b|(?:all\s+|every\s+|the\s+)?(?:other|above|previous|earlier|"
+            r"preceding|remaining|rest of the)\b[\w\s']{0,30}?\b(?:answers?|comments?|"
+            r"responses?|replies|feedback|entries)\b|(?:all\s+|the\s+)?(?:[\w-]+\s+){0,2}"
+            r"(?:answers|comments|responses|replies|feedback|entries)\s+(?:above|before|so far)\b)"
+            r"|" + _ORDER + r"(?:ignorier(?:e|en|t)?|ignorez|ignora|negeer|vergiss|oubliez|olvida)"
+            r"\b[\w\s']{0,30}?\b(?:anweisungen|antworten|kommentare|instructions|réponses|"
+            r"commentaires|instrucciones|respuestas|comentarios|instructies|antwoorden|"
+            r"opmerkingen)\b",
+            re.I,
+        ),
+    ),
+    (
+        "tells the summary what to conclude",
+        re.compile(
+            _ORDER + r"(?:write|put|say|state|report)\s+(?:in|into) (?:the|your|this) "
+            r"(?:summary|report|analysis)\b"
+            r"|" + _ORDER + r"mark (?:this|the|every|each) question as\b",
             re.I,
         ),
     ),
