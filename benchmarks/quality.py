@@ -73,6 +73,9 @@ class CompanyScore:
     injections: int = 0
     injections_flagged: int = 0
     injections_invented: int = 0
+    #: The gold junk answers, and those flagged (as junk, or as anything else).
+    junk: int = 0
+    junk_flagged: int = 0
 
     def line(self) -> str:
         return (
@@ -86,7 +89,7 @@ class CompanyScore:
                 if self.injections_invented
                 else ""
             )
-            + f" seconds={self.seconds:.1f}"
+            + f" junk_flagged={self.junk_flagged}/{self.junk} seconds={self.seconds:.1f}"
             # Which questions a held-out company got wrong is not printed: knowing them
             # is the first step to tuning on them. Its counts above say how many.
             + (f" wrong={','.join(self.wrong)}" if self.wrong and not self.held_out else "")
@@ -175,6 +178,8 @@ def evaluate(name: str, corpus: Path = CORPUS, llm: Any | None = None) -> Compan
         injections=len(injections),
         injections_flagged=len(injections & as_injection),
         injections_invented=len(as_injection - injections),
+        junk=len(labels["flagged"]["junk"]),
+        junk_flagged=len(set(labels["flagged"]["junk"]) & {f.answer_id for f in analysis.flagged}),
     )
 
 

@@ -1,8 +1,10 @@
-"""Junk detection for answers: empty, keyboard mashing, pure repetition.
+"""Junk detection for answers: empty, placeholders, keyboard mashing, pure repetition.
 
-Junk answers still count toward a side's n (someone did answer) but are never
-quoted and never stand for a theme. The rules are deliberately conservative: a
-short but real answer ("No.", "Slow support") is not junk.
+Junk answers still count toward a side's n (someone did answer), and a rated one's
+rating still counts, but the text is never quoted, read for a stance or made part of
+a theme. The rules are deliberately conservative: a short but real answer ("No.",
+"Slow support", "None.", "No comment") is not junk; a placeholder that says nothing
+of the question ("n/a", "see above", "tbc") is.
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ _MASH_RUNS = {
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _REPEATED_CHUNK = re.compile(r"^(.{1,6}?)\1{3,}$", re.S)
 _VOWELS = set("aeiouyàâäéèêëîïôöùûüáíóúå")
+#: Words that say nothing however often they are typed.
+_FILLERS = frozenset({"bla", "blah", "lol", "haha", "hah", "hmm", "meh", "yada", "etc", "xxx"})
+#: Placeholders people type into a box they must fill: they answer nothing.
+_PLACEHOLDER = re.compile(
+    r"^(?:(?:n/?a|n\.a\.?|see above|as above|same as above|see previous( answer)?|ditto|"
+    r"tbc|tbd|test(?:ing)?|xx*|-+)[\s.!,;]*)+$"
+)
 
 
 def find_junk(text: str, *, rated: bool = False) -> str | None:
@@ -29,12 +38,17 @@ def find_junk(text: str, *, rated: bool = False) -> str | None:
     if not stripped:
         return None if rated else "junk: empty answer"
     words = _WORD.findall(stripped.lower())
-    if not words:
-        return None if rated else "junk: no words"
+    if not re.search(r"\w", stripped):  # "........": the rating, if any, still counts
+        return "junk: no words"
+    if not words:  # "€29", "40%": a figure is an answer
+        return None
+    if _PLACEHOLDER.match(stripped.lower()):
+        return "junk: a placeholder, not an answer"
     squashed = re.sub(r"\s+", "", stripped.lower())
     if len(squashed) >= 8 and _REPEATED_CHUNK.match(squashed):
         return "junk: pure repetition"
-    if len(words) >= 3 and len(set(words)) == 1:
+    # "no no no no", "blah blah blah"; but "Margins, margins, margins." is an answer.
+    if len(words) >= 3 and len(set(words)) == 1 and (len(words[0]) <= 2 or words[0] in _FILLERS):
         return "junk: pure repetition"
     mashed = [w for w in words if _is_mash(w)]
     if mashed and sum(map(len, mashed)) >= 0.5 * sum(map(len, words)):

@@ -59,19 +59,43 @@ def test_ordinary_answers_are_not_injection(text):
         ("asdfgh jkl;", "keyboard mashing"),
         ("hdjskfhgksj", "keyboard mashing"),
         ("no no no no", "repetition"),
+        ("blah blah blah", "repetition"),
         ("hahahahahaha", "repetition"),
         ("   ", "empty"),
         ("?!?!", "no words"),
+        ("n/a", "placeholder"),
+        ("N/A n/a", "placeholder"),
+        ("See above.", "placeholder"),
+        ("same as above", "placeholder"),
+        ("TBC", "placeholder"),
     ],
 )
 def test_junk_is_found(text, kind):
     assert kind in find_junk(text)
 
 
-@pytest.mark.parametrize("text", ["No.", "Slow support", "Our property team is great", "ok ok"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No.",
+        "Slow support",
+        "Our property team is great",
+        "ok ok",
+        "None.",
+        "No comment",
+        "idk",
+        "N/A for my team, we never see customers",
+        "See above: the portal",
+        "Margins, margins, margins.",
+        "€29.",
+    ],
+)
 def test_short_real_answers_are_not_junk(text):
     assert find_junk(text) is None
 
 
 def test_an_empty_text_with_a_rating_is_a_rating_only_answer():
     assert find_junk("", rated=True) is None
+    # Dots in the box are no text either, but are flagged so they never join a theme;
+    # the rating still counts (tests/analysis/test_offline_eval.py).
+    assert find_junk("........", rated=True) == "junk: no words"

@@ -114,6 +114,14 @@ def test_every_tuning_injection_is_flagged_and_nothing_else(scores):
     assert not any(s.injections_invented for s in scores.values())
 
 
+def test_every_tuning_junk_answer_is_flagged(scores):
+    """ "n/a", "see above", "tbc" and a row of dots are flagged, so they never swell a
+    theme's count or stand for it (a rated one's rating still counts). Before
+    placeholders were known, 23 of 44 were."""
+    tuning = [s for s in scores.values() if not s.held_out]
+    assert sum(s.junk_flagged for s in tuning) == sum(s.junk for s in tuning) == 44
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="held out: 15 of 17 injection attempts flagged (7 of 17 before the detector knew "
