@@ -15,7 +15,8 @@ social chat) and real answers that mention the same things but are about custome
 An answer is flagged when the classifier is at least `SURE` of it *and* it stands apart
 from the other answers to its question (its closeness to their centroid is `OUTLIER_Z`
 robust z-scores below the question's median): a real answer about the rota or the
-lockers sits among answers like it. A flagged answer counts toward its side's n, like
+lockers sits among answers like it. An answer that says it is an aside ("Unrelated,
+but…") needs the classifier only to lean its way (`ANNOUNCED_SURE`). A flagged answer counts toward its side's n, like
 junk, and is never read for stance, quoted, or made a theme. Only the sentence
 encoder's classifier is shipped: word vectors could not tell "missed windows on my
 route" from a rota swap, so a round too large for the encoder is not screened.
@@ -27,6 +28,7 @@ answers it would flag.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -51,6 +53,18 @@ OUTLIER_Z = -1.5
 MIN_ANSWERS = 6
 #: Why a flagged answer is flagged ("off the subject" is what the summary counts).
 REASON = "off the subject: not about customers or the question"
+#: An answer that says it is an aside ("Unrelated, but…", "Slightly off topic, sorry:",
+#: "While I've got you…") needs the classifier only to lean its way, not to be sure,
+#: nor to stand apart: several asides about the heating sit together.
+ANNOUNCED_SURE = 0.5
+_ANNOUNCED = re.compile(
+    r"^\W*(?:(?:slightly|a bit|a little|somewhat|totally|completely|bit)\s+)?"
+    r"(?:off[- ]topic|off the (?:question|subject|point)|unrelated|separate (?:point|thing|issue)|"
+    r"side ?note|sidebar|different (?:subject|topic|point)|on (?:another|a different|a separate) "
+    r"(?:note|subject|topic)|while i(?:'ve| have) got you|while i(?:'m| am) (?:here|at it)|"
+    r"not (?:related|relevant) to (?:the|this) question|random,? but|btw,? not customer)\b",
+    re.I,
+)
 #: Inverse regularisation of the logistic regression (chosen on the corpus's tuning
 #: companies: the widest gap between their off-topic answers and their real ones).
 C = 16.0
@@ -93,7 +107,12 @@ def _flag(
         if len(texts) < MIN_ANSWERS:
             continue
         vectors = np.asarray(embed(texts), dtype=np.float64)
-        sure = probability(head, texts, vectors) >= SURE
+        chance = probability(head, texts, vectors)
+        announced = np.array([bool(_ANNOUNCED.match(t)) for t in texts]) & (
+            chance >= ANNOUNCED_SURE
+        )
+        found |= {(question_id, t) for t, a in zip(texts, announced, strict=True) if a}
+        sure = chance >= SURE
         if not sure.any():
             continue
         total = vectors.sum(axis=0)

@@ -83,6 +83,24 @@ def test_real_answers_about_the_same_things_are_never_flagged():
     assert analysis.flagged == []
 
 
+def test_asides_that_say_so_are_flagged_even_side_by_side():
+    """Two asides about the canteen sit together, so neither stands apart; each says it
+    is an aside, so the classifier need only lean its way. A real answer that opens the
+    same way but is about customers is not flagged."""
+    asides = [
+        "Unrelated, but the staff canteen has run out of hot food by one o'clock all week.",
+        "Separate point: the staff canteen shuts before the late shift gets its break.",
+    ]
+    real = "Slightly off topic, but customers tell me our hold music is the worst part of calling."
+    analysis = analyse_offline(
+        answers([*FRONTLINE, *asides, real]),
+        min_group=5,
+        questions=[QUESTION],
+        embedder=sentence_embedder(),
+    )
+    assert [(f.answer_id, f.reason) for f in analysis.flagged] == [("f5", REASON), ("f6", REASON)]
+
+
 def test_a_question_with_few_answers_is_not_screened():
     """Six answers in all are too few to tell one that stands apart from the rest."""
     few = answers([FRONTLINE[0], ASIDE])[:4] + answers([FRONTLINE[0], ASIDE])[-2:]
