@@ -114,6 +114,9 @@ STANCE_SAMPLE = 150
 #: Each side needs at least this many scored answers before it is compared at all.
 MIN_SCORED = 3
 MIDPOINT = 3.0
+#: A side's mean rating closer than this to the midpoint leans to an end of the scale;
+#: it does not believe it.
+MILD = 0.75
 #: Weight of VADER sentiment against scale-label similarity when inferring a stance
 #: with an embedder that has no trained stance head (`bot.analysis.stance`).
 SENTIMENT_WEIGHT = 0.4
@@ -671,7 +674,7 @@ def _contradiction(
     claims = _claims(result, themes, info, quotes, scores, answers, flagged, scorer)
     return Contradiction(
         question_id=result.question_id,
-        summary=_summary(result, claims),
+        summary=_summary(result, claims, {info.low_label, info.high_label} if info else set()),
         executive_quotes=quotes["executive"],
         frontline_quotes=quotes["frontline"],
         executive_claim=_unquoted(claims["executive"]),
@@ -773,16 +776,26 @@ def _side_share(theme: Theme, role: str, result: QuestionResult) -> float:
     return float(count)
 
 
-def _summary(result: QuestionResult, claims: dict[str, str]) -> str:
-    """The contradiction in plain words, then the figures it rests on."""
+def _summary(result: QuestionResult, claims: dict[str, str], ends: set[str | None]) -> str:
+    """The contradiction in plain words, then the figures it rests on. A side whose claim
+    is only the end of the scale it leans to, from a mean rating near the middle, is said
+    to lean towards it: "Executives believe 'Completely'" would overstate a 3.5. (Positions
+    read from words sit nearer the middle than the answers do, so they keep "believe".)"""
     p = result.p_value if result.p_value is not None else 1.0
     p_text = "p<0.001" if p < 0.001 else f"p={p:.3f}"
     executive, frontline = result.executive.position, result.frontline.position
     mark = "≈" if result.basis == "text" else ""
     read = "read from their words: " if result.basis == "text" else ""
+
+    def mild(role: str, position: float | None) -> bool:
+        near = position is not None and abs(position - MIDPOINT) < MILD
+        return result.basis == "ratings" and near and claims[role] in ends
+
+    believe = "lean towards" if mild("executive", executive) else "believe"
+    sees = "leans towards" if mild("frontline", frontline) else "sees"
     return (
-        f"Executives believe “{_unquoted(claims['executive'])}”; "
-        f"the frontline sees “{_unquoted(claims['frontline'])}”. "
+        f"Executives {believe} “{_unquoted(claims['executive'])}”; "
+        f"the frontline {sees} “{_unquoted(claims['frontline'])}”. "
         f"({read}executives {mark}{executive:.1f}/5, frontline {mark}{frontline:.1f}/5, "
         f"gap {result.gap_as_shown():+.1f}, {p_text}, "
         f"{result.executive.n} vs {result.frontline.n} answers)"

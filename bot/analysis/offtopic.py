@@ -16,8 +16,9 @@ An answer is flagged when the classifier is at least `SURE` of it *and* it stand
 from the other answers to its question (its closeness to their centroid is `OUTLIER_Z`
 robust z-scores below the question's median): a real answer about the rota or the
 lockers sits among answers like it. An answer that says it is an aside ("Unrelated,
-but…") needs the classifier only to lean its way (`ANNOUNCED_SURE`). A flagged answer counts toward its side's n, like
-junk, and is never read for stance, quoted, or made a theme. Only the sentence
+but…") needs the classifier only to lean its way (`ANNOUNCED_SURE`). A flagged answer
+counts toward its side's n, like junk, and is never read for stance, quoted, or made a
+theme. Only the sentence
 encoder's classifier is shipped: word vectors could not tell "missed windows on my
 route" from a rota swap, so a round too large for the encoder is not screened.
 

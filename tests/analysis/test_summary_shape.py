@@ -9,7 +9,7 @@ import pytest
 
 from bot.analysis.loader import load_answers
 from bot.analysis.models import Analysis, AnswerRecord
-from bot.analysis.offline import _unquoted, analyse_offline, theme_title
+from bot.analysis.offline import _summary, _unquoted, analyse_offline, theme_title
 from bot.analysis.render import headline, to_reply
 from bot.core.replies import Heading
 
@@ -299,3 +299,39 @@ def test_text_only_question_with_scales_is_read_from_meaning(embedder, renewal_r
     assert q.basis == "text" and q.meaning_p_value is not None
     assert q.verdict == "contradict", q
     assert q.executive.position > 3 > q.frontline.position
+
+
+@pytest.mark.parametrize(
+    ("executive", "frontline", "basis", "said"),
+    [
+        # A mild gap astride the middle: each side leans to its end, it does not believe it.
+        (3.5, 2.5, "ratings", "Executives lean towards “Completely”; the frontline leans towards"),
+        (4.5, 2.6, "ratings", "Executives believe “Completely”; the frontline leans towards"),
+        (4.5, 1.5, "ratings", "Executives believe “Completely”; the frontline sees “Not at all”"),
+        # Read from words, positions sit nearer the middle than the answers: "believe".
+        (3.5, 2.5, "text", "Executives believe “Completely”; the frontline sees “Not at all”"),
+    ],
+)
+def test_a_claim_that_is_only_the_scales_end_leans_when_the_mean_is_mild(
+    executive, frontline, basis, said
+):
+    from bot.analysis.models import QuestionResult, SideFigures
+
+    result = QuestionResult(
+        question_id="mission-match",
+        question="Does what we do match our mission?",
+        suppressed=False,
+        diverges=True,
+        gap=round(executive - frontline, 2),
+        p_value=0.01,
+        basis=basis,
+        executive=SideFigures(n=6, position=executive),
+        frontline=SideFigures(n=8, position=frontline),
+    )
+    claims = {"executive": "Completely", "frontline": "Not at all"}
+    assert _summary(result, claims, {"Completely", "Not at all"}).startswith(said)
+    # A claim in the side's own words is what they said, near the middle or not.
+    claims = {"executive": "Mostly, bar the paperwork", "frontline": "Half of it"}
+    assert _summary(result, claims, {"Completely", "Not at all"}).startswith(
+        "Executives believe “Mostly, bar the paperwork”; the frontline sees “Half of it”"
+    )
