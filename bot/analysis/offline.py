@@ -1117,13 +1117,19 @@ _CLAUSE = re.compile(r'(?:"[^"\n]{1,80}"|“[^”\n]{1,80}”|[^.!?;:—–()\n]
 _FILLER = re.compile(
     r"^(?:honestly|frankly|to be (?:honest|frank)|if i'?m honest|i think|i'?d say|"
     r"i believe|in my view|yes|no|well|so|and|but|mostly|sadly|clearly|absolutely|"
-    r"definitely|really|for me|from what i see)\b[\s,]*",
+    r"definitely|really|for me|from what i see|"
+    r"ja|nein|oui|non|nee|ehrlich gesagt|franchement|sinceramente|eerlijk gezegd)\b[\s,]*",
     re.I,
 )
-#: A clause opening like this leans on another one: it makes a poor title alone.
+#: A clause opening like this leans on another one: it makes a poor title alone. (With
+#: the common ones of German, French, Spanish and Dutch: "Porque ahora somos menos…".)
 _DEPENDENT = re.compile(
     r"^(?:by the time|when|whenever|if|because|after|once|until|while|since|though|"
-    r"although|which|that|who|where|as|so that|even|not|to|or|nor|than)\b",
+    r"although|which|that|who|where|as|so that|even|not|to|or|nor|than|"
+    r"weil|wenn|als|obwohl|dass|ob|seit|seitdem|während|nachdem|bevor|damit|"
+    r"parce que|quand|lorsque|puisque|bien que|que|qui|où|depuis que|pendant que|"
+    r"porque|cuando|aunque|donde|mientras|ya que|desde que|"
+    r"omdat|wanneer|toen|hoewel|terwijl|sinds)\b",
     re.I,
 )
 #: A clause after an answer's first that opens like this points back at something said

@@ -159,6 +159,28 @@ def test_a_title_skips_a_clause_that_leaves_its_verb_to_another():
     assert title == "Home shoppers don't pick us, really"
 
 
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        (
+            "Porque ahora somos menos en la oficina, todo va más lento y los clientes esperan.",
+            "Todo va más lento y los clientes esperan",
+        ),
+        (
+            "Als een zending vertraging heeft, hoort de klant het pas als hij zelf belt.",
+            "Hoort de klant het pas als hij zelf belt",
+        ),
+        (
+            "Ehrlich gesagt, weil niemand im Büro zurückruft, gehen die meisten Kunden zur "
+            "Konkurrenz.",
+            "Gehen die meisten Kunden zur Konkurrenz",
+        ),
+    ],
+)
+def test_a_title_skips_dependent_clauses_in_other_languages(text, title):
+    assert theme_title([text], []) == title
+
+
 def test_a_title_never_ends_inside_a_quotation():
     """The "!" inside a short quotation does not end the clause; a quotation the title's
     length would cut is left out, never shown in half."""
