@@ -18,9 +18,9 @@ in `COLUMNS`, so another survey tool's export reads without editing):
 
 Two columns naming one field are refused (which one is meant?), and a column the
 analysis does not read is listed in `AnswerExport.ignored`, so an answer under a name
-not known here is never dropped in silence. The format follows the extension: `.csv`,
-`.jsonl` or `.ndjson`. Every error names the file and line, and says what a valid value
-looks like.
+not known here is never dropped in silence. The format follows the extension: `.csv`
+(comma, semicolon or tab separated, as the header shows), `.jsonl` or `.ndjson`. Every
+error names the file and line, and says what a valid value looks like.
 """
 
 from __future__ import annotations
@@ -183,13 +183,25 @@ def csv_problem(path: Path, line: int, error: csv.Error) -> InputFileError:
 #: Reads the lines of an open file as (line number, row) pairs.
 RowReader = Callable[[Any, Path], Iterable[tuple[int, Any]]]
 
+
+def csv_delimiter(header: str) -> str:
+    """A CSV file's delimiter, read off its header line: the comma, or the semicolon or
+    tab a spreadsheet writes in many European locales, whichever splits the header into
+    the most columns (the comma when they tie)."""
+    columns = {d: len(next(csv.reader([header], delimiter=d), [])) for d in ",;\t"}
+    best = max(columns.values())
+    return "," if columns[","] == best else max(columns, key=lambda d: columns[d])
+
+
 #: What a JSONL line that `json.loads` cannot take apart gets told, by exception.
 JSON_TOO_DEEP = "nests lists or objects too deeply: each line is one flat JSON object"
 JSON_TOO_LONG = "has a number too long to read (thousands of digits)"
 
 
 def _csv_rows(handle: Any, path: Path) -> Any:
-    reader = csv.DictReader(handle)
+    header = handle.readline()
+    handle.seek(0)
+    reader = csv.DictReader(handle, delimiter=csv_delimiter(header))
     start = 1  # the line the record being read starts on (a quoted field may span lines)
     try:
         if not reader.fieldnames:

@@ -256,3 +256,19 @@ def test_the_bank_matches_a_question_by_its_words(tmp_path):
     )
     (info,) = bank_question_infos(load_answers(path), bank)
     assert info.low_label == "Newcomers get the best deals"
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_spreadsheets_semicolon_or_tab_csv_is_read(tmp_path, delimiter):
+    """Excel in many European locales saves CSV with semicolons; a comma inside an
+    answer is then just a comma."""
+    header = delimiter.join(["\ufeffquestion", "role", "rating", "text"])
+    row = delimiter.join(["Would they come back?", "Frontline", "2", '"No, never; too slow."'])
+    first, second = load_answers(write(tmp_path, "a.csv", f"{header}\n{row}\n{row}\n"))
+    assert (first.question, first.role, first.rating, first.text) == (
+        "Would they come back?",
+        "frontline",
+        2,
+        "No, never; too slow.",
+    )
+    assert second.id == "L3"
