@@ -73,6 +73,22 @@ def test_a_good_csat_csv_is_imported_whole_without_identities(run, settings, tmp
     assert b"example.com" not in raw and b"10.0.0.1" not in raw and b"16:45" not in raw
 
 
+def test_a_semicolon_csv_from_a_spreadsheet_is_imported(run, settings, tmp_path, capsys):
+    path = write(
+        tmp_path,
+        "csat.csv",
+        "score;comment;date;question\n"
+        "2;Waited, then gave up;2026-10-20;give-away\n"
+        "4;Friendly;2026-10-21;serve-or-process\n",
+    )
+    assert run(str(path)) == 0
+    assert "Imported 2 customer answers" in capsys.readouterr().out
+    assert [(a.rating, a.comment) for a in stored(settings)] == [
+        (2, "Waited, then gave up"),
+        (4, "Friendly"),
+    ]
+
+
 def test_nps_jsonl_is_read_as_nps_and_mapped(run, settings, tmp_path, capsys):
     lines = [
         {"score": 10, "comment": "Love you", "date": "2026-10-20", "question": "give-away"},
