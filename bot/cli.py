@@ -47,7 +47,8 @@ CLI_COMMANDS: dict[str, CliCommand] = {
         "`analyse`",
     ),
     "analyse": CliCommand(
-        "python run_bot.py analyse FILE [--json] [--engine offline|llm] [--min-group N]",
+        "python run_bot.py analyse FILE [--json] [--engine offline|llm] [--min-group N] "
+        "[--scale 1-5|1-7|1-10|0-10]",
         "analyse answers exported from anywhere (CSV or JSONL)",
     ),
     "customers": CliCommand(
@@ -93,6 +94,12 @@ def parser() -> argparse.ArgumentParser:
         choices=("offline", "llm"),
         default="offline",
         help="offline (default, no network) or llm (needs INTEGRITY_LLM)",
+    )
+    analyse.add_argument(
+        "--scale",
+        choices=("1-5", "1-7", "1-10", "0-10"),
+        default="1-5",
+        help="the scale the file's ratings use (default 1-5); others are read onto 1-5",
     )
     analyse.add_argument(
         "--min-group",
@@ -183,7 +190,7 @@ def _analyse(args: argparse.Namespace) -> int:
     from bot.core.settings import Settings
 
     min_group = min_group_from(args.min_group)
-    export = read_export(args.file)
+    export = read_export(args.file, args.scale)
     answers = export.answers
     if export.ignored:
         print(

@@ -10,7 +10,8 @@ in `COLUMNS`, so another survey tool's export reads without editing):
   aliases (`ROLE_ALIASES`): exec, leadership, management, director … → executive;
   front line, staff, employee, agent, team member … → frontline; client → customer
   (a customer's answer, on the 1-5 scale);
-- `rating` (`score`) optional, a whole number 1-5, or empty;
+- `rating` (`score`) optional, a whole number 1-5, or empty (another scale, 1-7, 1-10 or
+  0-10, is read onto 1-5 when named: `SCALES`);
 - `text` (`answer`, `response`, `comment`, …) optional, the written answer;
 - `id` (optional) the answer's id, `L<line>` when absent; `team`, `round` (optional);
 - `customer_prediction` (optional) 1-5: what the executive or frontline answerer thinks
@@ -72,6 +73,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "customer_prediction": ("customer_prediction", "predicted_customer_rating"),
 }  # fmt: skip
+#: The rating scales an export may use (`analyse --scale`), each read onto the bank's 1-5.
+SCALES: dict[str, tuple[int, int]] = {
+    "1-5": (1, 5),
+    "1-7": (1, 7),
+    "1-10": (1, 10),
+    "0-10": (0, 10),
+}
 #: Columns of the product's own export that the analysis has no use for.
 UNUSED = frozenset({"on_record"})
 _FIELD_OF = {name: field for field, names in COLUMNS.items() for name in names}
@@ -95,8 +103,9 @@ def load_answers(path: str | Path) -> list[AnswerRecord]:
     return read_export(path).answers
 
 
-def read_export(path: str | Path) -> AnswerExport:
-    """Read a CSV or JSONL export of answers, and name the columns it could not place."""
+def read_export(path: str | Path, scale: str = "1-5") -> AnswerExport:
+    """Read a CSV or JSONL export of answers, and name the columns it could not place.
+    `scale` (one of `SCALES`) is the one its ratings use; they are read onto 1-5."""
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
@@ -106,7 +115,7 @@ def read_export(path: str | Path) -> AnswerExport:
     rows = read_rows(path, kind)
     if not rows:
         raise InputFileError(f"{path} has no answers in it.")
-    records = [_record(_fields(row, line, path), line, path) for line, row in rows]
+    records = [_record(_fields(row, line, path), line, path, scale) for line, row in rows]
     ignored = sorted({k for _, row in rows for k in row if _field(k) is None} - UNUSED)
     if not any(r.text or r.rating is not None for r in records):
         raise InputFileError(
@@ -245,7 +254,7 @@ def _field(column: str) -> str | None:
     return _FIELD_OF.get(re.sub(r"[\s-]+", "_", column))
 
 
-def _record(row: dict[str, Any], line: int, path: Path) -> AnswerRecord:
+def _record(row: dict[str, Any], line: int, path: Path, scale: str) -> AnswerRecord:
     where = f"{path} line {line}"
     question = _text(row.get("question"))
     question_id = _text(row.get("question_id"))
@@ -256,11 +265,11 @@ def _record(row: dict[str, Any], line: int, path: Path) -> AnswerRecord:
         question_id=question_id or slug(question),
         question=question or question_id,
         role=_role(row.get("role"), where),
-        rating=_rating(row.get("rating"), where),
+        rating=_rating(row.get("rating"), where, scale),
         text=_text(row.get("text")),
         team=_text(row.get("team")) or None,
         round=_text(row.get("round")) or None,
-        customer_prediction=_rating(row.get("customer_prediction"), where),
+        customer_prediction=_rating(row.get("customer_prediction"), where, scale),
     )
 
 
@@ -278,26 +287,38 @@ def _role(value: Any, where: str) -> Voice:
     raise InputFileError(f"{where} has {shown} as its role: use {_VALID_ROLES}.")
 
 
-def _rating(value: Any, where: str) -> int | None:
+def on_bank_scale(number: int, scale: str) -> int:
+    """A rating on one of `SCALES` as the bank's 1-5: linear, halves rounded up (so 0-10
+    reads 0-1, 2-3, 4-6, 7-8, 9-10 as 1 to 5, the groups of NPS)."""
+    low, high = SCALES[scale]
+    return int(1 + 4 * (number - low) / (high - low) + 0.5)
+
+
+def _rating(value: Any, where: str, scale: str = "1-5") -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    low, high = SCALES[scale]
     if isinstance(value, bool):
         number = None
     elif isinstance(value, int):
         number = value
     elif isinstance(value, float) and value.is_integer():
         number = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*[1-5](\.0+)?\s*", value):
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,2}(\.0+)?\s*", value):
         number = int(float(value))
     else:
         number = None
-    if number is None or not 1 <= number <= 5:
+    if number is None or not low <= number <= high:
+        other = (
+            " (ratings on another scale: name it with --scale 1-7, 1-10 or 0-10)"
+            if scale == "1-5" and number is not None and number > high
+            else ""
+        )
         raise InputFileError(
             f"{where} has {typed(value if isinstance(value, str) else repr(value))} as its "
-            "rating: "
-            "use a whole number from 1 to 5, or leave it empty."
+            f"rating: use a whole number from {low} to {high}, or leave it empty{other}."
         )
-    return number
+    return on_bank_scale(number, scale)
 
 
 def slug(question: str) -> str:

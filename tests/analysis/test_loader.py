@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.analysis.loader import bank_question_infos, load_answers, read_export, slug
+from bot.analysis.loader import (
+    SCALES,
+    bank_question_infos,
+    load_answers,
+    on_bank_scale,
+    read_export,
+    slug,
+)
 from bot.core.errors import InputFileError
 
 HEADER = "id,question,role,rating,text,team,round\n"
@@ -272,3 +279,29 @@ def test_a_spreadsheets_semicolon_or_tab_csv_is_read(tmp_path, delimiter):
         "No, never; too slow.",
     )
     assert second.id == "L3"
+
+
+def test_another_scale_is_read_onto_one_to_five_in_equal_steps(tmp_path):
+    assert [on_bank_scale(n, "0-10") for n in range(11)] == [1, 1, 2, 2, 3, 3, 3, 4, 4, 5, 5]
+    assert [on_bank_scale(n, "1-10") for n in range(1, 11)] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert [on_bank_scale(n, "1-7") for n in range(1, 8)] == [1, 2, 2, 3, 4, 4, 5]
+    assert [on_bank_scale(n, "1-5") for n in range(1, 6)] == [1, 2, 3, 4, 5]
+    path = write(tmp_path, "a.csv", "question,role,rating,customer_prediction\nQ?,exec,9,10\n")
+    (answer,) = read_export(path, "0-10").answers
+    assert (answer.rating, answer.customer_prediction) == (5, 5)
+    with pytest.raises(InputFileError, match=r"line 2 has '9' as its rating: .*--scale 1-7, 1-10"):
+        load_answers(path)
+    with pytest.raises(InputFileError, match=r"use a whole number from 1 to 7"):
+        read_export(path, "1-7")
+
+
+@pytest.mark.parametrize("scale", sorted(SCALES))
+def test_analyse_takes_every_scale(tmp_path, capsys, scale):
+    from bot.cli import main
+
+    rows = "".join(
+        f"Q?,{role},{n % 5 + 1},ok {n}\n" for n in range(6) for role in ("exec", "staff")
+    )
+    path = write(tmp_path, "a.csv", "question,role,rating,text\n" + rows)
+    assert main(["analyse", str(path), "--scale", scale, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["questions"][0]["executive"]["n"] == 6
