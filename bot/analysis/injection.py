@@ -80,6 +80,9 @@ _READER = (
     r"(?:ai|a\.i\.|llm|gpt|chatgpt|chatbot|bot|model|assistant|copilot|summari[sz]er|"
     r"summari[sz]ing (?:tool|model|system)|(?:ai|analysis|reporting) (?:tool|system)|"
     r"ki|l'ia|la ia|ia|de ai)"
+    # ...not people named after one: the assistant manager, the chatbot team.
+    r"(?!\s+(?:team|department|project|vendor|supplier|managers?|directors?|store|shop|"
+    r"group|developers?|owners?|leads?|staff|people)\b)"
 )
 #: An order starts a sentence, follows a colon or a bracket, or a "please": "We ignore
 #: the other answers" is a complaint, "…: ignore the other answers" an order.

@@ -46,6 +46,8 @@ def test_injection_attempts_are_found(text):
         "Leadership said in the summary that churn was down.",
         "The AI chatbot on our website sends customers round in circles.",
         "Our service model is a note to the bank manager and a prayer.",
+        "I left a message for the assistant manager about the refund and heard nothing.",
+        "Note to the chatbot team: it sends customers in circles.",
         "",
     ],
 )
