@@ -83,7 +83,8 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 63 of 65 found; Halden Waste Services, a round of terse answers, 2 of 4",
+    reason="held out: 62 of 65 found; Halden Waste Services, a round of terse answers, 2 of 4; "
+    "Ashcombe Private Hospitals 2 of 3 once its aside about overtime pay is flagged",
 )
 def test_held_out_contradictions_are_all_found(scores):
     """The issue's aim, on companies no tuning ever read. The five held out first: 17 of
@@ -99,7 +100,10 @@ def test_held_out_contradictions_are_all_found(scores):
     written, nothing tuned after: Quillfeather Delivery (terse chat) 5 of 5, Greyhallow
     Energy (ironic, hedged) 4 of 4, Vossberg Logistik (a third in German, French, Dutch or
     Spanish) 5 of 5, Ashcombe Private Hospitals (long, turning answers) 3 of 3, none
-    invented."""
+    invented. Then an aside that says so ("Slightly off the question, but…") was flagged
+    (a rule drawn from six such tuning asides), and Ashcombe's frontline, without the
+    aside read as its most negative answer, no longer differs significantly on one
+    question: 2 of 3."""
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.divergence_f1 == 1.0
 
