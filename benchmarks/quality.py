@@ -161,8 +161,9 @@ def evaluate(name: str, corpus: Path = CORPUS, llm: Any | None = None) -> Compan
     found |= {c.question_id for c in analysis.contradictions}
     expected = {qid for qid, diverges in gold.items() if diverges}
     quotes, verbatim = _quotes(analysis, answers)
-    injections = set(labels["flagged"]["injection"])
-    as_injection = {f.answer_id for f in analysis.flagged if "injection" in f.reason}
+    injections, junk = set(labels["flagged"]["injection"]), set(labels["flagged"]["junk"])
+    flagged = {f.answer_id: f.reason for f in analysis.flagged}
+    as_injection = {i for i, reason in flagged.items() if "injection" in reason}
     return CompanyScore(
         name=name,
         held_out=bool(labels.get("held_out")),
@@ -178,8 +179,8 @@ def evaluate(name: str, corpus: Path = CORPUS, llm: Any | None = None) -> Compan
         injections=len(injections),
         injections_flagged=len(injections & as_injection),
         injections_invented=len(as_injection - injections),
-        junk=len(labels["flagged"]["junk"]),
-        junk_flagged=len(set(labels["flagged"]["junk"]) & {f.answer_id for f in analysis.flagged}),
+        junk=len(junk),
+        junk_flagged=len(junk & flagged.keys()),
     )
 
 

@@ -1199,11 +1199,12 @@ def _closed_quotes(clause: str) -> str:
     """A phrase up to a quotation it opens and does not close (cut by a comma or by the
     title's length inside one): a title or a claim with half a quotation reads as a typo."""
     for opening, closing in (('"', '"'), ("“", "”")):
-        marks = [i for i, c in enumerate(clause) if c in (opening, closing)]
-        if opening == closing and len(marks) % 2:
-            return clause[: marks[-1]].rstrip(" ,:-–—")
-        if opening != closing and clause.count(opening) != clause.count(closing):
-            return clause[: marks[-1]].rstrip(" ,:-–—")
+        if opening == closing:
+            unbalanced = clause.count(opening) % 2 == 1
+        else:
+            unbalanced = clause.count(opening) != clause.count(closing)
+        if unbalanced:  # cut at the last mark of the pair
+            return clause[: max(clause.rfind(opening), clause.rfind(closing))].rstrip(" ,:-–—")
     return clause
 
 

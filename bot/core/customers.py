@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import yaml
 
-from bot.analysis.loader import JSON_TOO_DEEP, JSON_TOO_LONG, read_rows
+from bot.analysis.loader import JSON_TOO_DEEP, JSON_TOO_LONG, on_bank_scale, read_rows
 from bot.core.domain import Question
 from bot.core.errors import InputFileError
 
@@ -56,8 +56,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 
 def nps_to_bank(score: int) -> int:
     """An NPS score 0-10 on the bank's 1-5 scale: 9-10 → 5, 7-8 → 4, 4-6 → 3, 2-3 → 2,
-    0-1 → 1 (linear, `1 + 0.4 × score` rounded, which keeps NPS's three groups apart)."""
-    return int(1 + 0.4 * score + 0.5)
+    0-1 → 1 (linear, `1 + 0.4 × score` rounded, which keeps NPS's three groups apart), as
+    `analyse --scale 0-10` reads a staff export."""
+    return on_bank_scale(score, "0-10")
 
 
 def to_bank_scale(score: int, scale: Scale) -> int:
