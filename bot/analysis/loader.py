@@ -32,6 +32,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +250,7 @@ def _jsonl_rows(handle: Any, path: Path) -> Any:
         yield line, {str(k).strip().lower(): v for k, v in row.items()}
 
 
+@cache  # a file has a handful of column names, asked for on every row
 def _field(column: str) -> str | None:
     """The field a column holds, its name read with spaces or dashes as underscores."""
     return _FIELD_OF.get(re.sub(r"[\s-]+", "_", column))
