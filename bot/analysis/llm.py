@@ -29,7 +29,9 @@ How a round is analysed (`analyse_with_llm`):
    smaller batches.
 3. **Verify** each reply (`bot.analysis.verify`): ungrounded claims are dropped.
    Each theme's members are then assigned here, by embedding: every answer of the
-   batch joins the theme of its own question whose representatives it is nearest.
+   batch joins the theme of its own question whose representatives it is nearest, in
+   the space the offline engine sorts that question's themes in
+   (`bot.analysis.offline.theme_vectors`).
    Titles and gists are checked against those members.
 4. **Reduce.** When there was more than one batch, the batches' themes are merged
    by the model; merged themes can only point at batch themes, so their answers and
@@ -66,7 +68,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from bot.analysis.embeddings import Embedder, default_embedder
+from bot.analysis.embeddings import Embedder
 from bot.analysis.findings import (
     MAX_THEMES,
     QUOTES_PER_SIDE,
@@ -86,7 +88,7 @@ from bot.analysis.models import (
     Quote,
     Theme,
 )
-from bot.analysis.offline import c_tf_idf
+from bot.analysis.offline import c_tf_idf, theme_vectors
 from bot.analysis.quotes import excerpt, phrase_title
 from bot.analysis.tokens import estimate_tokens
 from bot.analysis.verify import (
@@ -723,11 +725,11 @@ class _Run:
     # -- members, titles and keywords --------------------------------------------------------
 
     def embed(self, sendable: list[AnswerRecord]) -> None:
-        texts = list(dict.fromkeys(a.text for a in sendable))
-        embedder = self.embedder or default_embedder(len(texts))
-        rows = embedder.embed(texts)
-        by_text = dict(zip(texts, rows, strict=True))
-        self.vectors = {a.id: by_text[a.text] for a in sendable}
+        # Members are placed as the offline engine sorts its themes (its question's common
+        # ground off, the theme metric, the paraphrase encoder beside): with a model's
+        # representatives for each theme, that places the rest nearer a person's piles
+        # than the sentence encoder's raw vectors do.
+        self.vectors = theme_vectors(sendable, self.embedder)
 
     def members(self, batch: Batch, themes: list[GroundedTheme]) -> tuple[list[GroundedTheme], int]:
         """Each answer of the batch joins the nearest theme of its own question (an answer a

@@ -317,6 +317,39 @@ class _TextSpace:
         """The vectors of texts already in the space."""
         return self.vectors[[self.index[t] for t in texts]]
 
+    def theme_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """One question's distinct texts (rows of the space) as its themes are sorted.
+
+        The question's common ground (every answer mentions customers, the question's own
+        words) is taken off, so what is left is what tells one answer from another; the
+        theme metric then weighs what tells one theme from another over tone and phrasing,
+        and the paraphrase encoder, beside it, knows one point made in other words."""
+        vectors = in_metric(centred(self.vectors[rows]), self.metric)
+        if self.paraphrase is not None:
+            vectors = beside(vectors, self.paraphrase[rows])
+        return vectors
+
+
+def theme_vectors(
+    answers: Sequence[AnswerRecord], embedder: Embedder | None = None
+) -> dict[str, np.ndarray]:
+    """Each answer's vector in its question's theme space (`_TextSpace.theme_vectors`), by
+    answer id: the space the offline engine sorts themes in, for another engine to place
+    answers in the same way. A question with a single distinct text has no common ground
+    to take off; its answers keep the embedder's own vector."""
+    texts = list(dict.fromkeys(a.text for a in answers))
+    space = _TextSpace.build(list(answers), embedder or default_embedder(len(texts)))
+    by_question: dict[str, list[AnswerRecord]] = defaultdict(list)
+    for a in answers:
+        by_question[a.question_id].append(a)
+    placed: dict[str, np.ndarray] = {}
+    for group in by_question.values():
+        rows = np.array(list(dict.fromkeys(space.index[a.text] for a in group)), dtype=np.int64)
+        vectors = space.theme_vectors(rows) if len(rows) > 1 else unit(space.vectors[rows])
+        row_of = {int(r): n for n, r in enumerate(rows.tolist())}
+        placed.update({a.id: vectors[row_of[space.index[a.text]]] for a in group})
+    return placed
+
 
 @dataclass
 class _StanceScorer:
@@ -996,13 +1029,7 @@ def _question_themes(
     if len(answers) < MIN_THEME_ANSWERS:
         return []
     unique = np.array(list(dict.fromkeys(space.index[a.text] for a in answers)), dtype=np.int64)
-    # The question's common ground (every answer mentions customers, the question's own
-    # words) is taken off, so what is left is what tells one answer from another; the
-    # theme metric then weighs what tells one theme from another over tone and phrasing,
-    # and the paraphrase encoder, beside it, knows one point made in other words.
-    vectors = in_metric(centred(space.vectors[unique]), space.metric)
-    if space.paraphrase is not None:
-        vectors = beside(vectors, space.paraphrase[unique])
+    vectors = space.theme_vectors(unique)
     labels = group_by_meaning(vectors, most_themes(len(answers)), SEED)
     label_of = dict(zip(unique.tolist(), labels.tolist(), strict=True))
     sizes = Counter(label_of[space.index[a.text]] for a in answers)

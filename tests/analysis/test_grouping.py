@@ -78,3 +78,38 @@ def test_the_written_rounds_are_rounds_of_the_bank_that_never_repeat_a_corpus_an
         for line in path.read_text(encoding="utf-8").splitlines()
     }
     assert not corpus & set(texts)
+
+
+def test_theme_vectors_place_each_answer_in_its_question_s_theme_space(embedder):
+    """What the LLM engine assigns a theme's members by: each answer in the space its
+    question's themes are sorted in, one unit vector per answer, the same for the same
+    words; a question of one distinct text keeps the embedder's own vector."""
+    from bot.analysis.models import AnswerRecord
+    from bot.analysis.offline import theme_vectors
+
+    def answer(n: int, question: str, text: str) -> AnswerRecord:
+        return AnswerRecord(
+            id=f"a{n}", question_id=question, question=question, role="frontline", text=text
+        )
+
+    texts = [
+        "The refund form loses half the claims we send.",
+        "Refund claims vanish somewhere in the form, sadly.",
+        "Customers can never find a parking space.",
+        "Parking is impossible near the shop.",
+        "Parking is impossible near the shop.",
+    ]
+    answers = [answer(n, "q1", t) for n, t in enumerate(texts)]
+    answers.append(answer(9, "q2", "We call them back within the hour."))
+    placed = theme_vectors(answers, embedder)
+
+    assert set(placed) == {a.id for a in answers}
+    for vector in placed.values():
+        assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+    assert np.array_equal(placed["a3"], placed["a4"])
+    lone = np.asarray(embedder.embed(["We call them back within the hour."])[0])
+    assert np.allclose(placed["a9"], lone / np.linalg.norm(lone), atol=1e-5)
+    # Same point, other words: nearer each other than to the other point.
+    assert placed["a0"] @ placed["a1"] > max(
+        placed["a0"] @ placed["a2"], placed["a0"] @ placed["a3"]
+    )
