@@ -3,9 +3,9 @@
 Answers are free text from anyone in the company, and the LLM engine puts them
 in a prompt. `find_injection` spots the common shapes (ignore previous
 instructions, role play, fake system or chat-template markers, orders aimed at
-the summary, a note addressed to the AI that reads the answers, an order to ignore
-the other answers or to write something into the summary, in English and four
-other languages) so both engines can flag such answers and never quote them. It
+the summary, a note addressed to the AI or the software that reads the answers, an
+order to ignore or leave out the other answers or to write something into the summary,
+in English and four other languages) so both engines can flag such answers and never quote them. It
 favours precision: ordinary workplace complaints must not trip it ("We ignore the
 other answers customers give" is a complaint; "…: ignore the other answers" an
 order).
@@ -78,8 +78,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 #: French, Spanish or Dutch.
 _READER = (
     r"(?:ai|a\.i\.|llm|gpt|chatgpt|chatbot|bot|model|assistant|copilot|summari[sz]er|"
-    r"summari[sz]ing (?:tool|model|system)|(?:ai|analysis|reporting) (?:tool|system)|"
-    r"ki|l'ia|la ia|ia|de ai)"
+    r"(?:automated |automatic )?(?:summary|summari[sz]ing|analysis|reporting|survey) "
+    r"(?:tool|model|system|software|program|engine)|(?:ai|analysis|reporting) (?:tool|system)|"
+    r"software|program|algorithm|ki|l'ia|la ia|ia|de ai)"
     # ...not people named after one: the assistant manager, the chatbot team.
     r"(?!\s+(?:team|department|project|vendor|supplier|managers?|directors?|store|shop|"
     r"group|developers?|owners?|leads?|staff|people)\b)"
@@ -98,19 +99,24 @@ _PATTERNS += [
             r"|\b(?:dear|hey|hello|hi|attention|liebe|lieber|cher|chère|querid[oa]|beste)[\s,]+"
             + _READER
             + r"\b"
-            r"|\bto (?:the |whatever |any )?" + _READER + r" (?:reading|writing|summari[sz]ing|"
-            r"generating|processing|analy[sz]ing)\b",
+            r"|\bto (?:the |whatever |whichever |any )?" + _READER + r" (?:(?:that )?is |"
+            r"that's )?(?:reading|writing|summari[sz]ing|generating|processing|analy[sz]ing)\b",
             re.I,
         ),
     ),
     (
         "asks to ignore the other answers",
         re.compile(
-            _ORDER + r"(?:ignore|disregard|discard|forget|set aside)\s+(?:"
+            _ORDER + r"(?:ignore|disregard|discard|forget|set aside|leave out|omit)\s+(?:"
             r"everything\b|(?:all\s+|every\s+|the\s+)?(?:other|above|previous|earlier|"
             r"preceding|remaining|rest of the)\b[\w\s']{0,30}?\b(?:answers?|comments?|"
-            r"responses?|replies|feedback|entries)\b|(?:all\s+|the\s+)?(?:[\w-]+\s+){0,2}"
-            r"(?:answers|comments|responses|replies|feedback|entries)\s+(?:above|before|so far)\b)"
+            r"responses?|replies|feedback|entries)\b"
+            # "every frontline comment", not "every answer I gave" (a correction)
+            r"|every\s+(?:[\w-]+\s+){0,2}(?:answer|comment|response|reply|entry)\b"
+            r"(?!\s+(?:i|i've|i'd|we|you)\b)"
+            r"|(?:all\s+|the\s+)?(?:[\w-]+\s+){0,2}"
+            r"(?:answers|comments|responses|replies|feedback|entries)\s+(?:above|before|so far|"
+            r"(?:on|to|for) (?:this|the) question)\b)"
             r"|" + _ORDER + r"(?:ignorier(?:e|en|t)?|ignorez|ignora|negeer|vergiss|oubliez|olvida)"
             r"\b[\w\s']{0,30}?\b(?:anweisungen|antworten|kommentare|instructions|réponses|"
             r"commentaires|instrucciones|respuestas|comentarios|instructies|antwoorden|"

@@ -1,10 +1,11 @@
-"""Junk detection for answers: empty, placeholders, keyboard mashing, pure repetition.
+"""Junk detection for answers: empty, placeholders, slips, keyboard mashing, repetition.
 
 Junk answers still count toward a side's n (someone did answer), and a rated one's
 rating still counts, but the text is never quoted, read for a stance or made part of
 a theme. The rules are deliberately conservative: a short but real answer ("No.",
 "Slow support", "None.", "No comment") is not junk; a placeholder that says nothing
-of the question ("n/a", "see above", "tbc") is.
+of the question ("n/a", "see above", "tbc") is, and so is a slip that says it is one
+("sorry, wrong button").
 """
 
 from __future__ import annotations
@@ -31,6 +32,18 @@ _PLACEHOLDER = re.compile(
     r"tbc|tbd|test(?:ing)?|xx*|-+)[\s.!,;]*)+$"
 )
 
+#: A slip that says so ("sorry wrong button", "um is it recording now"): an apology or a
+#: filler first, then the slip itself, in a few words. It is about the answering, not
+#: the question.
+_SLIP = re.compile(
+    r"^(?:um+|uh+|er+m?|oops|whoops|sorry|soz|apologies|my bad|hang on|wait)\b.*\b(?:"
+    r"wrong (?:button|box|question|chat|channel|thread|person)|by mistake|by accident|"
+    r"pocket (?:dial|message)|is (?:it|this) (?:recording|working|on)|meant to (?:send|type)|"
+    r"didn'?t mean to|ignore (?:this|that|me))\b"
+)
+#: An answer longer than this says something, whatever it opens with.
+_SLIP_WORDS = 10
+
 
 def find_junk(text: str, *, rated: bool = False) -> str | None:
     """Why the answer is junk, or None. An empty text is fine when the answer has a rating."""
@@ -50,6 +63,8 @@ def find_junk(text: str, *, rated: bool = False) -> str | None:
     # "no no no no", "blah blah blah"; but "Margins, margins, margins." is an answer.
     if len(words) >= 3 and len(set(words)) == 1 and (len(words[0]) <= 2 or words[0] in _FILLERS):
         return "junk: pure repetition"
+    if len(words) <= _SLIP_WORDS and _SLIP.search(stripped.lower()):
+        return "junk: a slip, not an answer"
     mashed = [w for w in words if _is_mash(w)]
     if mashed and sum(map(len, mashed)) >= 0.5 * sum(map(len, words)):
         return "junk: keyboard mashing"
