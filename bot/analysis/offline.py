@@ -1138,13 +1138,16 @@ def _merge_close(found: list[_FoundTheme], space: _TextSpace) -> list[_FoundThem
 
 #: A clause: up to a stop, a question or exclamation mark, a semicolon, colon, dash or
 #: bracket. A full stop inside a token ("4.7 stars", "£3.50") does not end one, nor does
-#: a mark inside a short quotation (`they get "we miss u! 20% off" spam`).
-_CLAUSE = re.compile(r'(?:"[^"\n]{1,80}"|“[^”\n]{1,80}”|[^.!?;:—–()\n]|\.(?=[^\s.]))+')
+#: a mark inside a short quotation (`they get "we miss u! 20% off" spam`), nor the colon
+#: of a time ("the 22:40 didn't run").
+_CLAUSE = re.compile(
+    r'(?:"[^"\n]{1,80}"|“[^”\n]{1,80}”|[^.!?;:—–()\n]|\.(?=[^\s.])|(?<=\d):(?=\d))+'
+)
 #: Openings that carry no meaning of their own ("Honestly, ...", "I think ...").
 _FILLER = re.compile(
     r"^(?:honestly|frankly|to be (?:honest|frank)|if i'?m honest|i think|i'?d say|"
     r"i believe|in my view|yes|no|well|so|and|but|mostly|sadly|clearly|absolutely|"
-    r"definitely|really|for me|from what i see|"
+    r"definitely|really|for me|from what i see|um+|uh+|erm?|i mean|you know|yeah|okay|"
     r"ja|nein|oui|non|nee|ehrlich gesagt|franchement|sinceramente|eerlijk gezegd)\b[\s,]*",
     re.I,
 )
@@ -1179,6 +1182,16 @@ _FRAGMENT = re.compile(
     re.I,
 )
 TITLE_MAX_WORDS = 12
+#: Where a long part of a sentence ends a clause that can stand alone.
+_JOINED = re.compile(r"\s+(?:and|but)\s+", re.I)
+#: A comma between parts of a sentence, not one inside a figure ("14,000 households").
+_COMMA = re.compile(r",(?!\d)")
+#: Words that lead into the next one: a cut title does not end on them.
+_LEADS_ON = re.compile(
+    r"(?:a|an|the|and|or|but|to|of|in|on|at|for|with|from|by|as|than|that|which|who|our|"
+    r"their|its|his|her|my|your|we|they|i|is|are|was|were|be|been|so|if|not|no)",
+    re.I,
+)
 
 
 def theme_title(texts: list[str], keywords: list[str]) -> str:
@@ -1196,10 +1209,13 @@ def title_candidates(texts: list[str], keywords: list[str]) -> list[tuple[float,
     for rank, text in enumerate(texts[:3]):
         later = False  # past the answer's first clause
         for sentence in _CLAUSE.finditer(text):
-            # A whole sentence when it is short; else its comma-separated parts.
+            # A whole sentence when it is short; else its comma-separated parts, and the
+            # halves of a part still too long that "and" or "but" join ("Imported stoneware
+            # is half our trade price and to most shoppers a plate is a plate").
             parts = [sentence.group()]
             if len(parts[0].split()) > TITLE_MAX_WORDS:
-                parts = parts[0].split(",")
+                parts = _COMMA.split(parts[0])
+            parts = [piece for part in parts for piece in _conjuncts(part)]
             for index, part in enumerate(parts):
                 clause = _closed_quotes(" ".join(part.split()))
                 while _FILLER.match(clause) and _FILLER.sub("", clause, count=1) != clause:
@@ -1217,9 +1233,27 @@ def title_candidates(texts: list[str], keywords: list[str]) -> list[tuple[float,
                 score = sum(weights.get(w.lower().strip("'\""), 0) for w in words)
                 score -= 2 * rank + max(0, len(words) - TITLE_MAX_WORDS)
                 if len(words) > TITLE_MAX_WORDS:
-                    clause = _closed_quotes(" ".join(words[:TITLE_MAX_WORDS])) + "…"
+                    clause = _cut(words)
                 candidates.append((score, -rank, clause))
     return candidates
+
+
+def _conjuncts(part: str) -> list[str]:
+    """A part too long for a title, then what comes before its first "and" or "but"; a
+    short part alone. (What follows them often has no subject of its own: "…and asking
+    them to open a new ticket".)"""
+    if len(part.split()) <= TITLE_MAX_WORDS:
+        return [part]
+    return [part, _JOINED.split(part, maxsplit=1)[0]]
+
+
+def _cut(words: list[str]) -> str:
+    """The title's first words and an ellipsis, never ending on a word that leads into
+    the next ("…and to most shoppers a…")."""
+    kept = words[:TITLE_MAX_WORDS]
+    while len(kept) > 3 and _LEADS_ON.fullmatch(kept[-1].strip(",;'\"")):
+        kept.pop()
+    return _closed_quotes(" ".join(kept).rstrip(",;:-–—")) + "…"
 
 
 def _closed_quotes(clause: str) -> str:

@@ -195,6 +195,38 @@ def test_a_title_never_ends_inside_a_quotation():
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "title"),
+    [
+        # A part too long for a title gives way to what comes before its "and".
+        (
+            "They'd stay. Imported stoneware is half our trade price and to most shoppers "
+            "a plate is a plate.",
+            "Imported stoneware is half our trade price",
+        ),
+        # A figure's comma and a time's colon do not split a clause.
+        (
+            "Our 48,000 households on the priority register get a named contact and a "
+            "call before any planned work.",
+            "Our 48,000 households on the priority register get a named contact",
+        ),
+        ("The 22:40 from the depot didn't run again.", "The 22:40 from the depot didn't run again"),
+        # A spoken filler is no opening.
+        ("um yeah we've trained up on electric", "We've trained up on electric"),
+    ],
+)
+def test_a_title_is_a_clause_that_stands_alone(text, title):
+    assert theme_title([text], []) == title
+
+
+def test_a_title_cut_short_does_not_end_on_a_word_that_leads_on():
+    title = theme_title(
+        ["The renewal letter goes out six weeks before the date with a price rise for all"],
+        ["renewal", "letter"],
+    )
+    assert title == "The renewal letter goes out six weeks before the date…"
+
+
 def _plain(text: str) -> str:
     return " ".join(text.replace("…", " ").split()).strip(" .").lower()
 
