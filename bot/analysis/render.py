@@ -1,6 +1,7 @@
 """Drawing an `Analysis` as a platform-neutral reply an executive can act on.
 
-One screen first: a one-sentence headline; the contradictions, widest first, each
+One screen first: a one-sentence headline, and a second when both sides agree the
+company falls short somewhere (`shortfall_line`); the contradictions, widest first, each
 in plain words with two quotes a side labelled with the side (a quote longer than a
 line cut there, and given in full after "more"); the largest themes,
 each saying who says it; and what to ask next. Then, behind "more" (`Reply.fold`):
@@ -34,6 +35,10 @@ QUOTE_CHARS = 78
 #: On the first screen a contradiction's quote is cut to one line with its side; the
 #: contradictions behind "more" and the JSON quote in full.
 FIRST_QUOTE_CHARS = 82
+#: Two sides that agree, both at or under this position on the 1-5 scale (half a point
+#: under its middle), agree that the company falls short there: an admission the first
+#: screen says, not an "agree" left in the table.
+SHORTFALL = 2.5
 
 
 def to_reply(analysis: Analysis, title: str | None = None, context: str = "") -> Reply:
@@ -46,6 +51,9 @@ def to_reply(analysis: Analysis, title: str | None = None, context: str = "") ->
     reply.add(Text(headline(analysis)))
     if context:
         reply.add(Note(context))
+    short = shortfall_line(analysis)  # agreement that is news: both sides fall short
+    if short:
+        reply.add(Text(short))
     gap_line = reality_gap_line(analysis)  # the third voice, when customers answered
     if gap_line:
         reply.add(Text(gap_line))
@@ -170,6 +178,44 @@ def headline(analysis: Analysis) -> str:
     return f"Nothing to compare yet: no question of {of} has enough answers from both sides."
 
 
+def falls_short(q: QuestionResult) -> bool:
+    """Whether both sides agree the company falls short on this question."""
+    positions = (_position(q.executive), _position(q.frontline))
+    return q.verdict == "agree" and all(p is not None and p <= SHORTFALL for p in positions)
+
+
+def shortfall_line(analysis: Analysis) -> str:
+    """The questions both sides agree the company falls short on, in one sentence for the
+    first screen (the lowest named, with its figures), or "" when there is none."""
+    short = sorted(
+        (q for q in analysis.questions if not q.suppressed and falls_short(q)),
+        key=lambda q: (_position(q.executive) or 0) + (_position(q.frontline) or 0),
+    )
+    if not short:
+        return ""
+    lowest = short[0]
+    mark = "≈" if lowest.basis == "text" else ""
+    figures = (
+        f"executives {mark}{_position(lowest.executive):.1f}/5, "
+        f"frontline {mark}{_position(lowest.frontline):.1f}/5"
+    )
+    sentence = f"Both sides agree we fall short on “{_short(lowest.question, 80)}” ({figures})"
+    if len(short) == 2:
+        sentence += f", and on “{_short(short[1].question, 60)}”"
+    elif len(short) > 2:
+        sentence += f", and on {counted(len(short) - 1, 'more question')}"
+    return sentence + "."
+
+
+def _position(side: SideFigures) -> float | None:
+    """A side's position on the 1-5 scale, as the table shows it."""
+    if side.position is not None:
+        return side.position
+    if side.mean_rating is not None:
+        return side.mean_rating
+    return None if side.stance is None else 3 + 2 * side.stance
+
+
 def _contradiction(
     reply: Reply,
     number: int,
@@ -274,7 +320,7 @@ def _verdict(q: QuestionResult) -> str:
         detail = q.note.split(":")[0] if q.note else "significant"
         return f"differ: {detail}{effect}"
     if q.verdict == "agree":
-        return f"agree{effect}"
+        return f"agree: both fall short{effect}" if falls_short(q) else f"agree{effect}"
     return q.note or "not compared"
 
 
@@ -283,10 +329,8 @@ def _side(side: SideFigures, basis: str, suppressed: bool) -> str:
         return "hidden"
     if side.n == 0:
         return "-"
-    mark = "≈" if basis == "text" else ""
-    value = side.position if side.position is not None else side.mean_rating
-    if value is None and side.stance is not None:
-        value, mark = 3 + 2 * side.stance, "≈"
+    mark = "≈" if basis == "text" or (side.position is None and side.mean_rating is None) else ""
+    value = _position(side)
     if value is None:
         return f"- ({side.n})"
     return f"{mark}{value:.1f} ({side.n})"

@@ -10,7 +10,7 @@ import pytest
 from bot.analysis.loader import load_answers
 from bot.analysis.models import Analysis, AnswerRecord
 from bot.analysis.offline import _summary, _unquoted, analyse_offline, theme_title
-from bot.analysis.render import headline, to_reply
+from bot.analysis.render import headline, shortfall_line, to_reply
 from bot.core.replies import Heading
 
 QUESTION = "What are we doing for customers today that we were not doing a year ago?"
@@ -283,6 +283,32 @@ def test_a_title_keeps_a_number_whole():
 )
 def test_a_claim_loses_only_the_quote_marks_that_wrap_it(claim, shown):
     assert _unquoted(claim) == shown
+
+
+def test_both_sides_falling_short_is_said_on_the_first_screen(embedder):
+    """Agreement is news when both sides agree the company falls short: it is said under
+    the headline, with its figures, not left as an "agree" in the table behind "more"."""
+    low = analyse_offline(
+        _rated([2, 2, 1, 2, 2, 2], [1, 2, 2, 1, 2, 2, 2]), min_group=5, embedder=embedder
+    )
+    assert low.questions[0].verdict == "agree"
+    line = shortfall_line(low)
+    assert line == (
+        f"Both sides agree we fall short on “{QUESTION}” (executives 1.8/5, frontline 1.7/5)."
+    )
+    reply = to_reply(low)
+    assert reply.as_text().split("\n\n")[1] == line
+    assert reply.fold is not None and line in reply.as_text().split("Question by question")[0]
+    assert "agree: both fall short" in reply.as_text()
+    # Around the middle, or on opposite sides of it, it is not said.
+    middling = analyse_offline(
+        _rated([3, 3, 2, 3, 3, 3], [3, 2, 3, 3, 3, 3]), min_group=5, embedder=embedder
+    )
+    assert middling.questions[0].verdict == "agree" and shortfall_line(middling) == ""
+    apart = analyse_offline(
+        _rated([4, 5, 4, 4, 5, 4], [1, 2, 1, 1, 2, 1]), min_group=5, embedder=embedder
+    )
+    assert shortfall_line(apart) == ""
 
 
 @pytest.fixture(scope="module")
