@@ -1184,8 +1184,12 @@ _FRAGMENT = re.compile(
 TITLE_MAX_WORDS = 12
 #: Where a long part of a sentence ends a clause that can stand alone.
 _JOINED = re.compile(r"\s+(?:and|but)\s+", re.I)
-#: A comma between parts of a sentence, not one inside a figure ("14,000 households").
-_COMMA = re.compile(r",(?!\d)")
+#: A joining word, or a filler, left at the end of a part of a sentence.
+_DANGLING = re.compile(r"(?:\s+(?:and|or|but|um+|uh+|erm?))+\s*$", re.I)
+#: A comma between parts of a sentence, not one inside a figure ("14,000 households"),
+#: or a spoken filler, where a transcribed voice note starts its next thought ("oh loads
+#: i mean i swap a bulb or top the screenwash").
+_COMMA = re.compile(r",(?!\d)|\s+(?:um+|uh+|erm?|i mean|you know)\s+", re.I)
 #: Words that lead into the next one: a cut title does not end on them.
 _LEADS_ON = re.compile(
     r"(?:a|an|the|and|or|but|to|of|in|on|at|for|with|from|by|as|than|that|which|who|our|"
@@ -1209,9 +1213,9 @@ def title_candidates(texts: list[str], keywords: list[str]) -> list[tuple[float,
     for rank, text in enumerate(texts[:3]):
         later = False  # past the answer's first clause
         for sentence in _CLAUSE.finditer(text):
-            # A whole sentence when it is short; else its comma-separated parts, and the
-            # halves of a part still too long that "and" or "but" join ("Imported stoneware
-            # is half our trade price and to most shoppers a plate is a plate").
+            # A whole sentence when it is short; else its parts between commas (or spoken
+            # fillers), each with what comes before its first "and" or "but" when it is
+            # still too long ("Imported stoneware is half our trade price and to most…").
             parts = [sentence.group()]
             if len(parts[0].split()) > TITLE_MAX_WORDS:
                 parts = _COMMA.split(parts[0])
@@ -1220,6 +1224,9 @@ def title_candidates(texts: list[str], keywords: list[str]) -> list[tuple[float,
                 clause = _closed_quotes(" ".join(part.split()))
                 while _FILLER.match(clause) and _FILLER.sub("", clause, count=1) != clause:
                     clause = _FILLER.sub("", clause, count=1)
+                # "…ring the dealer if its a newer car or", cut by a filler: the joining
+                # word left at the end goes.
+                clause = _DANGLING.sub("", clause)
                 words = clause.split()
                 leans_back = later and _POINTS_BACK.match(clause)
                 # "..., on the app version that didn't save skips": a later part of a

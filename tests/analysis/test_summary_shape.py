@@ -211,8 +211,18 @@ def test_a_title_never_ends_inside_a_quotation():
             "Our 48,000 households on the priority register get a named contact",
         ),
         ("The 22:40 from the depot didn't run again.", "The 22:40 from the depot didn't run again"),
-        # A spoken filler is no opening.
+        # A spoken filler is no opening; in a long voice note it starts the next thought.
         ("um yeah we've trained up on electric", "We've trained up on electric"),
+        (
+            "oh loads i mean i swap a bulb or top the screenwash for nothing like five times "
+            "a day honestly",
+            "I swap a bulb or top the screenwash for nothing like five…",
+        ),
+        # ...and the joining word it leaves at the end of a part goes.
+        (
+            "well um they ring the dealer if its a newer car or um whoever comes up top on google",
+            "They ring the dealer if its a newer car",
+        ),
     ],
 )
 def test_a_title_is_a_clause_that_stands_alone(text, title):
