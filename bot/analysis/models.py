@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from bot.core.replies import counted
 
@@ -86,6 +86,11 @@ class SideFigures(BaseModel):
 Verdict = Literal["contradict", "differ", "agree", "not compared", "hidden"]
 
 
+#: Two sides that agree, both at or under this position on the 1-5 scale (half a point
+#: under its middle), agree that the company falls short there.
+SHORTFALL = 2.5
+
+
 class QuestionResult(BaseModel):
     """One question's two sides compared.
 
@@ -115,6 +120,16 @@ class QuestionResult(BaseModel):
     #: their embedding centroids (reported beside the verdict, not part of it).
     meaning_p_value: float | None = None
     verdict: Verdict = "not compared"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def falls_short(self) -> bool:
+        """Whether the two sides agree the company falls short here: they agree, and both
+        sit at or under `SHORTFALL`. Agreement that is news, said on the first screen."""
+        executive, frontline = self.executive.position, self.frontline.position
+        if self.verdict != "agree" or executive is None or frontline is None:
+            return False
+        return max(executive, frontline) <= SHORTFALL
 
     def gap_as_shown(self) -> float | None:
         """The gap between the two sides' positions as printed (one decimal each), so a

@@ -35,10 +35,6 @@ QUOTE_CHARS = 78
 #: On the first screen a contradiction's quote is cut to one line with its side; the
 #: contradictions behind "more" and the JSON quote in full.
 FIRST_QUOTE_CHARS = 82
-#: Two sides that agree, both at or under this position on the 1-5 scale (half a point
-#: under its middle), agree that the company falls short there: an admission the first
-#: screen says, not an "agree" left in the table.
-SHORTFALL = 2.5
 
 
 def to_reply(analysis: Analysis, title: str | None = None, context: str = "") -> Reply:
@@ -178,26 +174,20 @@ def headline(analysis: Analysis) -> str:
     return f"Nothing to compare yet: no question of {of} has enough answers from both sides."
 
 
-def falls_short(q: QuestionResult) -> bool:
-    """Whether both sides agree the company falls short on this question."""
-    positions = (_position(q.executive), _position(q.frontline))
-    return q.verdict == "agree" and all(p is not None and p <= SHORTFALL for p in positions)
-
-
 def shortfall_line(analysis: Analysis) -> str:
     """The questions both sides agree the company falls short on, in one sentence for the
     first screen (the lowest named, with its figures), or "" when there is none."""
     short = sorted(
-        (q for q in analysis.questions if not q.suppressed and falls_short(q)),
-        key=lambda q: (_position(q.executive) or 0) + (_position(q.frontline) or 0),
+        (q for q in analysis.questions if not q.suppressed and q.falls_short),
+        key=lambda q: (q.executive.position or 0) + (q.frontline.position or 0),
     )
     if not short:
         return ""
     lowest = short[0]
     mark = "≈" if lowest.basis == "text" else ""
     figures = (
-        f"executives {mark}{_position(lowest.executive):.1f}/5, "
-        f"frontline {mark}{_position(lowest.frontline):.1f}/5"
+        f"executives {mark}{lowest.executive.position or 0:.1f}/5, "
+        f"frontline {mark}{lowest.frontline.position or 0:.1f}/5"
     )
     sentence = f"Both sides agree we fall short on “{_short(lowest.question, 80)}” ({figures})"
     if len(short) == 2:
@@ -320,7 +310,7 @@ def _verdict(q: QuestionResult) -> str:
         detail = q.note.split(":")[0] if q.note else "significant"
         return f"differ: {detail}{effect}"
     if q.verdict == "agree":
-        return f"agree: both fall short{effect}" if falls_short(q) else f"agree{effect}"
+        return f"agree: both fall short{effect}" if q.falls_short else f"agree{effect}"
     return q.note or "not compared"
 
 

@@ -302,6 +302,7 @@ def test_both_sides_falling_short_is_said_on_the_first_screen(embedder):
         _rated([2, 2, 1, 2, 2, 2], [1, 2, 2, 1, 2, 2, 2]), min_group=5, embedder=embedder
     )
     assert low.questions[0].verdict == "agree"
+    assert low.model_dump(mode="json")["questions"][0]["falls_short"] is True  # JSON says it too
     line = shortfall_line(low)
     assert line == (
         f"Both sides agree we fall short on “{QUESTION}” (executives 1.8/5, frontline 1.7/5)."
@@ -315,6 +316,7 @@ def test_both_sides_falling_short_is_said_on_the_first_screen(embedder):
         _rated([3, 3, 2, 3, 3, 3], [3, 2, 3, 3, 3, 3]), min_group=5, embedder=embedder
     )
     assert middling.questions[0].verdict == "agree" and shortfall_line(middling) == ""
+    assert not middling.questions[0].falls_short
     apart = analyse_offline(
         _rated([4, 5, 4, 4, 5, 4], [1, 2, 1, 1, 2, 1]), min_group=5, embedder=embedder
     )
