@@ -1356,6 +1356,11 @@ def _notes(results: list[QuestionResult]) -> list[str]:
 FOLLOW_UP_END_CHARS = 60
 
 
+#: The ends of the next round's question where both sides agree we fall short.
+SHORTFALL_LOW = "Nothing that I can see"
+SHORTFALL_HIGH = "Yes, and it is working"
+
+
 def follow_ups(
     results: list[QuestionResult],
     themes: list[Theme],
@@ -1365,7 +1370,9 @@ def follow_ups(
     """A follow-up question for each contradiction, widest first, then for each
     significant difference: the bank's own `why`, pointed at what each side raised.
     Each also comes as a question for the next round, rated between the two sides'
-    claims (or the question's own ends), with the `why` as its free text."""
+    claims (or the question's own ends), with the `why` as its free text. Last, for each
+    question both sides agree we fall short on, lowest first: its `why`, and for the next
+    round whether anything is being done about it."""
     claims = {c.question_id: c for c in contradictions}
     asked: list[FollowUp] = []
     for result in ranked(results):
@@ -1422,6 +1429,27 @@ def follow_ups(
                 low=low,
                 high=high,
                 why=why or "Why? Tell us what you have seen.",
+            )
+        )
+    # Then where both sides agree we fall short, lowest first: nobody disputes it, so the
+    # next question is why, and whether anything is being done.
+    short = sorted(
+        (r for r in results if r.falls_short),
+        key=lambda r: (r.executive.position or 0.0) + (r.frontline.position or 0.0),
+    )
+    for result in short:
+        info = infos.get(result.question_id)
+        why = " ".join((info.why or "").split()) if info else ""
+        asked.append(
+            FollowUp(
+                question_id=result.question_id,
+                text="Both sides agree we fall short. "
+                + (why or "What stops us, and who could change it?"),
+                ask=f"On “{_short(result.question, 80)}”, both sides said we fall short. "
+                "Is anything being done about it?",
+                low=SHORTFALL_LOW,
+                high=SHORTFALL_HIGH,
+                why=why or "What stops us? Tell us what you have seen.",
             )
         )
     return asked

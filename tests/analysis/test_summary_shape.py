@@ -297,7 +297,8 @@ def test_a_claim_loses_only_the_quote_marks_that_wrap_it(claim, shown):
 
 def test_both_sides_falling_short_is_said_on_the_first_screen(embedder):
     """Agreement is news when both sides agree the company falls short: it is said under
-    the headline, with its figures, not left as an "agree" in the table behind "more"."""
+    the headline, with its figures, not left as an "agree" in the table behind "more",
+    and what to ask next follows it."""
     low = analyse_offline(
         _rated([2, 2, 1, 2, 2, 2], [1, 2, 2, 1, 2, 2, 2]), min_group=5, embedder=embedder
     )
@@ -311,6 +312,13 @@ def test_both_sides_falling_short_is_said_on_the_first_screen(embedder):
     assert reply.as_text().split("\n\n")[1] == line
     assert reply.fold is not None and line in reply.as_text().split("Question by question")[0]
     assert "agree: both fall short" in reply.as_text()
+    # What to ask next: why, and for the next round whether anything is being done.
+    (follow_up,) = low.follow_ups
+    assert (
+        follow_up.text == "Both sides agree we fall short. What stops us, and who could change it?"
+    )
+    assert follow_up.ask.endswith("both sides said we fall short. Is anything being done about it?")
+    assert (follow_up.low, follow_up.high) == ("Nothing that I can see", "Yes, and it is working")
     # Around the middle, or on opposite sides of it, it is not said.
     middling = analyse_offline(
         _rated([3, 3, 2, 3, 3, 3], [3, 2, 3, 3, 3, 3]), min_group=5, embedder=embedder
