@@ -5,8 +5,8 @@ in a prompt. `find_injection` spots the common shapes (ignore previous
 instructions, role play, fake system or chat-template markers, orders aimed at
 the summary, a note addressed to the AI or the software that reads the answers, an
 order to ignore or leave out the other answers or to write something into the summary,
-in English and four other languages) so both engines can flag such answers and never quote them. It
-favours precision: ordinary workplace complaints must not trip it ("We ignore the
+in English and four other languages) so both engines can flag such answers and never
+quote them. It favours precision: ordinary workplace complaints must not trip it ("We ignore the
 other answers customers give" is a complaint; "…: ignore the other answers" an
 order).
 """

@@ -243,6 +243,15 @@ def ranked(results: Iterable[QuestionResult]) -> list[QuestionResult]:
     return sorted(results, key=effect_order)
 
 
+def shortfalls(results: Iterable[QuestionResult]) -> list[QuestionResult]:
+    """The questions both sides agree we fall short on (`QuestionResult.falls_short`),
+    lowest first."""
+    return sorted(
+        (r for r in results if r.falls_short and not r.suppressed),
+        key=lambda r: (r.executive.position or 0.0) + (r.frontline.position or 0.0),
+    )
+
+
 def effect_order(result: QuestionResult) -> tuple[float, float]:
     """Sort key, widest first: Cliff's delta (the same measure for ratings and text) to
     one decimal, so near-ties fall to the gap a reader sees."""
@@ -1431,13 +1440,9 @@ def follow_ups(
                 why=why or "Why? Tell us what you have seen.",
             )
         )
-    # Then where both sides agree we fall short, lowest first: nobody disputes it, so the
-    # next question is why, and whether anything is being done.
-    short = sorted(
-        (r for r in results if r.falls_short),
-        key=lambda r: (r.executive.position or 0.0) + (r.frontline.position or 0.0),
-    )
-    for result in short:
+    # Then where both sides agree we fall short: nobody disputes it, so the next question
+    # is why, and whether anything is being done.
+    for result in shortfalls(results):
         info = infos.get(result.question_id)
         why = " ".join((info.why or "").split()) if info else ""
         asked.append(

@@ -19,7 +19,7 @@ from __future__ import annotations
 from bot.analysis.customers import closest_prediction, closest_side
 from bot.analysis.models import Analysis, Contradiction, QuestionResult, SideFigures, Theme
 from bot.analysis.models import Quote as QuoteModel
-from bot.analysis.offline import effect_order
+from bot.analysis.offline import effect_order, shortfalls
 from bot.core.anonymity import Floor
 from bot.core.replies import Heading, Note, Quote, Reply, Table, Text, counted
 
@@ -177,10 +177,7 @@ def headline(analysis: Analysis) -> str:
 def shortfall_line(analysis: Analysis) -> str:
     """The questions both sides agree the company falls short on, in one sentence for the
     first screen (the lowest named, with its figures), or "" when there is none."""
-    short = sorted(
-        (q for q in analysis.questions if not q.suppressed and q.falls_short),
-        key=lambda q: (q.executive.position or 0) + (q.frontline.position or 0),
-    )
+    short = shortfalls(analysis.questions)
     if not short:
         return ""
     lowest = short[0]
