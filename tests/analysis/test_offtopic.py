@@ -118,15 +118,31 @@ def test_a_round_read_by_word_vectors_is_not_screened():
 @pytest.mark.slow
 def test_training_again_reproduces_the_shipped_classifier(tmp_path, monkeypatch, capsys):
     """The shipped JSON is what the code and the examples give, and on the corpus's tuning
-    companies it finds most off-topic answers and flags no more than one real one."""
-    from bot.analysis import offtopic
+    companies it finds most off-topic answers and flags no more than two real ones.
 
-    shipped = offtopic.head_for(sentence_embedder().name)
+    "What they give" is judged by what the classifier says, not by its weights: the
+    sentence encoder's and BLAS's last digits differ from one CPU to another, and a
+    logistic regression over 9,610 features carries that into its weights (up to 0.11
+    apart on a machine other than the one that trained it), while its probabilities on
+    the 7,200 examples stay within 0.011 of each other, and 5 of them fall on the other
+    side of p = 0.95."""
+    from bot.analysis import offtopic
+    from bot.analysis.stance import load_examples
+
+    embedder = sentence_embedder()
+    shipped = offtopic.head_for(embedder.name)
     monkeypatch.setattr(offtopic, "DATA", tmp_path)
     assert offtopic.main([]) == 0
-    again = offtopic.StanceHead.load(offtopic.head_path(sentence_embedder().name))
-    assert np.allclose(again.weights, shipped.weights, atol=1e-3)
-    assert abs(again.bias - shipped.bias) < 1e-3
+    again = offtopic.StanceHead.load(offtopic.head_path(embedder.name))
+    off_topic, look_alike = offtopic.load()
+    # Every tenth example (720), so the test does not read all 7,200 a second time.
+    texts = (off_topic + look_alike + [text for _, text, _ in load_examples()])[::10]
+    vectors = np.asarray(embedder.embed(texts), dtype=np.float64)
+    before = offtopic.probability(shipped, texts, vectors)
+    after = offtopic.probability(again, texts, vectors)
+    assert np.max(np.abs(after - before)) < 0.05
+    for sure in (offtopic.SURE, offtopic.ANNOUNCED_SURE):
+        assert ((before >= sure) != (after >= sure)).sum() <= 0.005 * len(texts)
     report = capsys.readouterr().out
     # Two real answers are flagged: a gym's "New lockers that actually lock! Small thing but
     # people really appreciate it.", its members' lockers read as a staff-facilities aside,

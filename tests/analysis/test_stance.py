@@ -32,6 +32,10 @@ CORPUS = ROOT / "tests" / "analysis" / "corpus"
 #: What the sentence encoder's head reaches on a company left out of its training (rho 0.69
 #: and 0.74, right side 0.88, on people's own ratings and on readings), as floors.
 RHO, RIGHT_SIDE = 0.65, 0.85
+#: How far a head trained again may read a stance (-1..1) from the shipped one. The
+#: sentence encoder's last digits differ from one CPU to another: trained on another
+#: machine, its heads read the examples at most 0.007 apart (word vectors, 0.00004).
+STANCE_TOLERANCE = 0.02
 
 
 def read(embedder, question_id: str, texts: list[str]) -> np.ndarray:
@@ -269,7 +273,12 @@ def test_every_answer_in_words_of_a_tuning_company_has_a_reading_and_nothing_els
 @pytest.mark.slow
 def test_training_again_reproduces_the_shipped_heads(tmp_path, monkeypatch, capsys):
     """The shipped JSON is what the code and the examples give, and the report's
-    leave-one-company-out figures hold."""
+    leave-one-company-out figures hold.
+
+    "What they give" is judged by the stances the heads read, not by their weights: the
+    sentence encoder's and BLAS's last digits differ from one CPU to another, and the
+    weights of a regression over thousands of features carry that further than its
+    readings do."""
     from bot.analysis import stance
 
     embedders = (sentence_embedder(), word_embedder())
@@ -278,10 +287,19 @@ def test_training_again_reproduces_the_shipped_heads(tmp_path, monkeypatch, caps
     monkeypatch.setattr(stance, "EXAMPLES", EXAMPLES)
     assert stance.main([]) == 0
     report = capsys.readouterr().out
-    for (name, labelled), head in shipped.items():
-        again = stance.StanceHead.load(stance.head_path(name, labelled))
-        assert np.allclose(again.weights, head.weights, atol=1e-3), name
-        assert abs(again.bias - head.bias) < 1e-3
+    rows = stance.load_examples()[::10]  # a tenth of the examples, read by each head
+    texts, questions = [t for _, t, _ in rows], [q for q, _, _ in rows]
+    for embedder in embedders:
+        vectors = np.asarray(embedder.embed(texts), dtype=np.float64)
+        axis = {q: scale_axis(embedder, BANK[q].low_label, BANK[q].high_label) for q in BANK}
+        axes = np.stack([axis[q] for q in questions])
+        for labelled in (True, False):
+            head = shipped[(embedder.name, labelled)]
+            again = stance.StanceHead.load(stance.head_path(embedder.name, labelled))
+            ends = axes if labelled else None
+            before = head.read(texts, vectors, ends, questions)
+            after = again.read(texts, vectors, ends, questions)
+            assert np.max(np.abs(after - before)) < STANCE_TOLERANCE, (embedder.name, labelled)
     line = next(x for x in report.splitlines() if x.startswith(f"{sentence_embedder().name}:"))
     own, in_words = (
         dict(part.split("=") for part in figures.split() if "=" in part)
