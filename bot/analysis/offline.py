@@ -248,7 +248,7 @@ def shortfalls(results: Iterable[QuestionResult]) -> list[QuestionResult]:
     lowest first."""
     return sorted(
         (r for r in results if r.falls_short and not r.suppressed),
-        key=lambda r: (r.executive.position or 0.0) + (r.frontline.position or 0.0),
+        key=lambda r: r.executive.position + r.frontline.position,
     )
 
 

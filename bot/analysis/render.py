@@ -183,8 +183,8 @@ def shortfall_line(analysis: Analysis) -> str:
     lowest = short[0]
     mark = "≈" if lowest.basis == "text" else ""
     figures = (
-        f"executives {mark}{lowest.executive.position or 0:.1f}/5, "
-        f"frontline {mark}{lowest.frontline.position or 0:.1f}/5"
+        f"executives {mark}{lowest.executive.position:.1f}/5, "
+        f"frontline {mark}{lowest.frontline.position:.1f}/5"
     )
     sentence = f"Both sides agree we fall short on “{_short(lowest.question, 80)}” ({figures})"
     if len(short) == 2:
@@ -192,15 +192,6 @@ def shortfall_line(analysis: Analysis) -> str:
     elif len(short) > 2:
         sentence += f", and on {counted(len(short) - 1, 'more question')}"
     return sentence + "."
-
-
-def _position(side: SideFigures) -> float | None:
-    """A side's position on the 1-5 scale, as the table shows it."""
-    if side.position is not None:
-        return side.position
-    if side.mean_rating is not None:
-        return side.mean_rating
-    return None if side.stance is None else 3 + 2 * side.stance
 
 
 def _contradiction(
@@ -316,8 +307,10 @@ def _side(side: SideFigures, basis: str, suppressed: bool) -> str:
         return "hidden"
     if side.n == 0:
         return "-"
-    mark = "≈" if basis == "text" or (side.position is None and side.mean_rating is None) else ""
-    value = _position(side)
+    mark = "≈" if basis == "text" else ""
+    value = side.position if side.position is not None else side.mean_rating
+    if value is None and side.stance is not None:
+        value, mark = 3 + 2 * side.stance, "≈"
     if value is None:
         return f"- ({side.n})"
     return f"{mark}{value:.1f} ({side.n})"
