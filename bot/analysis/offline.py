@@ -1172,9 +1172,12 @@ _DEPENDENT = re.compile(
     re.I,
 )
 #: A clause after an answer's first that opens like this points back at something said
-#: before it ("They'd follow him", "then came in and shouted"): it cannot stand alone.
+#: before it ("They'd follow him", "then came in and shouted", "Didn't ask him for
+#: anything", whose subject is in the clause before): it cannot stand alone.
 _POINTS_BACK = re.compile(
-    r"^(?:he|she|they|it|this|that|these|those|him|her|them|then|there)\b", re.I
+    r"^(?:he|she|they|it|this|that|these|those|him|her|them|then|there|"
+    r"(?:did|does|do|was|were|is|are|has|have|had|would|could|wo|ca)n[’']?t)\b",
+    re.I,
 )
 #: A short clause that ends on a bare auxiliary ("The shop does.", "Nobody else would.")
 #: leaves its verb to a clause before it: it cannot stand alone. ("Patient care is in
@@ -1246,10 +1249,13 @@ def title_candidates(texts: list[str], keywords: list[str]) -> list[tuple[float,
                 cannot_stand = leans_back or fragment or elliptical
                 if len(words) < 3 or _DEPENDENT.match(clause) or cannot_stand:
                     continue
-                score = sum(weights.get(w.lower().strip("'\""), 0) for w in words)
-                score -= 2 * rank + max(0, len(words) - TITLE_MAX_WORDS)
                 if len(words) > TITLE_MAX_WORDS:
                     clause = _cut(words)
+                # Scored by the words a reader sees: a keyword hidden past the cut says
+                # nothing, so a whole half of a sentence beats the whole sentence cut.
+                shown = clause.rstrip("…").split()
+                score = sum(weights.get(w.lower().strip("'\""), 0) for w in shown)
+                score -= 2 * rank + max(0, len(words) - TITLE_MAX_WORDS)
                 candidates.append((score, -rank, clause))
     return candidates
 

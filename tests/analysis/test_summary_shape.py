@@ -153,6 +153,26 @@ def test_a_title_skips_a_clause_that_points_back():
     assert title == "People come for Mr Hughes"
 
 
+def test_a_title_skips_a_later_clause_whose_subject_is_in_the_one_before():
+    """ "Didn't ask him for anything" does not say who didn't."""
+    title = theme_title(
+        ["I helped Mr Dunmore load his van on Saturday. Didn't ask him for anything."],
+        ["ask", "anything"],
+    )
+    assert title == "I helped Mr Dunmore load his van on Saturday"
+
+
+def test_a_title_is_scored_by_the_words_it_shows():
+    """A keyword hidden past the cut says nothing to a reader: the whole first half of
+    the sentence beats the whole sentence cut mid-phrase."""
+    text = (
+        "Imported stoneware is half our trade price and to most shoppers a mug is a mug "
+        "whatever the glaze"
+    )
+    title = theme_title([text], ["mug", "glaze", "shoppers", "stoneware"])
+    assert title == "Imported stoneware is half our trade price"
+
+
 def test_a_title_skips_a_clause_that_leaves_its_verb_to_another():
     """ "The shop does" says nothing without "Home shoppers don't pick us"."""
     title = theme_title(["Home shoppers don't pick us, really. The shop does."], ["shop", "pick"])
