@@ -79,7 +79,8 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
 _READER = (
     r"(?:ai|a\.i\.|llm|gpt|chatgpt|chatbot|bot|model|assistant|copilot|summari[sz]er|"
     r"(?:automated |automatic )?(?:summary|summari[sz]ing|analysis|reporting|survey) "
-    r"(?:tool|model|system|software|program|engine|bot|ai)|(?:ai|analysis|reporting) (?:tool|system)|"
+    r"(?:tool|model|system|software|program|engine|bot|ai)|"
+    r"(?:ai|analysis|reporting) (?:tool|system)|"
     r"software|program|algorithm|ki|l'ia|la ia|ia|de ai)"
     # ...not people named after one: the assistant manager, the chatbot team.
     r"(?!\s+(?:team|department|project|vendor|supplier|managers?|directors?|store|shop|"
