@@ -271,6 +271,29 @@ def test_upsert_answers_edits_each_half_on_its_own_and_writes_nothing_else(store
     assert store.answer_pseudonyms(round_.id) == {"p": "frontline"}
 
 
+def test_an_answer_moved_on_or_off_the_record_keeps_nothing_of_the_other_mode(store):
+    """A private why under a rating said in public would be the named person's; a public
+    why under a rating changed in private would name who changed it."""
+    round_ = _round(store)
+    common = dict(
+        round_id=round_.id, pseudonym="p", role="frontline", team=None,
+        day=date(2026, 1, 6), source="test", keep=KEEP,
+    )  # fmt: skip
+    store.upsert_answers(
+        answers=[("q1", 2, "PRIVATE why")], on_record=False, predictions={"q1": 1}, **common
+    )
+    (public,) = store.upsert_answers(answers=[("q1", 4, KEEP)], on_record=True, **common)
+    assert (public.rating, public.text, public.customer_prediction) == (4, "", None)
+    assert public.on_record
+    (same,) = store.upsert_answers(
+        answers=[("q1", KEEP, "said in the thread")], on_record=True, **common
+    )
+    assert (same.rating, same.text) == (4, "said in the thread")  # same mode: halves kept
+    (private,) = store.upsert_answers(answers=[("q1", 1, KEEP)], on_record=False, **common)
+    assert (private.rating, private.text, private.on_record) == (1, "", False)
+    assert store.db.table("answers").count == 1
+
+
 def test_answer_ids_are_random_and_the_table_has_no_rowid(store):
     round_ = _round(store, questions=[f"q{i}" for i in range(1, 5)])
     common = dict(

@@ -1121,10 +1121,29 @@ class Store:
         swept out of it soon after (`write`; see the module docstring). The role, team,
         rating, text, prediction and on-the-record flag are sealed each on its own
         (`bot.store.seal`); a new answer gets all of them, an edit rewrites only its own.
+
+        An edit that moves an answer on or off the record keeps nothing of it: a private
+        "why" under a rating said in a named channel thread would be the named person's,
+        and a public "why" under a rating changed in private would name who changed it.
         """
-        statements = []
-        for question_id, rating, text in answers:
+
+        def statement(question_id: str, rating: object, text: object) -> tuple[str, list]:
             where = {"round_id": round_id, "question_id": question_id, "pseudonym": pseudonym}
+            cursor = self.db.execute(  # in the write's transaction (`run`)
+                "select * from answers where round_id = ? and question_id = ? and pseudonym = ?",
+                list(where.values()),
+            )
+            row = cursor.fetchone()
+            stored = (
+                None
+                if row is None
+                else dict(zip([d[0] for d in cursor.description], row, strict=True))
+            )
+            prediction = (predictions or {}).get(question_id)
+            moved = stored is not None and self._value("on_record", stored) != int(on_record)
+            if moved:  # nothing said in the other mode is carried over
+                rating = None if rating is keep else rating
+                text = "" if text is keep else text
             record: dict[str, Any] = {
                 "id": random_id(),
                 **where,
@@ -1135,30 +1154,28 @@ class Store:
                 "source": source,
                 "rating": None if rating is keep else rating,
                 "text": "" if text is keep else (text or ""),
-                "customer_prediction": (predictions or {}).get(question_id),
+                "customer_prediction": prediction,
             }
             edited = ["role", "team", "answered_on", "on_record", "source"]
             edited += [c for c, v in (("rating", rating), ("text", text)) if v is not keep]
-            if predictions and question_id in predictions:
+            if moved or (predictions and question_id in predictions):
                 edited.append("customer_prediction")
             for column in SEALED:
                 record[column] = self._seal(column, record[column], where)
             # One statement per question (this is the busiest write: every click): insert,
             # or edit the person's answer to this question of this round in place.
             edits = ", ".join(f"{column} = excluded.{column}" for column in edited)
-            statements.append(
-                (
-                    f"insert into answers ({', '.join(record)}) "
-                    f"values ({', '.join('?' * len(record))}) "
-                    f"on conflict (round_id, question_id, pseudonym) do update set {edits} "
-                    "returning *",
-                    list(record.values()),
-                )
+            return (
+                f"insert into answers ({', '.join(record)}) "
+                f"values ({', '.join('?' * len(record))}) "
+                f"on conflict (round_id, question_id, pseudonym) do update set {edits} "
+                "returning *",
+                list(record.values()),
             )
 
         def run() -> list[Answer]:
             stored = []
-            for sql, params in statements:
+            for sql, params in (statement(*answer) for answer in answers):
                 cursor = self.db.execute(sql, params)
                 columns = [d[0] for d in cursor.description]
                 stored.append(self._answer(dict(zip(columns, cursor.fetchone(), strict=True))))

@@ -117,6 +117,32 @@ def test_the_same_event_three_times_is_recorded_once(make_rig):
     assert len(notes) == 1 and "on the record" in notes[0].args["text"]
 
 
+def test_a_public_thread_reply_never_puts_a_private_why_on_the_record(make_rig):
+    """Someone rates in private with a why, then replies `1 4` in the round's channel
+    thread under their name: the answer on the record must not carry the private why,
+    or an executive could read it beside the named thread post."""
+    rig = make_rig(checkin_channels=("C0FLOOR",))
+    rig.fake.add_channel("C0FLOOR", "shop-floor", [*FRONTLINE])
+    current = rig.start_round()
+    user = FRONTLINE[1]
+    rig.checkin(user)
+    rig.rate(user, 1, 2)
+    rig.add_why(user, 1, "PRIVATE: my manager tells us to hide refund requests")
+    rig.fake.wait_for(lambda: any(a.text.startswith("PRIVATE") for a in answers_of(rig)))
+    post = rig.fake.messages["C0FLOOR"][-1]
+    event = {
+        "type": "message", "channel": "C0FLOOR", "channel_type": "channel", "user": user,
+        "text": "1 4", "ts": f"{time.time():.6f}", "thread_ts": post["ts"],
+    }  # fmt: skip
+    assert rig.send.event(event, event_id="Ev0PUBLIC").status_code == 200
+    rig.fake.wait_for(lambda: rig.fake.calls_to("chat.postEphemeral"))
+    (answer,) = answers_of(rig)
+    assert answer.round_id == current.id and answer.on_record and answer.rating == 4
+    assert answer.text == "" and answer.customer_prediction is None
+    note = rig.fake.calls_to("chat.postEphemeral")[-1].args["text"]
+    assert "replaces your private answer" in note
+
+
 def test_bad_signature_and_stale_timestamp_get_401_and_record_nothing(rig: Rig):
     current = rig.start_round()
     message = rig.checkin(FRONTLINE[0])
@@ -434,11 +460,18 @@ def test_an_answer_click_reads_once_and_writes_once_before_its_ack(rig: Rig, mon
         s for s in statements if not s.startswith(("PRAGMA busy_timeout", "PRAGMA wal_checkpoint"))
     ]
     kinds = [s.split(None, 1)[0].upper() for s in statements]
-    reads = [s for s, kind in zip(statements, kinds, strict=True) if kind == "SELECT"]
-    assert len(reads) == 1, reads
     assert kinds.count("BEGIN") == 1 and kinds.count("COMMIT") == 1, statements  # one write
     begin, commit = kinds.index("BEGIN"), kinds.index("COMMIT")
-    assert all(kind in {"INSERT", "UPDATE"} for kind in kinds[begin + 1 : commit]), statements
+    reads = [
+        s for s, kind in zip(statements[:begin], kinds[:begin], strict=True) if kind == "SELECT"
+    ]
+    assert len(reads) == 1, reads
+    # Inside the write, besides the upsert: the answer's own row, by its key, to see whether
+    # the edit moves it on or off the record (then nothing of it is kept; `upsert_answers`).
+    inside = list(zip(statements[begin + 1 : commit], kinds[begin + 1 : commit], strict=True))
+    own = [s for s, kind in inside if kind == "SELECT"]
+    assert len(own) == 1 and own[0].startswith("select * from answers where round_id"), own
+    assert all(kind in {"SELECT", "INSERT", "UPDATE"} for _, kind in inside), statements
     assert set(kinds) <= {"SELECT", "BEGIN", "INSERT", "UPDATE", "COMMIT"}, statements
     (answer,) = answers_of(rig)
     assert answer.rating == 3 and answer.round_id == round_id

@@ -71,14 +71,22 @@ class Events:
                 )
             question = questions[number - 1]
             why = found.group(3).strip()
+            earlier = service.my_answers(person, round_).get(question.id)
             answer = service.record_answer(
                 person, question.id, rating=int(found.group(2)), text=why if why else KEEP,
                 round_=round_, on_record=True, source="slack-thread",
             )  # fmt: skip
+            replaced = (
+                " It replaces your private answer to it, whose words are not kept: nothing "
+                "you said privately goes on the record."
+                if earlier is not None and not earlier.on_record
+                else ""
+            )
             return (
                 f"Recorded {answer.rating}/5 for question {number}, *on the record*: you "
                 "answered in public, so everyone in this channel sees it and it is marked as "
-                "on the record. To answer anonymously, use *Answer privately* on the round's post."
+                f"on the record.{replaced} To answer anonymously, use *Answer privately* on the "
+                "round's post."
             )
 
         try:
