@@ -111,6 +111,29 @@ def test_a_customer_answer_belongs_to_no_round_before_the_first(service, clock):
     assert service.round_on(clock.now.date()) is None
 
 
+def test_a_survey_answer_never_joins_a_closed_round_it_waits_for_the_next(
+    service, admin, clock, round_with_customers
+):
+    """An executive who saw round 1's customers, then sent one link, must not find that
+    customer's answer as the difference in round 1's summary: it counts toward round 2."""
+    first = closed(service, round_with_customers)
+    before = service.store.customer_answers([first.id])
+    clock.now += timedelta(days=1)
+    late = Said("give-away", 5, "Acme here: Bob ignored us for a month", clock.now.date())
+    assert service.add_customer_answers([late], "survey") == 1
+    assert service.store.customer_answers([first.id]) == before
+    (waiting,) = [a for a in service.store.customer_answers() if a.round_id is None]
+    assert waiting.comment == late.comment
+    # An import of that day still goes to the round of its day: it is the importer's data.
+    service.add_customer_answers([Said("give-away", 4, "imported", clock.now.date())], "import")
+    assert len(service.store.customer_answers([first.id])) == len(before) + 1
+    second = service.start_round(admin)
+    assert [a.comment for a in service.store.customer_answers([second.id])] == [late.comment]
+    # While a round is open, the survey page's answers go to it.
+    service.add_customer_answers([Said("give-away", 2, "open round", clock.now.date())], "survey")
+    assert len(service.store.customer_answers([second.id])) == 2
+
+
 def test_staff_can_say_what_customers_would_answer_on_the_same_check_in(service, admin):
     commands = Commands(service)
     service.start_round(admin)

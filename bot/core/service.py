@@ -254,7 +254,8 @@ class IntegrityCheck:
         chosen = choose_round_questions(bank, waiting, previous, self.settings.questions_per_round)
         opened = self.now()
         closes = closes_at or opened + timedelta(days=self.settings.round_days)
-        return self.store.create_round(chosen, opened, closes, week=week)
+        # Survey answers given since the last round closed count toward this one.
+        return self.store.create_round(chosen, opened, closes, week=week, adopt_survey=True)
 
     def close_round(
         self,
@@ -779,13 +780,19 @@ class IntegrityCheck:
         *,
         used_link: str | None = None,
     ) -> int:
-        """Store customer answers (imported, or from the survey page), each in the round of
-        its day, all in one transaction (with the survey link's `used_link` hash, so a link
-        is answered once). They carry no identity: see `bot.core.customers`."""
+        """Store customer answers, all in one transaction (with the survey link's `used_link`
+        hash, so a link is answered once). They carry no identity: see `bot.core.customers`.
+
+        An imported answer goes to the round of its day. One from the survey page goes to
+        the round open now, or, between rounds, waits for the next to open (`start_round`):
+        never to a closed round, whose customers an executive may already have seen, so
+        one more answer there would be the difference between two views, and whoever was
+        sent the last link would be known by it."""
         rounds = self.store.rounds()
+        live = self.open_round() if source == "survey" else None
         rows = []
         for answer in answers:
-            round_ = _round_on(rounds, answer.answered_on)
+            round_ = live if source == "survey" else _round_on(rounds, answer.answered_on)
             rows.append(
                 {
                     "question_id": answer.question_id,
