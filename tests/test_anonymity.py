@@ -235,6 +235,25 @@ def test_response_counts_under_the_floor_are_not_shown(service, commands, admin)
     assert str(service.response_rate(round_)["all"]) == "17 of 28"
 
 
+def test_an_answer_without_a_check_in_does_not_show_while_its_role_s_count_is_hidden(
+    service, commands, admin
+):
+    """8 frontline asked, 3 answered: "fewer than 5 of 8". Someone with no check-in answers
+    in the terminal: the line must not become "of 9", the answer the floor hides."""
+    executives = make_people(service, "executive", 6)
+    frontline = make_people(service, "frontline", 9)
+    round_ = service.start_round(admin)
+    service.deliver(round_, executives + frontline[:8], lambda *_: "sent")
+    _answer_all(service, frontline[:3], 2, "Front")
+    before = commands.handle(admin, "/integrity status").as_text()
+    commands.handle(frontline[8], "/integrity answer 1 1 nobody asked me")
+    assert service.response_counts(round_)["frontline"]["answered"] == 4
+    assert commands.handle(admin, "/integrity status").as_text() == before
+    assert str(service.response_rate(round_)["frontline"]) == "fewer than 5 of 8"
+    _answer_all(service, frontline[3:4], 2, "Front")  # 5 answered: exact, with the unasked
+    assert str(service.response_rate(round_)["frontline"]) == "5 of 9"
+
+
 def test_a_summary_says_what_the_floor_hid_and_nothing_false(service, commands, admin):
     frontline = make_people(service, "frontline", 3)
     service.start_round(admin)

@@ -509,15 +509,16 @@ class IntegrityCheck:
         key, by recomputing each asked person's pseudonym for the round. Someone who answered
         without a check-in (a channel thread, the terminal) counts as asked and answered.
         """
-        counts: dict[str, dict[str, int]] = {r: {"asked": 0, "answered": 0} for r in ROLES}
+        counts = {r: {"asked": 0, "answered": 0, "unasked": 0} for r in ROLES}
         unmatched = self.store.answer_pseudonyms(round_.id)
         for person, role in self.store.asked(round_.id):
             counts[role]["asked"] += 1
             if unmatched.pop(anonymity.pseudonym(self.settings.secret, person, round_.id), None):
                 counts[role]["answered"] += 1
-        for role in unmatched.values():
+        for role in unmatched.values():  # "unasked": of them, those who had no check-in
             counts[role]["asked"] += 1
             counts[role]["answered"] += 1
+            counts[role]["unasked"] += 1
         return counts
 
     def response_rate(self, round_: Round) -> dict[str, anonymity.Response]:
@@ -526,21 +527,23 @@ class IntegrityCheck:
         Only per role, never per team or question. A role's answered count is shown once
         it reaches the floor (or while it is 0): below, "fewer than 5", because an exact
         small count read before and after times each answer and, in a small role, names
-        who has taken part. The total is exact only when the counts hidden in it are
-        none or at least the floor, or it would give them away by subtraction.
+        who has taken part. While it is hidden, the role's asked count is the check-ins
+        sent: someone answering without one (a channel thread, the terminal) would add
+        one to it, the answer the hidden count keeps out of sight. The total is exact only
+        when the counts hidden in it are none or at least the floor, or it would give them
+        away by subtraction.
         """
         counts = self.response_counts(round_)
         floor = self.settings.floor
-        rates = {
-            role: anonymity.Response(
-                c["asked"], None if floor.hides(c["answered"]) else c["answered"], floor
-            )
-            for role, c in counts.items()
-        }
+        rates = {}
+        for role, c in counts.items():
+            hide = floor.hides(c["answered"])
+            asked = c["asked"] - c["unasked"] if hide else c["asked"]
+            rates[role] = anonymity.Response(asked, None if hide else c["answered"], floor)
         hidden = sum(c["answered"] for role, c in counts.items() if rates[role].answered is None)
         total = sum(c["answered"] for c in counts.values())
         rates["all"] = anonymity.Response(
-            sum(c["asked"] for c in counts.values()),
+            sum(rates[role].asked for role in counts),
             None if floor.hides(hidden) or floor.hides(total) else total,
             floor,
             under_floor=floor.hides(total),
