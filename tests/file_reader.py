@@ -11,7 +11,9 @@ to pair each answer's pseudonym (the answers of one person in one round) with a 
 - `pair_by_id_order`: answers in id order paired with people in the order they answered
   (the strongest guess: as if the reader had watched who answered when);
 - `pair_by_time`: each answer paired with the person whose stored times are closest to
-  the answer's own stored time.
+  the answer's own stored time;
+- `cell_order`: how closely where each answer's cells sit in their pages follows the order
+  answers came in (SQLite puts each new cell of a page below the one before).
 
 Each returns the expected number of right pairings (a guess among k candidates counts
 1/k when one is right): a reader who learns nothing gets about 1 whatever the number of
@@ -253,6 +255,92 @@ def pair_by_time(copy: FileCopy, truth: dict[str, str]) -> float:
             best = min(distance.values())
             guesses[pseudonym] = {p for p, d in distance.items() if d == best}
     return _score(guesses, truth)
+
+
+def _varint(data: bytes, at: int) -> tuple[int, int]:
+    """An SQLite varint at `at`: its value and where the next field starts."""
+    value = 0
+    for k in range(9):
+        byte = data[at + k]
+        if k == 8:
+            return (value << 8) | byte, at + 9
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value, at + k + 1
+    raise AssertionError("unreachable")
+
+
+def _texts(payload: bytes) -> list[str]:
+    """The text columns of a record (an index's keys, a row's columns)."""
+    header_size, at = _varint(payload, 0)
+    widths = {1: 1, 2: 2, 3: 3, 4: 4, 5: 6, 6: 8, 7: 8}
+    texts, body = [], header_size
+    while at < header_size:
+        serial, at = _varint(payload, at)
+        if serial >= 12:
+            width = (serial - 12) // 2
+            if serial % 2:
+                texts.append(payload[body : body + width].decode("utf-8", "replace"))
+        else:
+            width = widths.get(serial, 0)
+        body += width
+    return texts
+
+
+def index_cells(db: bytes, index: str) -> list[tuple[int, int, list[str]]]:
+    """(page, byte offset in the page, its text columns) of every leaf cell of an index or
+    a WITHOUT ROWID table, read from the bytes of a database image."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "image.db"
+        image = bytearray(db)
+        image[18:20] = b"\x01\x01"
+        path.write_bytes(bytes(image))
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            (root,) = conn.execute("select rootpage from sqlite_master where name = ?", [index])
+        finally:
+            conn.close()
+    size = struct.unpack(">H", db[16:18])[0] or 65536
+    found: list[tuple[int, int, list[str]]] = []
+    pages = [root[0]]
+    while pages:
+        number = pages.pop()
+        base = (number - 1) * size
+        header = base + (100 if number == 1 else 0)
+        kind, count = db[header], struct.unpack(">H", db[header + 3 : header + 5])[0]
+        pointers = header + (12 if kind == 2 else 8)
+        if kind == 2:  # interior: its children, then the rightmost
+            pages.append(struct.unpack(">I", db[header + 8 : header + 12])[0])
+        for c in range(count):
+            offset = struct.unpack(">H", db[pointers + 2 * c : pointers + 2 * c + 2])[0]
+            at = base + offset
+            if kind == 2:
+                pages.append(struct.unpack(">I", db[at : at + 4])[0])
+                continue
+            length, at = _varint(db, at)
+            found.append((number, offset, _texts(db[at : at + min(length, size - 35)])))
+    return found
+
+
+def cell_order(db: bytes, index: str, answering_order: list[str]) -> float:
+    """Kendall's tau, over the pages of `index` (an index or WITHOUT ROWID table of the
+    answers), between where each cell sits (higher in the page: written earlier) and when
+    its pseudonym answered: near 1 when the file keeps the order answers came in, near 0
+    when not."""
+    from scipy.stats import kendalltau
+
+    rank = {pseudonym: n for n, pseudonym in enumerate(answering_order)}
+    by_page: dict[int, list[tuple[int, int]]] = {}
+    for page, offset, texts in index_cells(db, index):
+        for text in texts:
+            if text in rank:
+                by_page.setdefault(page, []).append((-offset, rank[text]))
+    total = weight = 0.0
+    for cells in by_page.values():
+        if len(cells) > 2:
+            tau = kendalltau(*zip(*cells, strict=True)).statistic
+            total, weight = total + tau * len(cells), weight + len(cells)
+    return total / weight if weight else 0.0
 
 
 def _score(guesses: dict[str, set[str]], truth: dict[str, str]) -> float:

@@ -15,8 +15,9 @@ works"), against someone who reads the files (db, -wal, -shm, a backup) without 
   the service hands the key over (`use_seal_key`), which also seals, once, what an older
   version left in plain text. Filters by team or role run after opening, in Python; a
   store without the key refuses to write answers and to read sealed ones. Its id is
-  random and the table is WITHOUT ROWID, keyed by that id, so neither
-  the id nor the row's place in the file tells in which order answers came.
+  random and the table is WITHOUT ROWID, keyed by that id, so the id does not tell in
+  which order answers came; and closing a round writes its answers again in their
+  pseudonyms' order, so neither does where their cells sit in the pages once it closes.
 - Nothing that names a person is written in an answer's transaction: `deliveries`
   knows who was asked, never whether they answered (the service works that out with
   the key, from the pseudonyms, when a reminder or a response rate needs it).
@@ -725,12 +726,25 @@ class Store:
         summaries: Iterable[tuple[str, str, str]] = (),
     ) -> Round:
         """Close a round; each (platform, workspace, destination) in `summaries` is owed its
-        summary, recorded in the same transaction (a destination already owed stays as it is)."""
+        summary, recorded in the same transaction (a destination already owed stays as it is).
+
+        The round's answers are written again in their pseudonyms' order (random to anyone
+        without the key): SQLite puts each new cell of a page below the one before, so the
+        pages of the table and its indexes kept the order answers came in."""
 
         def run() -> None:
             self.db.table("rounds").update(
                 round_id, {"status": "closed", "closed_at": closed_at.isoformat(timespec="seconds")}
             )
+            rows = list(
+                self.db.query(
+                    "select * from answers where round_id = ? order by pseudonym, question_id",
+                    [round_id],
+                )
+            )
+            self.db.execute("delete from answers where round_id = ?", [round_id])
+            if rows:  # secure_delete zeroed the old cells; the -wal is emptied below
+                self.db.table("answers").insert_all(rows)
             for platform, workspace, destination in summaries:
                 self.db.execute(
                     "insert into summary_posts (round_id, platform, workspace, destination, "
