@@ -58,15 +58,17 @@ CORPUS_WEIGHT = 2.0
 READINGS = "readings.yaml"
 #: sklearn's default token: two or more word characters.
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
-#: An answer that opens with a bare yes, or a bare no (`phrases`).
+#: An answer that opens with a bare yes, or a bare no (`phrases`). An emphatic word
+#: before a "not" is a no: "Absolutely not." answers "does our loyalty end once they
+#: have paid?" at its high end.
+_EMPHATIC = r"definitely|absolutely|certainly|of course|sure|surely|mostly|largely|totally"
 _LEAD_YES = re.compile(
-    r"^\W*(?:yes|yeah|yep|yup|definitely|absolutely|certainly|of course|sure|mostly|largely|"
-    r"pretty much|totally|always)\b",
+    r"^\W*(?:yes|yeah|yep|yup|" + _EMPHATIC + r"|pretty much|always)\b(?![\s,.!]*not\b)",
     re.I,
 )
 _LEAD_NO = re.compile(
     r"^\W*(?:no|nope|nah|not really|not at all|not much|not enough|not even close|hardly|"
-    r"never|rarely|far from it)\b",
+    r"never|rarely|far from it|(?:" + _EMPHATIC + r")[\s,.!]*not)\b",
     re.I,
 )
 
