@@ -209,7 +209,7 @@ def analyse_offline(
         )
         results.append(result)
 
-    themes = _themes(usable, space, question_text, min_group)
+    themes = _themes(usable, space, question_text, min_group, scorer)
     contradictions = [
         _contradiction(
             result,
@@ -927,9 +927,11 @@ def _themes(
     space: _TextSpace,
     question_text: dict[str, str],
     min_group: int,
+    scorer: _StanceScorer | None = None,
 ) -> list[Theme]:
     """Themes within each question first; themes of different questions that say the
-    same thing are then merged into one theme of the round."""
+    same thing are then merged into one theme of the round. With a `scorer`, a title
+    never says the opposite of the answer it is cut from (`_meant_title`)."""
     by_question: dict[str, list[AnswerRecord]] = defaultdict(list)
     for a in usable:
         by_question[a.question_id].append(a)
@@ -939,7 +941,9 @@ def _themes(
     found: list[_FoundTheme] = []
     for qid in question_text:
         extra_stop = set(_tokens(question_text[qid]))
-        found += _question_themes(by_question.get(qid, []), space, qid, extra_stop, min_group)
+        found += _question_themes(
+            by_question.get(qid, []), space, qid, extra_stop, min_group, scorer
+        )
     return [theme.as_theme(space, answered, min_group) for theme in _merge_close(found, space)]
 
 
@@ -1034,6 +1038,7 @@ def _question_themes(
     question_id: str,
     extra_stop: set[str],
     min_group: int,
+    scorer: _StanceScorer | None = None,
 ) -> list[_FoundTheme]:
     if len(answers) < MIN_THEME_ANSWERS:
         return []
@@ -1077,16 +1082,43 @@ def _question_themes(
         written = {a.text for a in members[c] if a.role == majority}
         texts = [space.texts[r] for r in representative[c]]
         titled[c] = [t for t in texts if t in written] or texts
+    by_text = {a.text: a for a in answers}
     return [
         _FoundTheme(
             question_id=question_id,
             members=members[c],
             representative=representative[c],
             keywords=words,
-            title=theme_title(titled[c], words),
+            title=_meant_title(titled[c], words, scorer, question_id, by_text),
         )
         for c, words in zip(kept, keywords, strict=True)
     ]
+
+
+def _meant_title(
+    texts: list[str],
+    keywords: list[str],
+    scorer: _StanceScorer | None,
+    question_id: str,
+    by_text: dict[str, AnswerRecord],
+) -> str:
+    """`theme_title`, but never a phrase that, read alone, stands on the other side of the
+    scale from its whole answer: cut from it, irony ("Our communication is outstanding."
+    opening a complaint) and a concession that turns ("The leak team is brilliant, but
+    billing…") say the opposite of what was meant."""
+    candidates = title_candidates(texts, keywords)
+    if scorer is None or not candidates:
+        return _best_title(candidates, texts)
+    read = scorer.phrases(question_id, [c[2].rstrip("…") for c in candidates])
+    if read is not None:
+        whole = [scorer.stance(by_text[texts[-c[1]]]) for c in candidates]
+        meant = [
+            c
+            for c, alone, said in zip(candidates, read, whole, strict=True)
+            if not (alone * said < 0 and abs(alone) >= OUT_OF_CONTEXT and abs(said) >= CLEAR)
+        ]
+        candidates = meant or candidates
+    return _best_title(candidates, texts)
 
 
 def _merge_close(found: list[_FoundTheme], space: _TextSpace) -> list[_FoundTheme]:
@@ -1194,6 +1226,11 @@ _FRAGMENT = re.compile(
     re.I,
 )
 TITLE_MAX_WORDS = 12
+#: A title phrase that reads this far from the scale's middle alone (stance, -1..1) while
+#: its whole answer stands at least `CLEAR` from it on the other side says the opposite of
+#: the answer (`_meant_title`). (Short factual phrases read near the middle, and noisily.)
+OUT_OF_CONTEXT = 0.3
+CLEAR = 0.15
 #: Where a long part of a sentence ends a clause that can stand alone.
 _JOINED = re.compile(r"\s+(?:and|but)\s+", re.I)
 #: A joining word, or a filler, left at the end of a part of a sentence.

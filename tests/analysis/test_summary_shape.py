@@ -293,6 +293,27 @@ def test_each_side_is_said_in_its_own_words(embedder, company):
         assert any(_plain(theme.title) in text for text in written), (theme.title, sides)
 
 
+def test_a_title_never_says_the_opposite_of_the_answer_it_is_cut_from(embedder):
+    """Thornbury Legal's frontline: "Our communication is outstanding. Clients only hear
+    from us when they ring us…" is irony. Cut from it, its first sentence says the
+    opposite; a theme's title is never a phrase that, read alone, stands on the other
+    side of the scale from its whole answer."""
+    from benchmarks.quality import CORPUS, question_infos
+
+    company = "thornbury-legal"
+    labels = json.loads((CORPUS / f"{company}.labels.json").read_text(encoding="utf-8"))
+    answers = load_answers(CORPUS / f"{company}.jsonl")
+    result = analyse_offline(
+        answers,
+        min_group=labels["min_group"],
+        questions=question_infos(labels, answers),
+        embedder=embedder,
+    )
+    titles = [t.title for t in result.themes]
+    assert "Our communication is outstanding" not in titles, titles
+    assert "Clients only hear from us when they ring us" in titles, titles
+
+
 def test_a_title_keeps_a_number_whole():
     title = theme_title(
         ["The local helpline has a great reputation and a 4.6 Trustpilot score. Ask anyone."],
