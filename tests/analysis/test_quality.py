@@ -83,7 +83,7 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 76 of 79 found; Halden Waste Services, a round of terse answers, 2 of 4; "
+    reason="held out: 83 of 86 found; Halden Waste Services, a round of terse answers, 2 of 4; "
     "Ashcombe Private Hospitals 2 of 3 once its aside about overtime pay is flagged",
 )
 def test_held_out_contradictions_are_all_found(scores):
@@ -106,7 +106,10 @@ def test_held_out_contradictions_are_all_found(scores):
     question: 2 of 3. Four more, scored as written: Kilnworth Ceramics (the contradictions
     turned round: gloomy executives, a proud frontline) 5 of 5, Sedgemoor Housing (both
     sides agree, critical in the same words) 2 of 2, Parallax Cloud (SaaS jargon) 3 of 3,
-    Wrenfield Garages (speech-to-text voice notes) 4 of 4, none invented."""
+    Wrenfield Garages (speech-to-text voice notes) 4 of 4, none invented. Two more, scored
+    as written: Thornbury Legal (a sarcastic frontline) 2 of 3, Juniper Cinemas (terse
+    text-message answers) 4 of 4, none invented; Thornbury 3 of 3 once "Absolutely not."
+    read as the no it is."""
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.divergence_f1 == 1.0
 
@@ -131,16 +134,16 @@ def test_every_tuning_junk_answer_is_flagged(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 19 of 21 injection attempts flagged (7 of 17 before the detector knew "
-    "an answer addressed to the AI; the four newest, 2 of 4 as written, were read and are 4 of "
-    "4); the two older ones missed are unread",
+    reason="held out: 21 of 23 injection attempts flagged (7 of 17 before the detector knew "
+    "an answer addressed to the AI; the six newest, 3 of 6 as written, were read and are 6 of "
+    "6); the two older ones missed are unread",
 )
 def test_every_held_out_injection_is_flagged(scores):
     held = [s for s in scores.values() if s.held_out]
     assert sum(s.injections_flagged for s in held) == sum(s.injections for s in held)
 
 
-@pytest.mark.xfail(strict=True, reason="held out: theme ARI 0.56 against the aim of 0.7")
+@pytest.mark.xfail(strict=True, reason="held out: theme ARI 0.57 against the aim of 0.7")
 def test_held_out_themes_match_a_persons_grouping(scores):
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.theme_ari >= 0.7
