@@ -1109,15 +1109,15 @@ def _meant_title(
     candidates = title_candidates(texts, keywords)
     if scorer is None or not candidates:
         return _best_title(candidates, texts)
-    read = scorer.phrases(question_id, [c[2].rstrip("…") for c in candidates])
-    if read is not None:
-        whole = [scorer.stance(by_text[texts[-c[1]]]) for c in candidates]
-        meant = [
-            c
-            for c, alone, said in zip(candidates, read, whole, strict=True)
-            if not (alone * said < 0 and abs(alone) >= OUT_OF_CONTEXT and abs(said) >= CLEAR)
-        ]
-        candidates = meant or candidates
+    # Best first, each read alone only when the ones before it were dropped: most titles
+    # are not ironic, so a theme costs one short phrase's reading.
+    for candidate in sorted(candidates, key=lambda c: c[:2], reverse=True):
+        read = scorer.phrases(question_id, [candidate[2].rstrip("…")])
+        if read is None:
+            break
+        alone, said = float(read[0]), scorer.stance(by_text[texts[-candidate[1]]])
+        if not (alone * said < 0 and abs(alone) >= OUT_OF_CONTEXT and abs(said) >= CLEAR):
+            return _best_title([candidate], texts)
     return _best_title(candidates, texts)
 
 
