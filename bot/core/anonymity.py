@@ -186,7 +186,11 @@ class Response:
     under_floor: bool = True  # hidden because the count itself is under the floor
 
     def __str__(self) -> str:
-        """`3 of 8`, or `fewer than 5 of 8`."""
+        """`3 of 8`, or `fewer than 5 of 8`; `some` alone when the count is hidden and no
+        check-in was sent (every answer came without one: "of 0" would be false, and "of 3"
+        the hidden count)."""
+        if self.answered is None and not self.asked:
+            return self.count
         return f"{self.count} of {self.asked}"
 
     @property
@@ -203,6 +207,8 @@ class Response:
     def fraction(self) -> str:
         """`3/8`, `<5/8` or `some/28`, for a compact line."""
         count = self.count
+        if self.answered is None and not self.asked:
+            return count
         return f"{count.replace('fewer than ', '<')}/{self.asked}"
 
     @property
