@@ -189,9 +189,14 @@ class Response:
         """`3 of 8`, or `fewer than 5 of 8`; `some` alone when the count is hidden and no
         check-in was sent (every answer came without one: "of 0" would be false, and "of 3"
         the hidden count)."""
-        if self.answered is None and not self.asked:
+        if self.count_alone:
             return self.count
         return f"{self.count} of {self.asked}"
+
+    @property
+    def count_alone(self) -> bool:
+        """Whether the count is shown without "of N": it is hidden and nobody was asked."""
+        return self.answered is None and not self.asked
 
     @property
     def count(self) -> str:
@@ -207,7 +212,7 @@ class Response:
     def fraction(self) -> str:
         """`3/8`, `<5/8` or `some/28`, for a compact line."""
         count = self.count
-        if self.answered is None and not self.asked:
+        if self.count_alone:
             return count
         return f"{count.replace('fewer than ', '<')}/{self.asked}"
 
