@@ -255,7 +255,7 @@ class IntegrityCheck:
         opened = self.now()
         closes = closes_at or opened + timedelta(days=self.settings.round_days)
         # Survey answers given since the last round closed count toward this one.
-        return self.store.create_round(chosen, opened, closes, week=week, adopt_survey=True)
+        return self.store.create_round(chosen, opened, closes, week=week)
 
     def close_round(
         self,

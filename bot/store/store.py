@@ -651,12 +651,11 @@ class Store:
         closes_at: datetime,
         *,
         week: str | None = None,
-        adopt_survey: bool = False,
     ) -> Round:
         """Open the next round with these questions, in this order (a scheduled one names its
-        ISO week, which is unique: two schedulers can never open the same week twice). With
-        `adopt_survey`, the survey page's answers that wait for a round (given while none
-        was open) join this one in the same transaction."""
+        ISO week, which is unique: two schedulers can never open the same week twice). The
+        survey page's answers that wait for a round (given while none was open) join this
+        one in the same transaction."""
 
         def run() -> int:
             number = self._rows("select coalesce(max(number), 0) + 1 as n from rounds")[0]["n"]
@@ -677,12 +676,11 @@ class Store:
                 {"round_id": round_id, "question_id": qid, "position": i}
                 for i, qid in enumerate(question_ids)
             )
-            if adopt_survey:
-                self.db.execute(
-                    "update customer_answers set round_id = ? "
-                    "where round_id is null and source = 'survey'",
-                    [round_id],
-                )
+            self.db.execute(
+                "update customer_answers set round_id = ? "
+                "where round_id is null and source = 'survey'",
+                [round_id],
+            )
             return int(round_id)
 
         try:
