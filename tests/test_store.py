@@ -284,13 +284,14 @@ def test_an_answer_moved_on_or_off_the_record_keeps_nothing_of_the_other_mode(st
     )
     (public,) = store.upsert_answers(answers=[("q1", 4, KEEP)], on_record=True, **common)
     assert (public.rating, public.text, public.customer_prediction) == (4, "", None)
-    assert public.on_record
+    assert public.on_record and public.moved
     (same,) = store.upsert_answers(
         answers=[("q1", KEEP, "said in the thread")], on_record=True, **common
     )
     assert (same.rating, same.text) == (4, "said in the thread")  # same mode: halves kept
+    assert not same.moved
     (private,) = store.upsert_answers(answers=[("q1", 1, KEEP)], on_record=False, **common)
-    assert (private.rating, private.text, private.on_record) == (1, "", False)
+    assert (private.rating, private.text, private.on_record, private.moved) == (1, "", False, True)
     assert store.db.table("answers").count == 1
 
 

@@ -114,6 +114,9 @@ class Answer:
     answered_on: date
     on_record: bool = False
     customer_prediction: int | None = None  # what they think customers would answer, 1-5
+    #: On the answer a write returns: the write moved it on or off the record, replacing
+    #: what was said in the other mode (`Store.upsert_answers` keeps nothing of that).
+    moved: bool = False
 
 
 CustomerSource = Literal["import", "survey"]

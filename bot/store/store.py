@@ -51,7 +51,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -1148,7 +1148,7 @@ class Store:
         and a public "why" under a rating changed in private would name who changed it.
         """
 
-        def statement(question_id: str, rating: object, text: object) -> tuple[str, list]:
+        def statement(question_id: str, rating: object, text: object) -> tuple[str, list, bool]:
             where = {"round_id": round_id, "question_id": question_id, "pseudonym": pseudonym}
             cursor = self.db.execute(  # in the write's transaction (`run`)
                 "select * from answers where round_id = ? and question_id = ? and pseudonym = ?",
@@ -1192,14 +1192,16 @@ class Store:
                 f"on conflict (round_id, question_id, pseudonym) do update set {edits} "
                 "returning *",
                 list(record.values()),
+                moved,
             )
 
         def run() -> list[Answer]:
             stored = []
-            for sql, params in (statement(*answer) for answer in answers):
+            for sql, params, moved in (statement(*answer) for answer in answers):
                 cursor = self.db.execute(sql, params)
                 columns = [d[0] for d in cursor.description]
-                stored.append(self._answer(dict(zip(columns, cursor.fetchone(), strict=True))))
+                row = dict(zip(columns, cursor.fetchone(), strict=True))
+                stored.append(replace(self._answer(row), moved=moved))
             return stored
 
         return self.write(run, kind="answers")  # the answers as stored, from the write

@@ -115,6 +115,7 @@ def test_the_same_event_three_times_is_recorded_once(make_rig):
     assert answers[0].round_id == current.id
     notes = rig.fake.calls_to("chat.postEphemeral")
     assert len(notes) == 1 and "on the record" in notes[0].args["text"]
+    assert "replaces your private answer" not in notes[0].args["text"]  # there was none
 
 
 def test_a_public_thread_reply_never_puts_a_private_why_on_the_record(make_rig):

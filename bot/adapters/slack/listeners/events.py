@@ -71,7 +71,6 @@ class Events:
                 )
             question = questions[number - 1]
             why = found.group(3).strip()
-            earlier = service.my_answers(person, round_).get(question.id)
             answer = service.record_answer(
                 person, question.id, rating=int(found.group(2)), text=why if why else KEEP,
                 round_=round_, on_record=True, source="slack-thread",
@@ -79,7 +78,7 @@ class Events:
             replaced = (
                 " It replaces your private answer to it, whose words are not kept: nothing "
                 "you said privately goes on the record."
-                if earlier is not None and not earlier.on_record
+                if answer.moved
                 else ""
             )
             return (
