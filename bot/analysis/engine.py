@@ -53,6 +53,7 @@ def _analyse_staff(
     progress: Callable[[Progress], None] | None = None,
 ) -> Analysis:
     offline = analyse_offline(answers, min_group=min_group, questions=questions, withheld=withheld)
+    placed, offline.placed = offline.placed, None  # what is kept never holds every text
     if llm is None:
         return offline
     if importlib.util.find_spec("bot.analysis.llm") is None:
@@ -67,4 +68,5 @@ def _analyse_staff(
         min_group=min_group,
         questions=questions,
         progress=progress,
+        placed=placed,
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, Self
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, Field, PrivateAttr, computed_field
 
 from bot.core.replies import counted
 
@@ -249,6 +249,18 @@ class Analysis(BaseModel):
     reality_gaps: list[RealityGap] = []
     #: Whose predictions of customers came closest, when anyone predicted.
     predictions: Predictions | None = None
+    #: The offline engine's embedded texts, handed to the LLM engine to place the same
+    #: answers without reading them again (`bot.analysis.offline.theme_vectors`). Never
+    #: serialised, and taken off before the analysis leaves `bot.analysis.engine`.
+    _placed: object = PrivateAttr(default=None)
+
+    @property
+    def placed(self) -> object:
+        return self._placed
+
+    @placed.setter
+    def placed(self, space: object) -> None:
+        self._placed = space
 
 
 class Progress(BaseModel):

@@ -224,7 +224,7 @@ def analyse_offline(
         for result in results  # in the round's order; the report ranks them by effect
         if result.diverges
     ]
-    return Analysis(
+    analysis = Analysis(
         engine=ENGINE,
         min_group_size=floor.size,
         questions=results,
@@ -236,6 +236,8 @@ def analyse_offline(
         answers_analysed=len(kept),
         follow_ups=follow_ups(results, themes, infos, contradictions),
     )
+    analysis.placed = space
+    return analysis
 
 
 def ranked(results: Iterable[QuestionResult]) -> list[QuestionResult]:
@@ -305,6 +307,8 @@ class _TextSpace:
     #: The same texts as the paraphrase encoder places them, a second reader for
     #: themes; None unless the sentence encoder reads the round.
     paraphrase: np.ndarray | None = None
+    #: The embedder that placed them.
+    embedder: Embedder | None = None
 
     @classmethod
     def build(cls, usable: list[AnswerRecord], embedder: Embedder) -> _TextSpace:
@@ -317,6 +321,18 @@ class _TextSpace:
             {t: i for i, t in enumerate(texts)},
             metric_for(getattr(embedder, "name", "")),
             second.embed(texts) if second is not None and texts else None,
+            embedder,
+        )
+
+    def __deepcopy__(self, memo: dict) -> _TextSpace:
+        """Never changed once built: a copy of an analysis shares it (its embedder is a
+        loaded model, which cannot be copied)."""
+        return self
+
+    def holds(self, texts: Iterable[str], embedder: Embedder | None) -> bool:
+        """Whether these texts are all placed here, by `embedder` if one is named."""
+        return (embedder is None or embedder is self.embedder) and all(
+            t in self.index for t in texts
         )
 
     def rows(self, answers: Iterable[AnswerRecord]) -> np.ndarray:
@@ -340,14 +356,22 @@ class _TextSpace:
 
 
 def theme_vectors(
-    answers: Sequence[AnswerRecord], embedder: Embedder | None = None
+    answers: Sequence[AnswerRecord],
+    embedder: Embedder | None = None,
+    *,
+    placed: object = None,
 ) -> dict[str, np.ndarray]:
     """Each answer's vector in its question's theme space (`_TextSpace.theme_vectors`), by
     answer id: the space the offline engine sorts themes in, for another engine to place
     answers in the same way. A question with a single distinct text has no common ground
-    to take off; its answers keep the embedder's own vector."""
+    to take off; its answers keep the embedder's own vector.
+
+    `placed`, the offline engine's texts of the same round (`Analysis.placed`): they are
+    not read again when it placed them all (by `embedder`, if one is given)."""
     texts = list(dict.fromkeys(a.text for a in answers))
-    space = _TextSpace.build(list(answers), embedder or default_embedder(len(texts)))
+    space = placed
+    if not isinstance(space, _TextSpace) or not space.holds(texts, embedder):
+        space = _TextSpace.build(list(answers), embedder or default_embedder(len(texts)))
     by_question: dict[str, list[AnswerRecord]] = defaultdict(list)
     for a in answers:
         by_question[a.question_id].append(a)

@@ -629,3 +629,31 @@ def test_the_core_summary_is_written_by_the_configured_model(store, settings, cl
     sent = "\n".join(prompt_text(p) for p in model.prompts)
     for person in executives + frontline:
         assert person.display_name not in sent and person.user_id not in sent
+
+
+def test_the_llm_engine_reads_no_answer_the_offline_engine_has_read(labelled_answers, embedder):
+    """The model's themes take their members in the offline engine's theme space: the same
+    vectors, not a second reading of every answer (seconds a hundred answers)."""
+
+    class Counting:
+        name = embedder.name
+        texts = 0
+
+        def embed(self, texts):
+            Counting.texts += len(texts)
+            return embedder.embed(texts)
+
+    counting = Counting()
+    offline = analyse_offline(labelled_answers, min_group=5, embedder=counting)
+    read = Counting.texts
+    assert read > 0
+    result = analyse_with_llm(
+        labelled_answers,
+        offline=offline,
+        llm=ScriptedChatModel(reply=grounded_reply),
+        min_group=5,
+        embedder=counting,
+        settings=LLMSettings(context_tokens=8192),
+    )
+    assert result.engine == "llm:scripted" and result.themes
+    assert Counting.texts == read
