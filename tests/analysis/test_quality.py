@@ -83,7 +83,7 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 83 of 86 found; Halden Waste Services, a round of terse answers, 2 of 4; "
+    reason="held out: 91 of 94 found; Halden Waste Services, a round of terse answers, 2 of 4; "
     "Ashcombe Private Hospitals 2 of 3 once its aside about overtime pay is flagged",
 )
 def test_held_out_contradictions_are_all_found(scores):
@@ -109,7 +109,8 @@ def test_held_out_contradictions_are_all_found(scores):
     Wrenfield Garages (speech-to-text voice notes) 4 of 4, none invented. Two more, scored
     as written: Thornbury Legal (a sarcastic frontline) 2 of 3, Juniper Cinemas (terse
     text-message answers) 4 of 4, none invented; Thornbury 3 of 3 once "Absolutely not."
-    read as the no it is."""
+    read as the no it is. Two more, scored as written: Brannock Tooling (a frontline that
+    understates) 4 of 4 and Fernleigh College (hedged answers on both sides) 4 of 4."""
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.divergence_f1 == 1.0
 
@@ -134,7 +135,7 @@ def test_every_tuning_junk_answer_is_flagged(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 21 of 23 injection attempts flagged (7 of 17 before the detector knew "
+    reason="held out: 23 of 25 injection attempts flagged (7 of 17 before the detector knew "
     "an answer addressed to the AI; the six newest, 3 of 6 as written, were read and are 6 of "
     "6); the two older ones missed are unread",
 )
