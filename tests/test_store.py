@@ -511,6 +511,9 @@ def test_a_closed_round_s_pages_do_not_keep_the_order_answers_came_in(service, a
     closed = FileCopy.take(service.store.path).db
     assert cell_order(closed, index, sorted(arrival)) > 0.9  # the pseudonyms' order
     assert cell_order(closed, index, arrival) < 0.5
+    # The table and the other index span pages whose cells SQLite reshuffles as it fills
+    # them: neither follows either order closely, so no comparison between the two is
+    # meaningful (it failed one run in a few); what matters is that arrival is not there.
     for name in ("answers", "idx_answers_round_id_question_id_pseudonym"):
-        assert cell_order(closed, name, sorted(arrival)) > cell_order(closed, name, arrival)
+        assert cell_order(closed, name, arrival) < 0.5
     assert len(service.store.answers([round_.id])) == 12 * len(round_.question_ids)
