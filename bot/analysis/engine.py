@@ -53,20 +53,26 @@ def _analyse_staff(
     progress: Callable[[Progress], None] | None = None,
 ) -> Analysis:
     offline = analyse_offline(answers, min_group=min_group, questions=questions, withheld=withheld)
-    placed, offline.placed = offline.placed, None  # what is kept never holds every text
     if llm is None:
-        return offline
+        return _without_texts(offline)
     if importlib.util.find_spec("bot.analysis.llm") is None:
         offline.notes.append("An LLM was configured but the LLM engine is not installed.")
-        return offline
+        return _without_texts(offline)
     from bot.analysis.llm import analyse_with_llm
 
-    return analyse_with_llm(
+    result = analyse_with_llm(
         answers,
         offline=offline,
         llm=llm,
         min_group=min_group,
         questions=questions,
         progress=progress,
-        placed=placed,
     )
+    return _without_texts(result)
+
+
+def _without_texts(analysis: Analysis) -> Analysis:
+    """The analysis as it leaves the engine: without the offline engine's embedded texts
+    (`Analysis.placed`, which the LLM engine reuses), so what is kept never holds them."""
+    analysis.placed = None
+    return analysis

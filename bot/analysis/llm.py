@@ -303,12 +303,10 @@ def analyse_with_llm(
     settings: LLMSettings | None = None,
     embedder: Embedder | None = None,
     progress: ProgressHook | None = None,
-    placed: object = None,
 ) -> Analysis:
-    """The round analysed by `llm`, grounded by `offline`; `offline` itself on failure.
-    `placed`: the offline engine's embedded texts (`Analysis.placed`), read once."""
+    """The round analysed by `llm`, grounded by `offline`; `offline` itself on failure."""
     settings = settings or LLMSettings.from_env()
-    run = _Run(offline, llm, settings, min_group, embedder, progress, placed)
+    run = _Run(offline, llm, settings, min_group, embedder, progress)
     try:
         return run.analyse(answers)
     except _Failed as failure:
@@ -340,7 +338,6 @@ class _Run:
         min_group: int = 5,
         embedder: Embedder | None = None,
         progress: ProgressHook | None = None,
-        placed: object = None,
     ) -> None:
         from bot.core.prompts import chat_prompt
 
@@ -351,7 +348,6 @@ class _Run:
         self.floor = Floor(min_group)
         self.embedder = embedder
         self.progress = progress
-        self.placed = placed if placed is not None else offline.placed
         self.results = {q.question_id: q for q in offline.questions}
         self.aliases = {q.question_id: f"Q{i}" for i, q in enumerate(offline.questions, start=1)}
         self.map_prompt = chat_prompt("map", {"max_themes", "facts", "answers"})
@@ -733,7 +729,7 @@ class _Run:
         # ground off, the theme metric, the paraphrase encoder beside): with a model's
         # representatives for each theme, that places the rest nearer a person's piles
         # than the sentence encoder's raw vectors do.
-        self.vectors = theme_vectors(sendable, self.embedder, placed=self.placed)
+        self.vectors = theme_vectors(sendable, self.embedder, placed=self.offline.placed)
 
     def members(self, batch: Batch, themes: list[GroundedTheme]) -> tuple[list[GroundedTheme], int]:
         """Each answer of the batch joins the nearest theme of its own question (an answer a
