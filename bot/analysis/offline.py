@@ -122,7 +122,6 @@ MILD = 0.75
 SENTIMENT_WEIGHT = 0.4
 #: The share of a question's common lean toward one label taken off each answer.
 LABEL_CENTRING = 0.5
-#: The share of a question's common lean toward one label taken off each answer.
 #: A similarity difference (high label − low label) this large counts as a full stance.
 LABEL_SIMILARITY_SPAN = 0.3
 SEED = 20240601
