@@ -51,7 +51,8 @@ def test_without_a_metric_the_vectors_are_grouped_as_they_are():
 
 
 def test_the_sentence_encoder_ships_a_metric_and_word_vectors_do_not():
-    # Word vectors grouped no better with a metric on companies left out of its training.
+    # Word vectors grouped no better with a metric on companies left out of its training
+    # than chance would (96 questions better, 84 worse), so they have none.
     metric = metric_for("multilingual-e5-small-q4")
     assert metric is not None and metric.shape == (384, 96)
     assert np.isfinite(metric).all()
