@@ -1139,7 +1139,7 @@ def _meant_title(
         if read is None:
             break
         alone, said = float(read[0]), scorer.stance(by_text[texts[-candidate[1]]])
-        if not (alone * said < 0 and abs(alone) >= OUT_OF_CONTEXT and abs(said) >= CLEAR):
+        if not (alone * said < 0 and abs(alone) >= OUT_OF_CONTEXT):
             return _best_title([candidate], texts)
     return _best_title(candidates, texts)
 
@@ -1250,10 +1250,12 @@ _FRAGMENT = re.compile(
 )
 TITLE_MAX_WORDS = 12
 #: A title phrase that reads this far from the scale's middle alone (stance, -1..1) while
-#: its whole answer stands at least `CLEAR` from it on the other side says the opposite of
-#: the answer (`_meant_title`). (Short factual phrases read near the middle, and noisily.)
+#: its whole answer stands on the other side, however near the middle, says what its answer
+#: does not (`_meant_title`): irony read whole often lands just past the middle ("Our
+#: communication is outstanding. As in, the client's email from Tuesday is still
+#: outstanding." -0.08), and dropping a title only costs the next best phrase. (Short
+#: factual phrases read near the middle alone, and noisily.)
 OUT_OF_CONTEXT = 0.3
-CLEAR = 0.15
 #: Where a long part of a sentence ends a clause that can stand alone.
 _JOINED = re.compile(r"\s+(?:and|but)\s+", re.I)
 #: A joining word, or a filler, left at the end of a part of a sentence.

@@ -63,18 +63,23 @@ def test_every_quote_is_verbatim_and_nothing_leaks(scores):
 def test_the_tuning_companies_keep_what_they_reached(scores):
     tuning = [s for s in scores.values() if not s.held_out]
     figures = totals(tuning)
-    # 102 of 103 contradictions found and none invented, at 27 companies. The five added
-    # this stop were scored before anything trained on them: Glenmere Opticians 3 of 3,
-    # Copperpot Meal Kits 2 of 4, Moorline Buses 3 of 4 (held out until its miss was
-    # read), and two rounds of terse answers, Brookfield Parcels 3 of 4 and Redrock Dental
-    # 4 of 4; then a reader's ratings of their answers in words joined the stance head's
-    # training. Copperpot's prospects question, half its answers in words alone, was
-    # missed while a question with three ratings a side was compared on its ratings
-    # alone; every answer's position counts now, and all 103 are found.
-    # Themes: 0.516 before the theme metric; 0.69 now, in-sample, as the metric trains on
-    # these companies' themes (0.584 with each company left out of its training, the
-    # paraphrase encoder beside it; a person sorting six of these companies blind reaches
-    # 0.92).
+    # All 116 contradictions found and none invented, at 31 companies. At 27, 102 of 103,
+    # and the five added that stop were scored before anything trained on them: Glenmere
+    # Opticians 3 of 3, Copperpot Meal Kits 2 of 4, Moorline Buses 3 of 4 (held out until
+    # its miss was read), and two rounds of terse answers, Brookfield Parcels 3 of 4 and
+    # Redrock Dental 4 of 4; then a reader's ratings of their answers in words joined the
+    # stance head's training. Copperpot's prospects question, half its answers in words
+    # alone, was missed while a question with three ratings a side was compared on its
+    # ratings alone; every answer's position counts now, and all 103 were found.
+    # Four more, written to a brief that good news is often told plainly ("Same day now.")
+    # and bad news in polished words, were scored before anything trained on them: Inkwell
+    # Print & Copy, Larchfield Pest Control, Marram Bay Language School and Stonebridge
+    # Removals, 9 of 13 found, one invented (every miss a question answered in words whose
+    # frontline stands at the good end); read blind, they joined the training: 13 of 13.
+    # Themes: 0.516 before the theme metric; 0.66 now, in-sample, as the metric trains on
+    # these companies' themes (0.408 per question with each company left out of its
+    # training, the paraphrase encoder beside it; a person sorting six of these companies
+    # blind reaches 0.92).
     lines = [s.line() for s in tuning]
     assert figures.divergence_f1 >= 0.98, lines
     assert all(s.false_positives == 0 for s in tuning), lines
@@ -83,8 +88,9 @@ def test_the_tuning_companies_keep_what_they_reached(scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 91 of 94 found; Halden Waste Services, a round of terse answers, 2 of 4; "
-    "Ashcombe Private Hospitals 2 of 3 once its aside about overtime pay is flagged",
+    reason="held out: 106 of 109 found; Halden Waste Services, a round of terse answers, 3 of 4; "
+    "Ashcombe Private Hospitals 2 of 3 once its aside about overtime pay is flagged; Greystone "
+    "Security Services 3 of 4, its frontline's plain good news on candour read too near the middle",
 )
 def test_held_out_contradictions_are_all_found(scores):
     """The issue's aim, on companies no tuning ever read. The five held out first: 17 of
@@ -110,7 +116,13 @@ def test_held_out_contradictions_are_all_found(scores):
     as written: Thornbury Legal (a sarcastic frontline) 2 of 3, Juniper Cinemas (terse
     text-message answers) 4 of 4, none invented; Thornbury 3 of 3 once "Absolutely not."
     read as the no it is. Two more, scored as written: Brannock Tooling (a frontline that
-    understates) 4 of 4 and Fernleigh College (hedged answers on both sides) 4 of 4."""
+    understates) 4 of 4 and Fernleigh College (hedged answers on both sides) 4 of 4. Four
+    more, written to a brief that good news is often told plainly ("Same day now.") and bad
+    news in polished words, scored before four tuning companies written to the same brief
+    trained anything: Hartwell Scaffolding Hire 2 of 3, Bellwether Linen Services 3 of 4,
+    Quayside Books 4 of 4, Greystone Security Services 3 of 4, none invented (every miss a
+    question answered in words whose frontline stands at the good end); after, 3 of 3, 4 of
+    4, 4 of 4 and 3 of 4, and Halden 3 of 4."""
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.divergence_f1 == 1.0
 
@@ -121,7 +133,7 @@ def test_every_tuning_injection_is_flagged_and_nothing_else(scores):
     sent to a model; no real answer is. Before the detector knew an answer addressed to
     the AI, 13 of 27 were."""
     tuning = [s for s in scores.values() if not s.held_out]
-    assert sum(s.injections_flagged for s in tuning) == sum(s.injections for s in tuning) == 27
+    assert sum(s.injections_flagged for s in tuning) == sum(s.injections for s in tuning) == 31
     assert not any(s.injections_invented for s in scores.values())
 
 
@@ -130,21 +142,21 @@ def test_every_tuning_junk_answer_is_flagged(scores):
     theme's count or stand for it (a rated one's rating still counts). Before
     placeholders were known, 23 of 44 were."""
     tuning = [s for s in scores.values() if not s.held_out]
-    assert sum(s.junk_flagged for s in tuning) == sum(s.junk for s in tuning) == 44
+    assert sum(s.junk_flagged for s in tuning) == sum(s.junk for s in tuning) == 48
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="held out: 23 of 25 injection attempts flagged (7 of 17 before the detector knew "
-    "an answer addressed to the AI; the six newest, 3 of 6 as written, were read and are 6 of "
-    "6); the two older ones missed are unread",
+    reason="held out: 27 of 29 injection attempts flagged (7 of 17 before the detector knew "
+    "an answer addressed to the AI; six after them, 3 of 6 as written, were read and are 6 of "
+    "6; the four newest, 4 of 4 as written); the two older ones missed are unread",
 )
 def test_every_held_out_injection_is_flagged(scores):
     held = [s for s in scores.values() if s.held_out]
     assert sum(s.injections_flagged for s in held) == sum(s.injections for s in held)
 
 
-@pytest.mark.xfail(strict=True, reason="held out: theme ARI 0.57 against the aim of 0.7")
+@pytest.mark.xfail(strict=True, reason="held out: theme ARI 0.55 against the aim of 0.7")
 def test_held_out_themes_match_a_persons_grouping(scores):
     figures = totals([s for s in scores.values() if s.held_out])
     assert figures.theme_ari >= 0.7
